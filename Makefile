@@ -1,0 +1,75 @@
+# kz_globals: PGXS build, tests and the two user-facing commands.
+#
+#   make demo     install what is missing, build, install, run the demo cluster
+#   make test     the same set-up, then every test suite (see test/run.sh)
+#   make bench    the same set-up, then the benchmark table (bench/run.sh)
+#
+# The plain PGXS targets (all, install, installcheck, clean) work as usual;
+# installcheck needs an unprivileged user because it runs initdb.
+
+EXTENSION = kz_globals
+EXTVERSION = 1.0
+MODULE_big = kz_globals
+
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = $(wildcard sql/kz_globals--*.sql)
+
+PKG_CONFIG ?= pkg-config
+PG_CPPFLAGS = -Isrc $(shell $(PKG_CONFIG) --cflags librabbitmq 2>/dev/null)
+SHLIB_LINK = $(shell $(PKG_CONFIG) --libs librabbitmq 2>/dev/null || echo -lrabbitmq)
+
+# Warnings are errors.  Override PG_CFLAGS to add e.g. -fsanitize=address.
+WARNFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
+PG_CFLAGS ?=
+override PG_CFLAGS += $(WARNFLAGS)
+
+# pg_regress: SQL surface, single server, no broker (test/kz_globals.conf).
+TESTS = $(sort $(wildcard test/sql/*.sql))
+REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=test --temp-instance=./tmp_check_regress \
+	--temp-config=test/kz_globals.conf --load-extension=kz_globals
+
+# TAP: multi-process and multi-node behaviour (PostgreSQL::Test::Cluster).
+TAP_TESTS = 1
+PROVE_TESTS ?= test/t/*.pl
+PROVE_FLAGS += -I ./test/perl
+
+EXTRA_CLEAN = tmp_check_regress test/unit/*_test results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The TAP suites alone (make installcheck runs pg_regress, then these).
+tapcheck:
+	$(prove_installcheck)
+
+# Unit tests of the pure code (term codec, protocol, conflict rule), built as
+# frontend programs against libpgcommon; no server needed.
+UNIT_SRCS = $(sort $(wildcard test/unit/test_*.c))
+UNIT_BINS = $(UNIT_SRCS:.c=_test)
+UNIT_CFLAGS = -DFRONTEND -Isrc -I$(includedir_server) -I$(includedir_internal) \
+	$(WARNFLAGS) -g -O1
+UNIT_LIBS = -L$(pkglibdir) -lpgcommon -lpgport -lm
+
+test/unit/test_etf_test: test/unit/test_etf.c src/etf.c src/etf.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_etf.c src/etf.c $(UNIT_LIBS)
+
+test/unit/test_protocol_test: test/unit/test_protocol.c src/protocol.c src/protocol.h \
+		src/etf.c src/etf.h src/conflict.c src/conflict.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_protocol.c src/protocol.c src/etf.c \
+		src/conflict.c $(UNIT_LIBS)
+
+unitcheck: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
+
+test:
+	bash test/run.sh
+
+demo:
+	bash demo/run.sh
+
+bench:
+	bash bench/run.sh
+
+.PHONY: unitcheck tapcheck test demo bench
