@@ -32,13 +32,15 @@ REGRESS_OPTS = --inputdir=test --temp-instance=./tmp_check_regress \
 # TAP: multi-process and multi-node behaviour (PostgreSQL::Test::Cluster).
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl
-PROVE_FLAGS += -I ./test/perl
 
 EXTRA_CLEAN = tmp_check_regress test/unit/*_test results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Our TAP helpers live in test/perl (set after PGXS, which resets PROVE_FLAGS).
+PROVE_FLAGS += -I ./test/perl
 
 # The TAP suites alone (make installcheck runs pg_regress, then these).
 tapcheck:

@@ -229,10 +229,11 @@ kz_stats_data(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		values[STATS_COLS];
 	bool		nulls[STATS_COLS];
-	uint32		state = pg_atomic_read_u32(&kz_shared->broker_state);
+	uint32		state;
 
 	kz_session_attach();
 	InitMaterializedSRF(fcinfo, 0);
+	state = pg_atomic_read_u32(&kz_shared->broker_state);
 	memset(nulls, 0, sizeof(nulls));
 	if (!kz_cluster_configured())
 		state = KZ_BROKER_DISABLED;
