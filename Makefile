@@ -51,6 +51,7 @@ tapcheck:
 UNIT_SRCS = $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:.c=_test)
 UNIT_CFLAGS = -DFRONTEND -Isrc -I$(includedir_server) -I$(includedir_internal) \
+	-Wdeclaration-after-statement -Wmissing-prototypes \
 	$(WARNFLAGS) -g -O1
 UNIT_LIBS = -L$(pkglibdir) -lpgcommon -lpgport -lm
 
