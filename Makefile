@@ -16,7 +16,7 @@ DATA = $(wildcard sql/kz_globals--*.sql)
 
 PKG_CONFIG ?= pkg-config
 PG_CPPFLAGS = -Isrc $(shell $(PKG_CONFIG) --cflags librabbitmq 2>/dev/null)
-SHLIB_LINK = $(shell $(PKG_CONFIG) --libs librabbitmq 2>/dev/null || echo -lrabbitmq)
+SHLIB_LINK = $(shell $(PKG_CONFIG) --libs librabbitmq openssl 2>/dev/null || echo -lrabbitmq -lssl -lcrypto)
 
 # Warnings are errors.  Override PG_CFLAGS to add e.g. -fsanitize=address.
 WARNFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter

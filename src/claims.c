@@ -163,6 +163,23 @@ kz_drop_row(KzRow *row, bool tell_cluster)
 	kz_wake_standbys(hash);
 }
 
+void
+kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid, bool kazoo)
+{
+	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
+		row->procno >= 0 && row->procno < MaxBackends)
+		kz_backends[row->procno].names_owned--;
+	row->node = node;
+	row->timestamp = ts;
+	row->pid = pid;
+	row->procno = -1;
+	row->dbid = InvalidOid;
+	row->roleid = InvalidOid;
+	row->claim_id = 0;
+	row->flags = kazoo ? KZ_ROW_KAZOO : 0;
+	kz_reg_set_state(row, KZ_ROW_REMOTE);
+}
+
 static void
 report_table_full(void)
 {

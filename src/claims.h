@@ -63,6 +63,13 @@ extern bool kz_whereis(const KzName *name, KzOwner *owner);
 /* Removes a row (caller holds reg_lock exclusively), telling the cluster. */
 extern void kz_drop_row(KzRow *row, bool tell_cluster);
 
+/*
+ * Makes a row stand for a registration owned by another node (caller holds
+ * reg_lock exclusively): what a superseded local or pending row becomes.
+ */
+extern void kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid,
+							   bool kazoo);
+
 /* Releases every name of backend (procno, pid): its exit.  Never errors. */
 extern void kz_release_backend(int procno, int pid);
 

@@ -36,6 +36,7 @@ typedef struct KzNode
 	uint8		state;			/* KzNodeState */
 	bool		is_kazoo;		/* an Erlang node, not a PostgreSQL one */
 	bool		answers;		/* runs a registry: claims wait for it */
+	bool		heard;			/* a heartbeat has arrived since it came up */
 	uint32		sync_gen;		/* its current full-state sync round */
 	int32		expires_ms;		/* expired after this long without heartbeat */
 	int32		names;			/* local names it advertises */

@@ -152,8 +152,10 @@ typedef struct KzBusMsg
  * reply and sync; Message for send and call; Reply for reply; Expires for
  * advertise; Names for sync.  A term field must be base64 of a valid
  * external term; Name at most max_name bytes once decoded.  Unknown fields
- * are ignored, whatever their type.  On error, *detail (if not NULL) gets a
- * short English description for the log.
+ * are ignored, whatever their type.  On error, *msg is zeroed and *detail
+ * (if not NULL) points to a short English description for the log, valid
+ * until the next call.  A decoded message is many palloc'd pieces: decode
+ * in a memory context that is reset afterwards.
  */
 extern KzProtoError kz_proto_decode(const char *body, size_t len,
 									size_t max_len, size_t max_name,
@@ -208,8 +210,8 @@ extern void kz_proto_routing_key(StringInfo out, const char *event,
 
 /*
  * Message ids: 32 lower-case hex digits, the sender's 64-bit session
- * followed by a 64-bit sequence number.  Parsing fails for any other form
- * (Kazoo's own random ids, say).
+ * followed by a 64-bit sequence number; out needs KZ_MSG_ID_LEN + 1 bytes.
+ * Parsing fails for any other form (Kazoo's own random ids, say).
  */
 #define KZ_MSG_ID_LEN 32
 extern void kz_proto_msg_id(char *out, uint64 session, uint64 seq);

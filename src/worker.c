@@ -5,13 +5,19 @@
  *
  * One static worker per server, started after recovery and restarted by
  * the postmaster a second after it exits (it exits with status 1 on
- * SIGTERM through die(), never 0, so it is always restarted).  It owns all
- * bus traffic; in single-server mode it only answers leftover jobs and
- * sweeps names whose owner died without releasing them.
+ * SIGTERM through die(), never 0, so it is always restarted).  It does all
+ * bus traffic: connecting (worker_conn.c), reading the broker (bus_in.c,
+ * relay.c, membership.c), serving the jobs backends queue (inflight.c,
+ * relay.c), heartbeats and expiry (membership.c).  In single-server mode it
+ * only answers leftover jobs.  In both modes it sweeps names whose owner
+ * died without releasing them.
  *
- * The loop sleeps on its latch (set by backends that queue jobs), on the
- * broker socket when connected, and on a timeout that covers the next
- * scheduled duty.  It never blocks elsewhere.
+ * Each round of the loop: reconnect if due, read a bounded batch of frames,
+ * serve every queued job in order, run the timed duties, and sleep on the
+ * latch (set by backends that queue jobs), the broker socket and a timeout
+ * covering the next duty.  It never sleeps while rabbitmq-c still holds
+ * frames, and never blocks anywhere else: every broker operation is
+ * bounded.  Allocations of a round go in a context reset after it.
  *
  * IDENTIFICATION
  *	  src/worker.c
@@ -28,8 +34,11 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "amqp_conn.h"
+#include "bus.h"
 #include "claims.h"
 #include "guc.h"
 #include "registry.h"
@@ -42,6 +51,12 @@
 
 /* How often dead owners are swept, in milliseconds. */
 #define KZ_SWEEP_INTERVAL_MS	1000
+
+/* Frames read per round before queued jobs get their turn. */
+#define KZ_PUMP_BATCH			256
+
+/* Longest sleep while connected: well under the AMQP heartbeat. */
+#define KZ_SERVICE_MS			500
 
 void
 kz_worker_register(void)
@@ -159,36 +174,162 @@ serve_job_offline(KzJob *job)
 	kz_request_finish(job->procno, job->pid, job->req_id, result);
 }
 
-/* Serves every queued job in order. */
+/* A job while connected (or meant to be): the cluster decides. */
+static void
+serve_job_online(const KzJob *job)
+{
+	switch ((KzJobKind) job->kind)
+	{
+		case KZ_JOB_CLAIM:
+			kz_claim_start(job);
+			break;
+		case KZ_JOB_QUERY:
+			kz_query_start(job);
+			break;
+		case KZ_JOB_SEND:
+		case KZ_JOB_CALL:
+		case KZ_JOB_REPLY:
+		case KZ_JOB_UNREGISTER:
+			kz_relay_job(job);
+			break;
+	}
+}
+
+/* Serves every queued job, in the order the backends queued them. */
 static void
 serve_jobs(void)
 {
 	dsa_pointer dp = kz_job_take_all();
+	bool		cluster = kz_cluster_configured();
 
 	while (DsaPointerIsValid(dp))
 	{
 		KzJob	   *job = kz_job_get(dp);
 		dsa_pointer next = job->next;
 
-		serve_job_offline(job);
+		if (cluster)
+			serve_job_online(job);
+		else
+			serve_job_offline(job);
 		kz_job_free(dp);
 		dp = next;
 	}
 }
 
+/* Hands one event from the broker to the module it concerns. */
+static void
+on_broker_event(const KzAmqpEvent *ev, void *arg)
+{
+	switch (ev->kind)
+	{
+		case KZ_AMQP_DELIVERY:
+			kz_in_delivery(ev->body, ev->body_len);
+			break;
+		case KZ_AMQP_OVERSIZE:
+			kz_in_malformed(KZ_PROTO_TOO_LARGE, "a message body over the size limit");
+			break;
+		case KZ_AMQP_RETURN:
+			kz_relay_returned(ev->message_id);
+			break;
+		case KZ_AMQP_ACK:
+			kz_relay_confirm(true, ev->delivery_tag, ev->multiple);
+			break;
+		case KZ_AMQP_NACK:
+			kz_relay_confirm(false, ev->delivery_tag, ev->multiple);
+			break;
+	}
+}
+
+/* Reads what the broker sent; a bounded batch, so jobs are not starved. */
+static void
+pump_broker(void)
+{
+	char		err[512];
+
+	if (kz_bus.up &&
+		kz_amqp_pump(on_broker_event, NULL, KZ_PUMP_BATCH, err, sizeof(err)) < 0)
+		kz_conn_lost(err);
+}
+
 static void
 reload_config(void)
 {
+	char	   *old_uri = pstrdup(kz_amqp_uri ? kz_amqp_uri : "");
+
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
+	if (strcmp(old_uri, kz_amqp_uri ? kz_amqp_uri : "") != 0)
+	{
+		kz_conn_lost("kz_globals.amqp_uri changed");
+		kz_conn_reset_backoff();
+	}
 	if (!kz_cluster_configured())
 		pg_atomic_write_u32(&kz_shared->broker_state, KZ_BROKER_DISABLED);
+	pfree(old_uri);
+}
+
+static TimestampTz
+earliest(TimestampTz a, TimestampTz b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return Min(a, b);
+}
+
+/* One round of duties; returns when the loop must wake at the latest. */
+static TimestampTz
+do_work(TimestampTz now, TimestampTz *next_sweep)
+{
+	TimestampTz wake = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
+
+	kz_conn_service(now);
+	pump_broker();
+	serve_jobs();
+	if (kz_bus.up)
+	{
+		wake = earliest(wake, kz_member_service(now));
+		wake = earliest(wake, kz_inflight_expire(now));
+		wake = earliest(wake, kz_relay_expire(now));
+		/* rabbitmq-c keeps heartbeats only while called */
+		wake = earliest(wake, TimestampTzPlusMilliseconds(now, KZ_SERVICE_MS));
+	}
+	else if (kz_cluster_configured())
+		wake = earliest(wake, kz_conn_next_attempt());
+	if (now >= *next_sweep)
+	{
+		kz_sweep_dead_owners();
+		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
+	}
+	return earliest(wake, *next_sweep);
+}
+
+/* Sleeps until the latch, the broker socket, or the wake time. */
+static void
+wait_for_work(TimestampTz wake)
+{
+	long		timeout;
+	int			events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH;
+	int			sock = kz_amqp_socket();
+
+	/* frames already read by the library would never wake the socket */
+	if (kz_amqp_has_buffered())
+		return;
+	timeout = Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake));
+	if (kz_bus.up && sock >= 0)
+		events |= WL_SOCKET_READABLE;
+	else
+		sock = PGINVALID_SOCKET;
+	(void) WaitLatchOrSocket(MyLatch, events, sock, timeout, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
 }
 
 void
 kz_worker_main(Datum main_arg)
 {
 	TimestampTz next_sweep = 0;
+	MemoryContext loop_ctx;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -196,25 +337,22 @@ kz_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("kz_globals worker");
 	worker_attach();
+	kz_inflight_init();
+	kz_relay_init();
+	loop_ctx = AllocSetContextCreate(TopMemoryContext, "kz_globals worker loop",
+									 ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
-		TimestampTz now;
+		TimestampTz wake;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 			reload_config();
-		serve_jobs();
-
-		now = GetCurrentTimestamp();
-		if (now >= next_sweep)
-		{
-			kz_sweep_dead_owners();
-			next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
-		}
-
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 KZ_SWEEP_INTERVAL_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		MemoryContextSwitchTo(loop_ctx);
+		wake = do_work(GetCurrentTimestamp(), &next_sweep);
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_ctx);
+		wait_for_work(wake);
 	}
 }

@@ -1,0 +1,433 @@
+/*-------------------------------------------------------------------------
+ *
+ * bus_out.c
+ *	  Building and publishing every message kz_globals sends.
+ *
+ * Messages about names go to the globals topic exchange with Kazoo's routing
+ * key; answers and point-to-point traffic go to the targeted direct
+ * exchange with the recipient's queue as routing key; heartbeats go to the
+ * nodes fanout.  Everything leaves on the one confirm-mode channel, in the
+ * order it is published here, so that the events about one name reach every
+ * peer in the order they happened (SPEC section 5, fix 6).
+ *
+ * Publishing that fails means the connection is gone: kz_conn_lost() tears
+ * it down and fails whatever was waiting on it.  Callers must therefore not
+ * rely on in-flight state after a failed publish.
+ *
+ * IDENTIFICATION
+ *	  src/bus_out.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "amqp_conn.h"
+#include "bus.h"
+#include "etf.h"
+#include "guc.h"
+#include "nodes.h"
+#include "shmem.h"
+
+/* Names per sync message: keeps bodies well under a frame or two. */
+#define KZ_SYNC_CHUNK			256
+
+void
+kz_bus_next_msg_id(char *out)
+{
+	kz_proto_msg_id(out, kz_bus.session, ++kz_bus.seq);
+}
+
+/*
+ * Publishes body; returns its delivery tag, or 0 when it could not be sent
+ * (after tearing down a lost connection, if that was the reason).
+ */
+static uint64
+publish(const char *exchange, const char *routing_key, StringInfo body,
+		bool mandatory, const char *property_id)
+{
+	char		err[512];
+	uint64		tag;
+
+	if (!kz_bus.up)
+		return 0;
+	if (strlen(routing_key) > KZ_SHORTSTR_MAX)
+		return 0;				/* a Server-ID no queue can have: nowhere to go */
+	tag = kz_amqp_publish(exchange, routing_key, body->data, body->len,
+						  mandatory, property_id, err, sizeof(err));
+	if (tag == 0)
+		kz_conn_lost(err);
+	return tag;
+}
+
+/* Broadcasts an event about a name on the globals exchange; 0 on failure. */
+static uint64
+publish_globals(const char *event, const uint8 *name, size_t name_len, StringInfo body)
+{
+	StringInfoData key;
+	uint64		tag;
+
+	initStringInfo(&key);
+	kz_proto_routing_key(&key, event, name, name_len);
+	tag = publish(KZ_EXCHANGE_GLOBALS, key.data, body, false, NULL);
+	pfree(key.data);
+	return tag;
+}
+
+/*
+ * A message for the owner of a name: to its node's queue, mandatory, or,
+ * when that queue is not known, broadcast by name as Kazoo's proxies do.
+ */
+static uint64
+publish_to_owner(const char *queue, const char *event, const uint8 *name,
+				 size_t name_len, StringInfo body, const char *property_id)
+{
+	if (queue == NULL)
+		return publish_globals(event, name, name_len, body);
+	return publish(KZ_EXCHANGE_TARGETED, queue, body, true, property_id);
+}
+
+static void
+begin(StringInfo buf, const char *app, const char *category, const char *event,
+	  const char *msg_id)
+{
+	KzEnvelope env;
+
+	env.app_name = app;
+	env.category = category;
+	env.event = event;
+	env.msg_id = msg_id;
+	env.node = kz_node_name;
+	env.server_id = kz_bus.queue;
+	initStringInfo(buf);
+	kz_proto_begin(buf, &env);
+}
+
+/* A term buffer holding the binary text[0..len). */
+static StringInfo
+binary_term(const char *text, size_t len)
+{
+	StringInfo	term = makeStringInfo();
+
+	etf_encode_binary(term, text, len);
+	return term;
+}
+
+bool
+kz_out_claim(const KzName *name, int64 ts, uint64 claim_id)
+{
+	StringInfoData buf;
+	char		msg_id[KZ_MSG_ID_LEN + 1];
+
+	kz_proto_msg_id(msg_id, kz_bus.session, claim_id);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "register", msg_id);
+	kz_proto_add_term(&buf, "Name", name->data, name->len);
+	kz_proto_add_str(&buf, "State", "pending");
+	kz_proto_add_int(&buf, "Timestamp", ts);
+	kz_proto_end(&buf);
+	return publish_globals("register", name->data, name->len, &buf) != 0;
+}
+
+bool
+kz_out_advert(const KzName *name, int64 ts, int32 pid, const char *queue)
+{
+	StringInfoData buf;
+	char		msg_id[KZ_MSG_ID_LEN + 1];
+
+	kz_bus_next_msg_id(msg_id);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "register", msg_id);
+	kz_proto_add_term(&buf, "Name", name->data, name->len);
+	kz_proto_add_str(&buf, "State", "registered");
+	kz_proto_add_int(&buf, "Timestamp", ts);
+	kz_proto_add_str(&buf, "Zone", kz_zone);
+	if (pid > 0)
+		kz_proto_add_int(&buf, "Pid", pid);
+	kz_proto_end(&buf);
+	if (queue)
+		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
+	return publish_globals("register", name->data, name->len, &buf) != 0;
+}
+
+/*
+ * Answers a claim.  As Kazoo does: State is the answering node's view of
+ * the name, with its timestamp, and Server-ID the owner's queue.
+ */
+bool
+kz_out_register_resp(const KzBusMsg *req, KzWireState state, int64 ts,
+					 const char *server, int32 pid)
+{
+	StringInfoData buf;
+	KzEnvelope env;
+	char		fresh[KZ_MSG_ID_LEN + 1];
+
+	if (req->server_id == NULL || req->server_id[0] == '\0')
+		return true;			/* nowhere to answer */
+	if (req->msg_id == NULL)
+		kz_bus_next_msg_id(fresh);
+	env.app_name = KZ_APP_NAME_GLOBALS;
+	env.category = "globals";
+	env.event = "register_resp";
+	env.msg_id = req->msg_id ? req->msg_id : fresh;
+	env.node = kz_node_name;
+	env.server_id = (server && server[0]) ? server : kz_bus.queue;
+	initStringInfo(&buf);
+	kz_proto_begin(&buf, &env);
+	kz_proto_add_term(&buf, "Name", req->name, req->name_len);
+	kz_proto_add_str(&buf, "State", kz_proto_state_name(state));
+	if (state != KZ_WS_NONE)
+		kz_proto_add_int(&buf, "Timestamp", ts);
+	if (pid > 0)
+		kz_proto_add_int(&buf, "Pid", pid);
+	kz_proto_end(&buf);
+	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
+}
+
+bool
+kz_out_query(const KzName *name, uint64 query_id)
+{
+	StringInfoData buf;
+	char		msg_id[KZ_MSG_ID_LEN + 1];
+
+	kz_proto_msg_id(msg_id, kz_bus.session, query_id);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "query", msg_id);
+	kz_proto_add_term(&buf, "Name", name->data, name->len);
+	kz_proto_end(&buf);
+	return publish_globals("query", name->data, name->len, &buf) != 0;
+}
+
+bool
+kz_out_query_resp(const KzBusMsg *req, bool owned, int64 ts, int32 pid)
+{
+	StringInfoData buf;
+	char		fresh[KZ_MSG_ID_LEN + 1];
+
+	if (req->server_id == NULL || req->server_id[0] == '\0')
+		return true;
+	if (req->msg_id == NULL)
+		kz_bus_next_msg_id(fresh);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "query_resp",
+		  req->msg_id ? req->msg_id : fresh);
+	kz_proto_add_term(&buf, "Name", req->name, req->name_len);
+	kz_proto_add_str(&buf, "State", owned ? "local" : "none");
+	if (owned)
+	{
+		kz_proto_add_int(&buf, "Timestamp", ts);
+		if (pid > 0)
+			kz_proto_add_int(&buf, "Pid", pid);
+	}
+	kz_proto_end(&buf);
+	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
+}
+
+/* Tells everyone a local name is gone; the reason is the atom normal. */
+bool
+kz_out_unregister(const uint8 *name, size_t len, int64 ts)
+{
+	StringInfoData buf;
+	StringInfoData reason;
+	char		msg_id[KZ_MSG_ID_LEN + 1];
+
+	initStringInfo(&reason);
+	etf_put_version(&reason);
+	etf_put_atom(&reason, "normal", 6);
+	kz_bus_next_msg_id(msg_id);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "unregister", msg_id);
+	kz_proto_add_term(&buf, "Name", name, len);
+	kz_proto_add_term(&buf, "Reason", (const uint8 *) reason.data, reason.len);
+	kz_proto_add_int(&buf, "Timestamp", ts);
+	kz_proto_end(&buf);
+	return publish_globals("unregister", name, len, &buf) != 0;
+}
+
+/*
+ * A send to the owner node's queue, mandatory, so that the broker returns
+ * it if that queue is gone.  msg_id receives the AMQP message-id property
+ * by which a return is recognised.  Returns the delivery tag or 0.
+ */
+uint64
+kz_out_send(const char *queue, const uint8 *name, size_t name_len,
+			const char *body, size_t len, int32 sender_pid, char *msg_id)
+{
+	StringInfoData buf;
+	StringInfo	term = binary_term(body, len);
+
+	kz_bus_next_msg_id(msg_id);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "send", msg_id);
+	kz_proto_add_term(&buf, "Name", name, name_len);
+	kz_proto_add_term(&buf, "Message", (const uint8 *) term->data, term->len);
+	kz_proto_add_int(&buf, "Sender-Pid", sender_pid);
+	kz_proto_end(&buf);
+	return publish_to_owner(queue, "send", name, name_len, &buf, msg_id);
+}
+
+/*
+ * A call to the owner node's queue.  Its Msg-ID carries call_id, so that
+ * the owner's reply finds the caller; the property id is a fresh one.
+ */
+uint64
+kz_out_call(const char *queue, const uint8 *name, size_t name_len,
+			const char *body, size_t len, int32 sender_pid, int32 timeout_ms,
+			uint64 call_id, char *msg_id)
+{
+	StringInfoData buf;
+	StringInfo	term = binary_term(body, len);
+	char		call_msg_id[KZ_MSG_ID_LEN + 1];
+
+	kz_proto_msg_id(call_msg_id, kz_bus.session, call_id);
+	kz_bus_next_msg_id(msg_id);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "call", call_msg_id);
+	kz_proto_add_term(&buf, "Name", name, name_len);
+	kz_proto_add_term(&buf, "Message", (const uint8 *) term->data, term->len);
+	kz_proto_add_int(&buf, "Sender-Pid", sender_pid);
+	kz_proto_add_int(&buf, "Timeout", timeout_ms);
+	kz_proto_end(&buf);
+	return publish_to_owner(queue, "call", name, name_len, &buf, msg_id);
+}
+
+/* The reply to a call from another node, with the call's Msg-ID. */
+uint64
+kz_out_reply(const char *queue, const char *req_msg_id, const char *body,
+			 size_t len, char *msg_id)
+{
+	StringInfoData buf;
+	StringInfo	term = binary_term(body, len);
+
+	kz_bus_next_msg_id(msg_id);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "reply", req_msg_id);
+	kz_proto_add_term(&buf, "Reply", (const uint8 *) term->data, term->len);
+	kz_proto_end(&buf);
+	return publish(KZ_EXCHANGE_TARGETED, queue, &buf, true, msg_id);
+}
+
+/*
+ * A heartbeat, kz_nodes style: Expires is set so that Expires x 1.25, the
+ * expiry every node applies, is three heartbeat periods.  Globals is never
+ * empty, so that Kazoo nodes count us as a registry peer.
+ */
+bool
+kz_out_heartbeat(const char *queue)
+{
+	static const char *const state_names[] = {"local", "remote", "pending"};
+	StringInfoData buf;
+	char		msg_id[KZ_MSG_ID_LEN + 1];
+	char		session[17];
+	KzRegistryCounts counts;
+	int64		values[3];
+
+	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+	counts = kz_reg_counts();
+	LWLockRelease(kz_shared->reg_lock);
+	values[0] = counts.local;
+	values[1] = counts.remote;
+	values[2] = counts.pending;
+	snprintf(session, sizeof(session), "%016" INT64_MODIFIER "x", kz_bus.session);
+
+	kz_bus_next_msg_id(msg_id);
+	begin(&buf, KZ_APP_NAME_NODES, "nodes", "advertise", msg_id);
+	kz_proto_add_int(&buf, "Expires", (int64) kz_heartbeat_interval * 12 / 5);
+	kz_proto_add_str(&buf, "Zone", kz_zone);
+	kz_proto_add_counts(&buf, "Globals", state_names, values, 3);
+	kz_proto_add_str(&buf, "Version", "kz_globals 1.0 (PostgreSQL " PG_MAJORVERSION ")");
+	kz_proto_add_int(&buf, "Incarnation", kz_shared->started_at);
+	kz_proto_add_str(&buf, "Session", session);
+	kz_proto_add_int(&buf, "PG-Globals-Version", KZ_PG_PROTOCOL_VERSION);
+	kz_proto_end(&buf);
+	if (queue)
+		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
+	return publish(KZ_EXCHANGE_NODES, "", &buf, false, NULL) != 0;
+}
+
+/* One local registration, as a sync carries it. */
+typedef struct SyncName
+{
+	KzName		name;
+	int64		timestamp;
+	int32		pid;
+} SyncName;
+
+/* Copies this node's local registrations; returns how many. */
+static int
+snapshot_local(SyncName **out)
+{
+	int			n;
+	int			i;
+	int			count = 0;
+	KzRegistryCounts c;
+	SyncName   *names;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+	c = kz_reg_counts();
+	names = palloc(sizeof(SyncName) * Max(1, c.local));
+	n = kz_reg_capacity();
+	for (i = 0; i < n && count < c.local; i++)
+	{
+		KzRow	   *row = kz_reg_row(i);
+
+		if (row->state == KZ_ROW_LOCAL && kz_row_alive(row))
+		{
+			memcpy(&names[count].name, &row->name, sizeof(KzName));
+			names[count].timestamp = row->timestamp;
+			names[count].pid = row->pid;
+			count++;
+		}
+	}
+	LWLockRelease(kz_shared->reg_lock);
+	*out = names;
+	return count;
+}
+
+/* Publishes names[first..first+n) as part 'part' of a sync. */
+static bool
+publish_sync_part(const char *queue, const SyncName *names, int first, int n,
+				  int part, bool last)
+{
+	StringInfoData buf;
+	char		msg_id[KZ_MSG_ID_LEN + 1];
+	int			i;
+
+	kz_bus_next_msg_id(msg_id);
+	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "sync", msg_id);
+	kz_proto_add_int(&buf, "Sync-ID", kz_bus.sync_id);
+	kz_proto_add_int(&buf, "Part", part);
+	kz_proto_add_bool(&buf, "Last", last);
+	kz_proto_begin_names(&buf, "Names");
+	for (i = first; i < first + n; i++)
+		kz_proto_add_name_entry(&buf, names[i].name.data, names[i].name.len,
+								names[i].timestamp, names[i].pid);
+	kz_proto_end_names(&buf);
+	kz_proto_end(&buf);
+	if (queue)
+		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
+	{
+		StringInfo	self = binary_term(kz_node_name, strlen(kz_node_name));
+
+		return publish_globals("sync", (const uint8 *) self->data, self->len, &buf) != 0;
+	}
+}
+
+/*
+ * Sends every local registration, as the full state of this node: to one
+ * peer's queue (a node that joined) or to everyone (after we reconnected).
+ * The receiver replaces what it knew of our names with this.
+ */
+bool
+kz_out_sync(const char *queue)
+{
+	SyncName   *names;
+	int			count = snapshot_local(&names);
+	int			part = 0;
+	int			first = 0;
+
+	kz_bus.sync_id++;
+	do
+	{
+		int			n = Min(KZ_SYNC_CHUNK, count - first);
+
+		if (!publish_sync_part(queue, names, first, n, part, first + n >= count))
+			return false;
+		first += n;
+		part++;
+	} while (first < count);
+	return true;
+}

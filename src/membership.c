@@ -1,0 +1,409 @@
+/*-------------------------------------------------------------------------
+ *
+ * membership.c
+ *	  Heartbeats, node expiry, and bringing nodes up to date in bulk.
+ *
+ * Every node heartbeats on the nodes fanout, kz_nodes style.  A node is up
+ * while its heartbeats come; it expires after Expires x 1.25 without one
+ * (three periods for kz_globals nodes, which set Expires accordingly).
+ *
+ * SPEC section 5:
+ *	3. a node that has just connected waits (1.25 heartbeat periods) to hear
+ *	   its peers before deciding claims; peers answer a new node's first
+ *	   heartbeat with their own, at once;
+ *	7. a peer that expires, or comes back with a new incarnation (it
+ *	   crash-restarted), loses all its remote rows at once;
+ *	8. a kz_globals node that joins, or reconnects (new session), gets every
+ *	   peer's registrations in a few sync messages instead of one query per
+ *	   name; a sync is the sender's full state, so whatever the receiver
+ *	   still held of the sender's and the sync lacks is dropped.
+ *
+ * While this node is disconnected it hears nobody, so expiry pauses; on
+ * reconnection every peer gets a fresh period to heartbeat again.
+ *
+ * IDENTIFICATION
+ *	  src/membership.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+#include "bus.h"
+#include "claims.h"
+#include "guc.h"
+#include "nodes.h"
+#include "shmem.h"
+
+static TimestampTz next_heartbeat = 0;
+static bool warned_table_full = false;
+static bool warned_name_clash = false;
+
+/* How often expiry is checked, at most. */
+#define KZ_EXPIRY_CHECK_MS		100
+
+/*
+ * The index of a node, adding it if asked.  A node heard of other than by
+ * heartbeat is kept as "up" for KZ_UNHEARD_EXPIRES_MS, so that its names
+ * are not dropped before its first heartbeat (Kazoo's come every 5-15 s);
+ * it is not expected to answer claims until it heartbeats.
+ */
+int
+kz_member_node(const char *name, bool create)
+{
+	int			idx;
+	KzNode	   *n;
+
+	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
+	idx = kz_node_find(name);
+	n = idx >= 0 ? kz_node(idx) : NULL;
+	LWLockRelease(kz_shared->nodes_lock);
+	if ((n != NULL && n->state == KZ_NODE_UP) || !create)
+		return idx;
+
+	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+	idx = kz_node_find(name);
+	if (idx < 0)
+		idx = kz_node_add(name);
+	if (idx >= 0 && kz_node(idx)->state != KZ_NODE_UP)
+	{
+		n = kz_node(idx);
+		n->state = KZ_NODE_UP;
+		n->heard = false;
+		n->answers = false;
+		n->is_kazoo = true;
+		n->last_heartbeat = GetCurrentTimestamp();
+		n->expires_ms = KZ_UNHEARD_EXPIRES_MS;
+	}
+	LWLockRelease(kz_shared->nodes_lock);
+	if (idx < 0 && !warned_table_full)
+	{
+		warned_table_full = true;
+		ereport(LOG,
+				(errmsg("kz_globals node table is full (%d nodes); messages from node \"%s\" are ignored",
+						KZ_MAX_NODES, name)));
+	}
+	return idx;
+}
+
+void
+kz_member_set_server(int node, const char *server)
+{
+	if (server == NULL || server[0] == '\0' || strlen(server) >= KZ_SERVER_MAX)
+		return;
+	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+	strlcpy(kz_node(node)->server, server, KZ_SERVER_MAX);
+	LWLockRelease(kz_shared->nodes_lock);
+}
+
+int
+kz_member_drop_node_rows(int node)
+{
+	int			i;
+	int			n;
+	int			dropped = 0;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	n = kz_reg_capacity();
+	for (i = 0; i < n; i++)
+	{
+		KzRow	   *row = kz_reg_row(i);
+
+		if (row->state == KZ_ROW_REMOTE && row->node == node)
+		{
+			kz_drop_row(row, false);
+			dropped++;
+		}
+	}
+	LWLockRelease(kz_shared->reg_lock);
+	if (dropped > 0)
+		KZ_STAT_ADD(names_expired, dropped);
+	return dropped;
+}
+
+static uint64
+parse_session(const char *s)
+{
+	uint64		v = 0;
+
+	if (s == NULL)
+		return 0;
+	for (; *s; s++)
+	{
+		int			d = (*s >= '0' && *s <= '9') ? *s - '0' :
+			(*s >= 'a' && *s <= 'f') ? *s - 'a' + 10 : -1;
+
+		if (d < 0)
+			return 0;
+		v = (v << 4) | (uint64) d;
+	}
+	return v;
+}
+
+/* What a heartbeat changed about a node. */
+typedef struct HeartbeatChange
+{
+	bool		joined;			/* first heartbeat since it came up */
+	bool		restarted;		/* new incarnation: a crash-restart */
+	bool		new_session;	/* it reconnected to the broker */
+	bool		pg_peer;		/* a kz_globals node */
+	char		server[KZ_SERVER_MAX];
+} HeartbeatChange;
+
+/* Records a heartbeat in the node table.  Caller holds nodes_lock exclusively. */
+static void
+record_heartbeat(KzNode *n, const KzBusMsg *msg, HeartbeatChange *change)
+{
+	uint64		session = parse_session(msg->session);
+
+	change->joined = n->state != KZ_NODE_UP || !n->heard;
+	change->restarted = n->started_at != 0 && msg->incarnation != 0 &&
+		msg->incarnation != n->started_at;
+	change->new_session = session != 0 && session != n->session;
+	change->pg_peer = msg->pg_version > 0;
+
+	n->state = KZ_NODE_UP;
+	n->heard = true;
+	n->last_heartbeat = GetCurrentTimestamp();
+	n->expires_ms = msg->has_expires && msg->expires_ms > 0 ?
+		(int32) Min(msg->expires_ms * 5 / 4, (int64) PG_INT32_MAX) :
+		3 * kz_heartbeat_interval;
+	n->is_kazoo = !change->pg_peer;
+	n->answers = change->pg_peer || msg->globals_nonempty;
+	n->names = msg->globals_local;
+	if (msg->incarnation != 0)
+		n->started_at = msg->incarnation;
+	if (session != 0)
+		n->session = session;
+	if (msg->zone)
+		strlcpy(n->zone, msg->zone, sizeof(n->zone));
+	/* a Kazoo heartbeat's Server-ID is kz_nodes' queue, not kz_globals' */
+	if (change->pg_peer && msg->server_id && strlen(msg->server_id) < KZ_SERVER_MAX)
+		strlcpy(n->server, msg->server_id, sizeof(n->server));
+	strlcpy(change->server, n->server, sizeof(change->server));
+}
+
+/* A heartbeat with our own name but another session: two nodes, one name. */
+static void
+check_name_clash(const KzBusMsg *msg)
+{
+	if (msg->session && parse_session(msg->session) != kz_bus.session &&
+		!warned_name_clash)
+	{
+		warned_name_clash = true;
+		ereport(WARNING,
+				(errmsg("kz_globals: another node on the bus uses this node's name \"%s\"",
+						kz_node_name),
+				 errhint("Give every server a distinct kz_globals.node_name.")));
+	}
+}
+
+void
+kz_member_heartbeat_in(const KzBusMsg *msg)
+{
+	HeartbeatChange change;
+	int			idx;
+
+	if (strcmp(msg->node, kz_node_name) == 0)
+	{
+		check_name_clash(msg);
+		return;
+	}
+	idx = kz_member_node(msg->node, true);
+	if (idx < 0)
+		return;
+	memset(&change, 0, sizeof(change));
+	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+	record_heartbeat(kz_node(idx), msg, &change);
+	LWLockRelease(kz_shared->nodes_lock);
+
+	if (change.restarted)
+	{
+		int			dropped = kz_member_drop_node_rows(idx);
+
+		ereport(LOG,
+				(errmsg("kz_globals: node \"%s\" restarted; dropped %d of its names",
+						msg->node, dropped)));
+	}
+	if (change.joined)
+		ereport(LOG, (errmsg("kz_globals: node \"%s\" is up", msg->node)));
+	if (change.pg_peer && change.server[0] &&
+		(change.joined || change.restarted || change.new_session))
+	{
+		/* tell it about us at once, and everything we own */
+		if (kz_out_heartbeat(change.server))
+			kz_out_sync(change.server);
+	}
+}
+
+/* The first part of a new sync round from a node: count from a fresh mark. */
+static uint32
+sync_generation(int node, const KzBusMsg *msg)
+{
+	uint32		gen;
+
+	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+	if (msg->sync_part == 0)
+		kz_node(node)->sync_gen++;
+	gen = kz_node(node)->sync_gen;
+	LWLockRelease(kz_shared->nodes_lock);
+	return gen;
+}
+
+/* Drops the node's rows that its completed sync did not mention. */
+static void
+drop_unsynced(int node, uint32 gen)
+{
+	int			i;
+	int			n;
+	int			dropped = 0;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	n = kz_reg_capacity();
+	for (i = 0; i < n; i++)
+	{
+		KzRow	   *row = kz_reg_row(i);
+
+		if (row->state == KZ_ROW_REMOTE && row->node == node && row->sync_gen != gen)
+		{
+			kz_drop_row(row, false);
+			dropped++;
+		}
+	}
+	LWLockRelease(kz_shared->reg_lock);
+	if (dropped > 0)
+		KZ_STAT_ADD(names_expired, dropped);
+}
+
+void
+kz_member_sync_in(const KzBusMsg *msg, int node)
+{
+	uint32		gen = sync_generation(node, msg);
+	int			i;
+
+	kz_member_set_server(node, msg->server_id);
+	for (i = 0; i < msg->nentries; i++)
+	{
+		KzSyncEntry *e = &msg->entries[i];
+
+		kz_in_apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, e->pid == 0);
+	}
+	if (msg->sync_last)
+		drop_unsynced(node, gen);
+}
+
+/* Expires peers not heard from in time (fix 7). */
+static void
+expire_nodes(TimestampTz now)
+{
+	int			i;
+
+	for (i = 0; i < KZ_MAX_NODES; i++)
+	{
+		bool		expired = false;
+		char		name[KZ_NODE_NAME_MAX];
+
+		if (i == KZ_SELF_NODE)
+			continue;
+		LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+		{
+			KzNode	   *n = kz_node(i);
+
+			if (n->state == KZ_NODE_UP &&
+				now > TimestampTzPlusMilliseconds(n->last_heartbeat, n->expires_ms))
+			{
+				n->state = KZ_NODE_EXPIRED;
+				n->heard = false;
+				strlcpy(name, n->name, sizeof(name));
+				expired = true;
+			}
+		}
+		LWLockRelease(kz_shared->nodes_lock);
+		if (expired)
+		{
+			int			dropped = kz_member_drop_node_rows(i);
+
+			ereport(LOG,
+					(errmsg("kz_globals: node \"%s\" expired; dropped %d of its names",
+							name, dropped)));
+			kz_inflight_node_gone(i);
+		}
+	}
+}
+
+/* Keeps this node's own entry current, for the nodes view. */
+static void
+refresh_self(TimestampTz now)
+{
+	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+	{
+		KzNode	   *self = kz_node(KZ_SELF_NODE);
+
+		self->last_heartbeat = now;
+		self->expires_ms = 3 * kz_heartbeat_interval;
+		self->session = kz_bus.session;
+		strlcpy(self->server, kz_bus.queue, sizeof(self->server));
+	}
+	LWLockRelease(kz_shared->nodes_lock);
+}
+
+/*
+ * Periodic duties while connected: heartbeat, expiry, and the end of the
+ * start-up wait.  Returns when it next needs to run.
+ */
+TimestampTz
+kz_member_service(TimestampTz now)
+{
+	if (!kz_bus.up)
+		return 0;
+	if (now >= next_heartbeat)
+	{
+		refresh_self(now);
+		kz_out_heartbeat(NULL);
+		next_heartbeat = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval);
+	}
+	expire_nodes(now);
+	if (!kz_bus.ready && kz_bus.up && now >= kz_bus.ready_at)
+	{
+		kz_bus.ready = true;
+		pg_atomic_write_u32(&kz_shared->membership_ready, 1);
+		kz_inflight_start_deferred();
+	}
+	if (!kz_bus.ready)
+		return Min(next_heartbeat, kz_bus.ready_at);
+	return Min(next_heartbeat, TimestampTzPlusMilliseconds(now, KZ_EXPIRY_CHECK_MS));
+}
+
+/*
+ * Just connected: heartbeat at once (peers answer with theirs and their
+ * registrations), announce our own registrations to everyone, and give
+ * every peer a fresh period, since we could not hear them while away.
+ */
+void
+kz_member_connected(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	kz_bus.ready = false;
+	kz_bus.ready_at = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval * 5 / 4);
+	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+	for (i = 0; i < KZ_MAX_NODES; i++)
+	{
+		if (i != KZ_SELF_NODE && kz_node(i)->state == KZ_NODE_UP)
+			kz_node(i)->last_heartbeat = now;
+	}
+	LWLockRelease(kz_shared->nodes_lock);
+	refresh_self(now);
+	next_heartbeat = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval);
+	if (kz_out_heartbeat(NULL))
+		kz_out_sync(NULL);
+}
+
+void
+kz_member_disconnected(void)
+{
+	kz_bus.ready = false;
+	pg_atomic_write_u32(&kz_shared->membership_ready, 0);
+}

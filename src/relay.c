@@ -1,0 +1,374 @@
+/*-------------------------------------------------------------------------
+ *
+ * relay.c
+ *	  send, call and reply between local backends and remote owners.
+ *
+ * Outgoing (SPEC section 5, fix 9): a send or call for a name owned on
+ * another node is published to that node's queue on the targeted exchange,
+ * as mandatory, on the confirm-mode channel.  The broker returns it if the
+ * queue is gone (the owner node vanished) and then confirms it; the waiting
+ * backend learns "routed" or "unroutable" from that, one round trip after
+ * the publish, instead of the message being silently lost.  A call then
+ * waits for the owner's reply, which carries the call's Msg-ID.
+ *
+ * Incoming: a send or call for a name owned here goes into the owner's
+ * mailbox (a call with a reply tag that routes the answer back to the
+ * caller's queue); a reply goes to the waiting caller's slot.
+ *
+ * IDENTIFICATION
+ *	  src/relay.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/ilist.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "bus.h"
+#include "mailbox.h"
+#include "nodes.h"
+#include "shmem.h"
+
+/* How long a Kazoo caller (a kz_global_proxy) waits for a reply. */
+#define KZ_KAZOO_CALL_TIMEOUT_MS	2000
+
+/* A publish waiting for its confirm, in delivery-tag order. */
+typedef struct Confirm
+{
+	dlist_node	link;
+	uint64		tag;
+	KzJobKind	kind;
+	int32		procno;
+	int32		pid;
+	uint64		req_id;
+	uint64		call_id;		/* calls */
+	bool		returned;		/* the broker could not route it */
+	char		property_id[KZ_MSG_ID_LEN + 1];
+} Confirm;
+
+/* A call routed to a remote owner, waiting for its reply. */
+typedef struct Awaiting
+{
+	uint64		call_id;		/* hash key */
+	int32		procno;
+	int32		pid;
+	TimestampTz deadline;
+} Awaiting;
+
+static dlist_head confirms = DLIST_STATIC_INIT(confirms);
+static HTAB *awaiting = NULL;
+
+void
+kz_relay_init(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(Awaiting);
+	ctl.hcxt = TopMemoryContext;
+	awaiting = hash_create("kz_globals calls awaiting replies", 256, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static void
+track(uint64 tag, const KzJob *job, const char *property_id)
+{
+	Confirm    *c = MemoryContextAllocZero(TopMemoryContext, sizeof(Confirm));
+
+	c->tag = tag;
+	c->kind = job->kind;
+	c->procno = job->procno;
+	c->pid = job->pid;
+	c->req_id = job->req_id;
+	c->call_id = job->ref;
+	strlcpy(c->property_id, property_id, sizeof(c->property_id));
+	dlist_push_tail(&confirms, &c->link);
+}
+
+static void
+await_reply(const KzJob *job)
+{
+	Awaiting   *a;
+	bool		found;
+
+	a = (Awaiting *) hash_search(awaiting, &job->ref, HASH_ENTER, &found);
+	a->procno = job->procno;
+	a->pid = job->pid;
+	a->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), job->timeout_ms);
+}
+
+/* The queue of the node that owns a name, or "" if not known. */
+static void
+owner_queue(int node, char *queue)
+{
+	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
+	strlcpy(queue, kz_node(node)->server, KZ_SERVER_MAX);
+	LWLockRelease(kz_shared->nodes_lock);
+}
+
+/* A send or call for a remote owner. */
+static void
+relay_to_owner(const KzJob *job)
+{
+	char		queue[KZ_SERVER_MAX];
+	char		property_id[KZ_MSG_ID_LEN + 1];
+	uint64		tag;
+
+	if (!kz_conn_usable())
+	{
+		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
+		return;
+	}
+	owner_queue(job->node, queue);
+	if (job->kind == KZ_JOB_CALL)
+	{
+		await_reply(job);
+		tag = kz_out_call(queue[0] ? queue : NULL, KZ_JOB_NAME(job), job->name_len,
+						  KZ_JOB_BODY(job), job->body_len, job->pid,
+						  job->timeout_ms, job->ref, property_id);
+	}
+	else
+		tag = kz_out_send(queue[0] ? queue : NULL, KZ_JOB_NAME(job), job->name_len,
+						  KZ_JOB_BODY(job), job->body_len, job->pid, property_id);
+	if (tag == 0)
+		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
+	else
+		track(tag, job, property_id);
+}
+
+/*
+ * The answer to a call from another node.  The tag the owner got with the
+ * call says where to: "r:<deadline>:<msg id>:<queue>".
+ */
+static void
+relay_reply(const KzJob *job)
+{
+	char	   *tag = pnstrdup(KZ_JOB_TARGET(job), job->target_len);
+	char	   *msg_id;
+	char	   *queue;
+	char		property_id[KZ_MSG_ID_LEN + 1];
+	uint64		dtag;
+
+	msg_id = strchr(tag + 2, ':');
+	queue = msg_id ? strchr(msg_id + 1, ':') : NULL;
+	if (queue == NULL || !kz_conn_usable())
+	{
+		kz_request_finish(job->procno, job->pid, job->req_id,
+						  queue == NULL ? KZ_RES_NO : KZ_RES_BROKER_DOWN);
+		return;
+	}
+	*queue++ = '\0';
+	msg_id++;
+	dtag = kz_out_reply(queue, msg_id, KZ_JOB_BODY(job), job->body_len, property_id);
+	if (dtag == 0)
+		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
+	else
+		track(dtag, job, property_id);
+}
+
+void
+kz_relay_job(const KzJob *job)
+{
+	switch ((KzJobKind) job->kind)
+	{
+		case KZ_JOB_SEND:
+		case KZ_JOB_CALL:
+			relay_to_owner(job);
+			break;
+		case KZ_JOB_REPLY:
+			relay_reply(job);
+			break;
+		case KZ_JOB_UNREGISTER:
+			/* while disconnected it is dropped: the next sync corrects peers */
+			if (kz_conn_usable())
+				kz_out_unregister(KZ_JOB_NAME(job), job->name_len, job->timestamp);
+			break;
+		case KZ_JOB_CLAIM:
+		case KZ_JOB_QUERY:
+			break;
+	}
+}
+
+static void
+settle(Confirm *c, KzReqResult result)
+{
+	if (c->kind == KZ_JOB_CALL && result != KZ_RES_OK)
+		(void) hash_search(awaiting, &c->call_id, HASH_REMOVE, NULL);
+	dlist_delete(&c->link);
+	kz_request_finish(c->procno, c->pid, c->req_id, result);
+	pfree(c);
+}
+
+/* Confirms (or refusals) of publishes up to tag, or of tag alone. */
+void
+kz_relay_confirm(bool ack, uint64 tag, bool multiple)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &confirms)
+	{
+		Confirm    *c = dlist_container(Confirm, link, iter.cur);
+
+		if (c->tag > tag)
+			break;
+		if (!multiple && c->tag != tag)
+			continue;
+		settle(c, !ack ? KZ_RES_BROKER_DOWN :
+			   c->returned ? KZ_RES_UNROUTABLE : KZ_RES_OK);
+	}
+}
+
+/* A mandatory publish came back: its owner's queue no longer exists. */
+void
+kz_relay_returned(const char *property_id)
+{
+	dlist_iter	iter;
+
+	if (property_id == NULL)
+		return;
+	dlist_foreach(iter, &confirms)
+	{
+		Confirm    *c = dlist_container(Confirm, link, iter.cur);
+
+		if (strcmp(c->property_id, property_id) == 0)
+		{
+			c->returned = true;
+			return;
+		}
+	}
+}
+
+/* The local owner of a name, if any. */
+static bool
+local_owner(const KzBusMsg *msg, KzName *name, int *procno, int *pid)
+{
+	KzRow	   *row;
+	bool		found = false;
+
+	name->len = (uint16) msg->name_len;
+	memcpy(name->data, msg->name, msg->name_len);
+	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+	row = kz_reg_lookup(name);
+	if (row != NULL && row->state == KZ_ROW_LOCAL && kz_row_alive(row))
+	{
+		*procno = row->procno;
+		*pid = row->pid;
+		found = true;
+	}
+	LWLockRelease(kz_shared->reg_lock);
+	return found;
+}
+
+/* Puts a message from the bus into a local owner's mailbox. */
+static void
+deliver(const KzBusMsg *msg, KzMsgKind kind, const char *tag)
+{
+	KzName		name;
+	KzMessageSpec spec;
+	dsa_pointer dp;
+	int			procno;
+	int			pid;
+
+	if (!local_owner(msg, &name, &procno, &pid))
+		return;					/* not ours: Kazoo broadcasts to every node */
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = kind;
+	spec.flags = KZ_MSG_BODY_ETF;
+	spec.sender_pid = msg->sender_pid;
+	spec.sent_at = GetCurrentTimestamp();
+	spec.name = &name;
+	spec.node = msg->node;
+	spec.tag = tag;
+	spec.body = (const char *) msg->message;
+	spec.body_len = msg->message_len;
+	dp = kz_message_create(&spec, true);
+	if (DsaPointerIsValid(dp) && kz_mailbox_put(procno, pid, dp) == KZ_DELIVER_OK)
+		KZ_STAT_INC(messages_received);
+	else
+	{
+		if (DsaPointerIsValid(dp))
+			kz_message_free(dp);
+		KZ_STAT_INC(messages_dropped);
+	}
+}
+
+void
+kz_relay_in_send(const KzBusMsg *msg)
+{
+	deliver(msg, KZ_MSG_SEND, NULL);
+}
+
+void
+kz_relay_in_call(const KzBusMsg *msg)
+{
+	int			timeout = msg->timeout_ms > 0 ? msg->timeout_ms : KZ_KAZOO_CALL_TIMEOUT_MS;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout);
+	char	   *tag;
+
+	if (msg->msg_id == NULL || msg->server_id == NULL || msg->server_id[0] == '\0')
+	{
+		KZ_STAT_INC(messages_dropped);
+		return;					/* no way to answer it */
+	}
+	tag = psprintf("r:" INT64_FORMAT ":%s:%s", deadline, msg->msg_id, msg->server_id);
+	deliver(msg, KZ_MSG_CALL, tag);
+}
+
+void
+kz_relay_in_reply(const KzBusMsg *msg)
+{
+	uint64		session;
+	uint64		call_id;
+	Awaiting   *a;
+	KzMessageSpec spec;
+	dsa_pointer dp;
+
+	if (msg->msg_id == NULL || !kz_proto_parse_msg_id(msg->msg_id, &session, &call_id) ||
+		session != kz_bus.session)
+		return;
+	a = (Awaiting *) hash_search(awaiting, &call_id, HASH_FIND, NULL);
+	if (a == NULL)
+		return;
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = KZ_MSG_REPLY;
+	spec.flags = KZ_MSG_BODY_ETF;
+	spec.sent_at = GetCurrentTimestamp();
+	spec.node = msg->node;
+	spec.body = (const char *) msg->reply;
+	spec.body_len = msg->reply_len;
+	dp = kz_message_create(&spec, true);
+	if (DsaPointerIsValid(dp) && !kz_call_answer(a->procno, a->pid, call_id, dp))
+		kz_message_free(dp);
+	(void) hash_search(awaiting, &call_id, HASH_REMOVE, NULL);
+}
+
+TimestampTz
+kz_relay_expire(TimestampTz now)
+{
+	HASH_SEQ_STATUS status;
+	Awaiting   *a;
+	TimestampTz next = 0;
+
+	hash_seq_init(&status, awaiting);
+	while ((a = hash_seq_search(&status)) != NULL)
+	{
+		if (a->deadline <= now)
+			(void) hash_search(awaiting, &a->call_id, HASH_REMOVE, NULL);
+		else if (next == 0 || a->deadline < next)
+			next = a->deadline;
+	}
+	return next;
+}
+
+void
+kz_relay_fail_all(void)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &confirms)
+		settle(dlist_container(Confirm, link, iter.cur), KZ_RES_BROKER_DOWN);
+}
