@@ -24,6 +24,21 @@ Kazoo's ``kz_globals`` and ``kz_nodes`` do (see
 * as a client: ``register``, ``whereis``, ``unregister``, ``send``,
   ``call`` as Kazoo's API and proxies do them.
 
+Where it differs from Kazoo, on purpose:
+
+* an ``unregister`` is obeyed only from the owner node (Kazoo obeys any);
+* a failed claim removes its pending row (Kazoo leaves it while the
+  registrant lives: ``keep_failed_pending=True`` mimics that);
+* deliveries are handled one at a time, in order (Kazoo spawns a process
+  per delivery), and a claim reply with an unknown State denies the claim
+  (Kazoo's claim worker crashes and its caller waits a day);
+* the heartbeat period is fixed (Kazoo draws 5-15 s) and Expires equals
+  it, so peers expire the node 1.25 periods after its last heartbeat;
+* expiry always reaches the registry (Kazoo may lose that subscription,
+  defect 7.8); ``expire_names=False`` keeps an expired node's rows;
+* routing keys are cut to 255 bytes (Kazoo would fail to publish);
+* there is no federation, and only one kind of proxy state: a remote row.
+
 It can be used as a library (one I/O thread owns the connection; every
 public method is safe to call from any other thread) or as a subprocess
 driven by JSON lines on stdin (the protocol is in ``USAGE`` below and in
@@ -220,6 +235,7 @@ class KazooNode:
         self._auto_reply = None
         self._heartbeating = True
         self._deaf = False
+        self._mute = False
         self._stopping = False
         self._started_at = time.monotonic()
         self._conn = None
@@ -439,11 +455,19 @@ class KazooNode:
             self._heartbeating = False
             self._deaf = deaf
 
+    def deafen(self, deaf=True):
+        """Ignores (or hears again) all kz_globals traffic while heartbeats
+        go on both ways: a node that peers count as up but that never
+        answers (its table and its view of the peers stay as they are)."""
+        with self._lock:
+            self._mute = deaf
+
     def heartbeat_start(self):
         """Resumes heartbeats (at once) and hearing deliveries."""
         with self._lock:
             self._heartbeating = True
             self._deaf = False
+            self._mute = False
         self._in_io(self._publish_heartbeat)
 
     def _on_heartbeat(self, msg):
@@ -510,7 +534,8 @@ class KazooNode:
         if category == "nodes" and event == "advertise":
             self._on_heartbeat(msg)
             return
-        if category != "globals" or msg.get("Node") == self.node:
+        if category != "globals" or msg.get("Node") == self.node or \
+                self._mute:
             return
         handler = self._HANDLERS.get(event)
         if handler is None:
@@ -1184,6 +1209,10 @@ class LineServer:
         self.node.heartbeat_stop(deaf=cmd.get("deaf", False))
         return "stopped"
 
+    def cmd_deafen(self, cmd):
+        self.node.deafen(cmd.get("deaf", True))
+        return "deaf" if cmd.get("deaf", True) else "hearing"
+
     def cmd_heartbeat_start(self, cmd):
         self.node.heartbeat_start()
         return "started"
@@ -1244,7 +1273,8 @@ Commands (cmd = ...):
   call {name, message, timeout_ms?, lookup?, force?} -> {reply, render}
   inbox {wait_ms?, clear?} -> [{kind, name, message, node, msg_id, ...}]
   reply {id, reply} -> true|false      auto_reply {mode: off|echo|term, reply?}
-  heartbeat_stop {deaf?}     heartbeat_start     events     stats     ping
+  heartbeat_stop {deaf?}     heartbeat_start     deafen {deaf?: true|false}
+  events     stats     ping
   readvertise {name}         routing_key {event, name}
   publish_raw {exchange, routing_key, body | body_b64 | json [+ envelope
                {event, node?, category?, msg_id?, server_id?}], properties?}
@@ -1267,7 +1297,10 @@ def main(argv=None):
     parser.add_argument("--claim-timestamp", action="store_true",
                         help="put the Timestamp in claims (Kazoo does not)")
     parser.add_argument("--keep-failed-pending", action="store_true")
-    parser.add_argument("--startup-grace", action="store_true")
+    parser.add_argument("--startup-grace", action="store_true",
+                        help="Kazoo's first 2 minutes: 10 replies, 10 s")
+    parser.add_argument("--no-expire-names", action="store_true",
+                        help="keep an expired node's rows")
     parser.add_argument("--otp25-atoms", action="store_true",
                         help="write atoms as ATOM_EXT (tag 100)")
     parser.add_argument("--verbose", action="store_true")
@@ -1284,6 +1317,7 @@ def main(argv=None):
         claim_timestamp=args.claim_timestamp,
         keep_failed_pending=args.keep_failed_pending,
         startup_grace=args.startup_grace,
+        expire_names=not args.no_expire_names,
         atom_tag=etf.ATOM_EXT if args.otp25_atoms else etf.SMALL_ATOM_UTF8_EXT,
         log=log if args.verbose else None)
     try:
@@ -1308,7 +1342,10 @@ def main(argv=None):
                        "detail": str(exc)})
                 continue
             if cmd.get("cmd") == "quit":
-                _emit({"ok": True, "result": "bye", "tag": cmd.get("tag")})
+                result = {"ok": True, "result": "bye"}
+                if "tag" in cmd:
+                    result["tag"] = cmd["tag"]
+                _emit(result)
                 break
             result = server.handle(cmd)
             if "tag" in cmd:

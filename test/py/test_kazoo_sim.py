@@ -156,6 +156,16 @@ def check_register(t, a, b):
                                 for n in b.nodes())),
          "A's heartbeat carries Globals {local: 4}")
 
+    # a peer that is up but never answers: the claim waits out the timeout
+    b.deafen(True)
+    started = time.monotonic()
+    t.ok(a.register(b"unanswered"), "a claim nobody answers succeeds")
+    t.ok(time.monotonic() - started >= 1.9, "after the 2 s request timeout")
+    b.deafen(False)
+    t.ok(b.lookup(b"unanswered") is None and b.lookup(b"fax-1") is not None,
+         "the deaf node missed the advertisement but kept its table")
+    t.eq(len(b.nodes()), 1, "and its view of the peers")
+
     # a claim that goes over the bus: a node that joins later
     with joined_node(a, "kazoo9@sim.local", 2) as c:
         started = time.monotonic()
