@@ -64,7 +64,7 @@ test/unit/test_protocol_test: test/unit/test_protocol.c src/protocol.c src/proto
 		src/conflict.c $(UNIT_LIBS)
 
 unitcheck: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
+	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 
 test:
 	bash test/run.sh

@@ -77,7 +77,7 @@ extern uint64 kz_out_call(const char *queue, const uint8 *name, size_t name_len,
 						  int32 timeout_ms, uint64 call_id, char *msg_id);
 extern uint64 kz_out_reply(const char *queue, const char *req_msg_id,
 						   const char *body, size_t len, char *msg_id);
-extern bool kz_out_heartbeat(const char *queue);
+extern bool kz_out_heartbeat(const char *queue, bool sync_request);
 extern bool kz_out_sync(const char *queue);
 
 /* bus_in.c */

@@ -408,6 +408,22 @@ dispatch(const KzBusMsg *msg, int node)
 	}
 }
 
+/* Every timestamp of the message is one a view can show. */
+static bool
+timestamps_valid(const KzBusMsg *msg)
+{
+	int			i;
+
+	if (msg->has_timestamp && !KZ_TIMESTAMP_VALID(msg->timestamp))
+		return false;
+	for (i = 0; i < msg->nentries; i++)
+	{
+		if (!KZ_TIMESTAMP_VALID(msg->entries[i].timestamp))
+			return false;
+	}
+	return true;
+}
+
 void
 kz_in_delivery(const char *body, size_t len)
 {
@@ -421,6 +437,11 @@ kz_in_delivery(const char *body, size_t len)
 	if (err != KZ_PROTO_OK)
 	{
 		kz_in_malformed(err, detail);
+		return;
+	}
+	if (!timestamps_valid(&msg))
+	{
+		kz_in_malformed(KZ_PROTO_BAD_FIELD, "a Timestamp before year 0 or after year 9999");
 		return;
 	}
 	if (msg.has_timestamp)

@@ -303,10 +303,11 @@ kz_out_reply(const char *queue, const char *req_msg_id, const char *body,
 /*
  * A heartbeat, kz_nodes style: Expires is set so that Expires x 1.25, the
  * expiry every node applies, is three heartbeat periods.  Globals is never
- * empty, so that Kazoo nodes count us as a registry peer.
+ * empty, so that Kazoo nodes count us as a registry peer.  With
+ * sync_request (only to one queue), the receiver answers with its sync.
  */
 bool
-kz_out_heartbeat(const char *queue)
+kz_out_heartbeat(const char *queue, bool sync_request)
 {
 	static const char *const state_names[] = {"local", "remote", "pending"};
 	StringInfoData buf;
@@ -332,6 +333,8 @@ kz_out_heartbeat(const char *queue)
 	kz_proto_add_int(&buf, "Incarnation", kz_shared->started_at);
 	kz_proto_add_str(&buf, "Session", session);
 	kz_proto_add_int(&buf, "PG-Globals-Version", KZ_PG_PROTOCOL_VERSION);
+	if (sync_request)
+		kz_proto_add_bool(&buf, "Sync-Request", true);
 	kz_proto_end(&buf);
 	if (queue)
 		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;

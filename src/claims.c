@@ -70,15 +70,17 @@ cluster_up(void)
 }
 
 /*
- * Waits (up to request_timeout) for the worker's first connection or its
- * first view of the membership; a worker that has already failed to connect
+ * Waits for the worker's first connection and its first view of the
+ * membership (which takes 1.25 heartbeat periods after connecting), up to
+ * request_timeout beyond that; a worker that has already failed to connect
  * is reported at once instead.
  */
 static bool
 wait_cluster_up(void)
 {
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													   kz_request_timeout);
+													   kz_request_timeout +
+													   kz_heartbeat_interval * 5 / 4);
 
 	while (!cluster_up())
 	{

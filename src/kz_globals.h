@@ -52,4 +52,11 @@ typedef struct KzName
  */
 #define KZ_GREGORIAN_PG_EPOCH_US	INT64CONST(63113904000000000)
 
+/*
+ * Claim timestamps accepted from the bus: after year 0 and before year
+ * 10000 (Gregorian microseconds), which every view can show.
+ */
+#define KZ_TIMESTAMP_MAX_US			INT64CONST(315537897600000000)
+#define KZ_TIMESTAMP_VALID(ts)		((ts) > 0 && (ts) < KZ_TIMESTAMP_MAX_US)
+
 #endif							/* KZ_GLOBALS_H */

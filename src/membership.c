@@ -16,7 +16,10 @@
  *	8. a kz_globals node that joins, or reconnects (new session), gets every
  *	   peer's registrations in a few sync messages instead of one query per
  *	   name; a sync is the sender's full state, so whatever the receiver
- *	   still held of the sender's and the sync lacks is dropped.
+ *	   still held of the sender's and the sync lacks is dropped.  A node
+ *	   that sees a peer come back (even one that only stalled and was
+ *	   expired) asks it for its sync (Sync-Request), so names dropped on a
+ *	   false expiry return.
  *
  * While this node is disconnected it hears nobody, so expiry pauses; on
  * reconnection every peer gets a fresh period to heartbeat again.
@@ -228,13 +231,20 @@ kz_member_heartbeat_in(const KzBusMsg *msg)
 	}
 	if (change.joined)
 		ereport(LOG, (errmsg("kz_globals: node \"%s\" is up", msg->node)));
-	if (change.pg_peer && change.server[0] &&
-		(change.joined || change.restarted || change.new_session))
+	if (!change.pg_peer || change.server[0] == '\0')
+		return;
+	if (change.joined || change.restarted || change.new_session)
 	{
-		/* tell it about us at once, and everything we own */
-		if (kz_out_heartbeat(change.server))
+		/*
+		 * Tell it about us at once, with everything we own, and ask for
+		 * everything it owns: whatever we dropped of its names while we
+		 * thought it gone comes back.
+		 */
+		if (kz_out_heartbeat(change.server, true))
 			kz_out_sync(change.server);
 	}
+	else if (msg->sync_request)
+		kz_out_sync(change.server);
 }
 
 /* The first part of a new sync round from a node: count from a fresh mark. */
@@ -360,7 +370,7 @@ kz_member_service(TimestampTz now)
 	if (now >= next_heartbeat)
 	{
 		refresh_self(now);
-		kz_out_heartbeat(NULL);
+		kz_out_heartbeat(NULL, false);
 		next_heartbeat = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval);
 	}
 	expire_nodes(now);
@@ -397,7 +407,7 @@ kz_member_connected(void)
 	LWLockRelease(kz_shared->nodes_lock);
 	refresh_self(now);
 	next_heartbeat = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval);
-	if (kz_out_heartbeat(NULL))
+	if (kz_out_heartbeat(NULL, false))
 		kz_out_sync(NULL);
 }
 

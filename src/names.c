@@ -70,7 +70,7 @@ kz_term_to_cstring(const uint8 *term, size_t len)
 	size_t		dlen;
 	StringInfoData buf;
 
-	if (etf_decode_binary(term, len, &data, &dlen) &&
+	if (etf_decode_binary(term, len, &data, &dlen) && dlen > 0 &&
 		memchr(data, '\0', dlen) == NULL &&
 		pg_verifymbstr(data, dlen, true))
 		return pnstrdup(data, dlen);

@@ -114,6 +114,7 @@ typedef enum KzField
 	F_PART,
 	F_LAST,
 	F_NAMES,
+	F_SYNC_REQUEST,
 	F_COUNT
 } KzField;
 
@@ -122,7 +123,7 @@ static const char *const field_keys[F_COUNT] = {
 	"Server-ID", "Zone", "AMQP-Broker-Zone", "Name", "State", "Timestamp",
 	"Message", "Reply", "Reason", "Pid", "Sender-Pid", "Timeout", "Expires",
 	"Globals", "Incarnation", "Session", "PG-Globals-Version", "Sync-ID",
-	"Part", "Last", "Names"
+	"Part", "Last", "Names", "Sync-Request"
 };
 
 /* Event-Category and Event-Name of each event. */
@@ -902,17 +903,17 @@ get_globals(const ParseState *ps, KzBusMsg *msg, const char **detail)
 	return fail(KZ_PROTO_BAD_FIELD, detail, "Globals is not an object");
 }
 
-/* Last: a JSON boolean. */
+/* A JSON boolean field (Last, Sync-Request); absent means false. */
 static KzProtoError
-get_last(const ParseState *ps, KzBusMsg *msg, const char **detail)
+get_bool(const ParseState *ps, KzField field, bool *out, const char **detail)
 {
-	JsonTokenType type = ps->raw[F_LAST].type;
+	JsonTokenType type = ps->raw[field].type;
 
-	if (absent(ps, F_LAST))
+	if (absent(ps, field))
 		return KZ_PROTO_OK;
 	if (type != JSON_TOKEN_TRUE && type != JSON_TOKEN_FALSE)
-		return fail(KZ_PROTO_BAD_FIELD, detail, "Last is not a boolean");
-	msg->sync_last = (type == JSON_TOKEN_TRUE);
+		return fail(KZ_PROTO_BAD_FIELD, detail, "%s is not a boolean", field_keys[field]);
+	*out = (type == JSON_TOKEN_TRUE);
 	return KZ_PROTO_OK;
 }
 
@@ -1014,7 +1015,8 @@ get_fields(ParseState *ps, KzBusMsg *msg, const char **detail)
 		(err = get_integer(ps, F_SYNC_ID, PG_INT64_MIN, PG_INT64_MAX,
 						   &msg->sync_id, NULL, detail)) != KZ_PROTO_OK ||
 		(err = get_int32(ps, F_PART, 0, &msg->sync_part, detail)) != KZ_PROTO_OK ||
-		(err = get_last(ps, msg, detail)) != KZ_PROTO_OK)
+		(err = get_bool(ps, F_LAST, &msg->sync_last, detail)) != KZ_PROTO_OK ||
+		(err = get_bool(ps, F_SYNC_REQUEST, &msg->sync_request, detail)) != KZ_PROTO_OK)
 		return err;
 	return check_term_types(ps, detail);
 }

@@ -9,9 +9,9 @@
  * Server-ID) and event-specific fields.  Name, Message, Reply and Reason are
  * base64 of an Erlang external term.  kz_globals adds a few fields of its
  * own, which Kazoo nodes ignore: Pid (owner backend), Sender-Pid, Timeout
- * (ms a caller waits), Incarnation and Session (node identity in
- * heartbeats), PG-Globals-Version, and the sync event (Sync-ID, Part, Last,
- * Names) that brings a joining node up to date in bulk.
+ * (ms a caller waits), Incarnation, Session and Sync-Request (node identity
+ * and resync in heartbeats), PG-Globals-Version, and the sync event
+ * (Sync-ID, Part, Last, Names) that brings a node up to date in bulk.
  *
  * Pure code: compiled into the server module and, with -DFRONTEND, into the
  * unit tests.  Decoding never trusts its input: every failure is a status,
@@ -136,6 +136,7 @@ typedef struct KzBusMsg
 	int64		incarnation;	/* Incarnation, 0 if absent */
 	char	   *session;		/* Session */
 	int32		pg_version;		/* PG-Globals-Version, 0 if absent */
+	bool		sync_request;	/* Sync-Request: the sender wants our sync */
 
 	/* sync */
 	int64		sync_id;		/* Sync-ID */

@@ -258,7 +258,7 @@ kz_hlc_observe(int64 ts)
 {
 	uint64		old = pg_atomic_read_u64(&kz_shared->hlc);
 
-	if (ts > kz_gregorian_now() + KZ_HLC_MAX_AHEAD_US)
+	if (ts <= 0 || ts > kz_gregorian_now() + KZ_HLC_MAX_AHEAD_US)
 		return;
 	while ((uint64) ts > old)
 	{

@@ -56,6 +56,7 @@ use Test::More;
 our $HARNESS_DIR = abs_path(dirname(__FILE__) . '/../harness');
 our $RABBITMQ_SH = "$HARNESS_DIR/rabbitmq.sh";
 our $TCP_PROXY = "$HARNESS_DIR/tcp_proxy.py";
+our $KAZOO_SIM = abs_path(dirname(__FILE__) . '/../py/kazoo_sim.py');
 our $PYTHON = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
 
 # Only the process that loaded us cleans up: forked children (IPC::Run,
@@ -65,6 +66,7 @@ my $owner_pid = $$;
 # Every broker and proxy started by this test file.
 my @brokers;
 my @proxies;
+my @kazoos;
 
 # Brokers of one test file share an epmd port and an Erlang cookie, so that
 # any two of them can form a cluster (see Broker::join).
@@ -266,6 +268,10 @@ END
 	my $exit_code = $?;
 	if ($$ == $owner_pid)
 	{
+		for my $k (@kazoos)
+		{
+			eval { $k->quit; 1 } or print "# stopping simulated Kazoo node: $@";
+		}
 		for my $p (@proxies)
 		{
 			eval { $p->stop; 1 } or print "# stopping proxy: $@";
@@ -697,6 +703,131 @@ sub stop
 		kill 'KILL', $pid;
 		waitpid($pid, 0);
 	}
+	return;
+}
+
+=pod
+
+=head1 KzHarness::Kazoo
+
+A simulated Kazoo node (test/py/kazoo_sim.py) run as a child process and
+driven through its line protocol: one JSON command per line in, one JSON
+result per line out.  Terms are written as that protocol says: a Perl
+string is a binary, C<< { atom => 'x' } >>, C<< { tuple => [...] } >> and
+so on.
+
+  my $k = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo1@sim.local',
+	  args => [ '--heartbeat-ms', 500 ]);
+  $k->cmd(register => { name => { atom => 'fax' } });    # 'yes' or 'no'
+  my ($ok, $res) = $k->try_cmd(send => { name => 'x', message => 'm' });
+  $k->quit;
+
+=over
+
+=item new(broker => $b | uri => $uri, node => $name, args => [...])
+
+Starts the node and waits for its ready line.  Dies if it does not start.
+
+=item cmd($name, \%args)
+
+Runs a command and returns its result; dies if it fails.
+
+=item try_cmd($name, \%args)
+
+Runs a command and returns (1, result) or (0, error).
+
+=item quit
+
+Stops the node (also done at the end of the test).
+
+=back
+
+=cut
+
+package KzHarness::Kazoo;
+
+use strict;
+use warnings;
+use Carp;
+use File::Basename qw(basename);
+use IPC::Run;
+use JSON::PP;
+
+my $json = JSON::PP->new->canonical->allow_nonref;
+
+sub new
+{
+	my ($class, %opts) = @_;
+	my $uri = $opts{uri} // $opts{broker}->uri;
+	my $node = $opts{node} // 'kazoo1@sim.local';
+	my $test = basename($0, '.pl');
+	my $self = bless {
+		node => $node,
+		in => '',
+		out => '',
+		log => "$PostgreSQL::Test::Utils::log_path/${test}_kazoo_$node.log",
+	}, $class;
+	$self->{log} =~ s/[^\w\/.@-]/_/g;
+	my @cmd = ($KzHarness::PYTHON, $KzHarness::KAZOO_SIM,
+		'--uri' => $uri, '--node' => $node, '--verbose', @{ $opts{args} // [] });
+	print "# starting: @cmd\n";
+	$self->{timer} = IPC::Run::timer(60);
+	$self->{run} = IPC::Run::start(\@cmd, '<', \$self->{in}, '>', \$self->{out},
+		'2>>', $self->{log}, $self->{timer});
+	push @kazoos, $self;
+	my $ready = $self->_read_line;
+	croak "simulated Kazoo node $node did not start: " . ($ready // 'no output')
+	  unless defined $ready && $ready =~ /"ready"\s*:\s*true/;
+	$self->{ready} = $json->decode($ready);
+	return $self;
+}
+
+sub node { return $_[0]->{node} }
+sub queue { return $_[0]->{ready}{queue} }
+
+# Reads one line of output, waiting up to the timer.
+sub _read_line
+{
+	my ($self) = @_;
+	$self->{timer}->start(60);
+	while ($self->{out} !~ /\n/)
+	{
+		return undef if $self->{timer}->is_expired || !$self->{run}->pumpable;
+		$self->{run}->pump;
+	}
+	$self->{out} =~ s/^([^\n]*)\n//;
+	return $1;
+}
+
+sub try_cmd
+{
+	my ($self, $name, $args) = @_;
+	my %req = (%{ $args // {} }, cmd => $name);
+	my $line = $json->encode(\%req);
+	print "# kazoo $self->{node} <- $line\n";
+	$self->{in} .= "$line\n";
+	my $reply = $self->_read_line;
+	croak "simulated Kazoo node $self->{node} did not answer $name" unless defined $reply;
+	print "# kazoo $self->{node} -> $reply\n";
+	my $res = $json->decode($reply);
+	return $res->{ok} ? (1, $res->{result}) : (0, $res->{error});
+}
+
+sub cmd
+{
+	my ($self, $name, $args) = @_;
+	my ($ok, $res) = $self->try_cmd($name, $args);
+	croak "simulated Kazoo node $self->{node}: $name failed: " . $json->encode($res) unless $ok;
+	return $res;
+}
+
+sub quit
+{
+	my ($self) = @_;
+	return unless $self->{run};
+	my $run = delete $self->{run};
+	$self->{in} .= "{\"cmd\":\"quit\"}\n";
+	eval { $run->finish; 1 } or eval { $run->kill_kill; 1 };
 	return;
 }
 

@@ -798,6 +798,11 @@ test_field_types(void)
 		{"\"Last\":[]", KZ_PROTO_BAD_FIELD},
 		{"\"Last\":false", KZ_PROTO_OK},
 		{"\"Last\":null", KZ_PROTO_OK},
+		/* Sync-Request: boolean */
+		{"\"Sync-Request\":1", KZ_PROTO_BAD_FIELD},
+		{"\"Sync-Request\":\"yes\"", KZ_PROTO_BAD_FIELD},
+		{"\"Sync-Request\":true", KZ_PROTO_OK},
+		{"\"Sync-Request\":null", KZ_PROTO_OK},
 		/* Globals: an object (or an empty array) */
 		{"\"Globals\":1", KZ_PROTO_BAD_FIELD},
 		{"\"Globals\":\"x\"", KZ_PROTO_BAD_FIELD},
@@ -1525,6 +1530,35 @@ check_full(const KzBusMsg *msg, const RtTerms *t, const char *app,
 		CHECK(msg->entries[i].timestamp == RT_TIMESTAMP + i);
 		CHECK(msg->entries[i].pid == (i == 1 ? 0 : PG_INT32_MAX - i));
 	}
+}
+
+/* Sync-Request in a heartbeat: absent is false, true round-trips. */
+static void
+test_sync_request(void)
+{
+	StringInfoData out;
+	KzBusMsg	msg;
+	const char *detail;
+	KzEnvelope	env = {KZ_APP_NAME_NODES, "nodes", "advertise",
+	"00000000000000010000000000000002", "pg@h", "q"};
+	bool		value;
+
+	initStringInfo(&out);
+	for (value = false;; value = true)
+	{
+		resetStringInfo(&out);
+		kz_proto_begin(&out, &env);
+		kz_proto_add_int(&out, "Expires", 2400);
+		if (value)
+			kz_proto_add_bool(&out, "Sync-Request", true);
+		kz_proto_end(&out);
+		CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_OK);
+		CHECK(msg.event == KZ_EV_ADVERTISE && msg.sync_request == value);
+		free_msg(&msg);
+		if (value)
+			break;
+	}
+	pfree(out.data);
 }
 
 /* Every event kind, with every field, encoded and decoded back. */
@@ -2602,6 +2636,7 @@ main(int argc, char **argv)
 	test_null_fields();
 	test_roundtrip_full();
 	test_roundtrip_minimal();
+	test_sync_request();
 	test_escaping();
 	test_routing_keys();
 	test_msg_ids();
