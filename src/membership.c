@@ -12,7 +12,9 @@
  *	   its peers before deciding claims; peers answer a new node's first
  *	   heartbeat with their own, at once;
  *	7. a peer that expires, or comes back with a new incarnation (it
- *	   crash-restarted), loses all its remote rows at once;
+ *	   crash-restarted), loses all its remote rows at once; a Kazoo node has
+ *	   no incarnation, but a new kz_nodes queue in its heartbeat tells the
+ *	   same;
  *	8. a kz_globals node that joins, or reconnects (new session), gets every
  *	   peer's registrations in a few sync messages instead of one query per
  *	   name; a sync is the sender's full state, so whatever the receiver
@@ -31,6 +33,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "utils/timestamp.h"
 
 #include "bus.h"
@@ -154,17 +157,37 @@ typedef struct HeartbeatChange
 	char		server[KZ_SERVER_MAX];
 } HeartbeatChange;
 
+/*
+ * The session of a heartbeat.  A kz_globals node sends its own.  A Kazoo
+ * node sends none, but its Server-ID is the queue of its kz_nodes process,
+ * which gets a new name whenever that node restarts: a hash of it stands in
+ * for an incarnation.
+ */
+static uint64
+heartbeat_session(const KzBusMsg *msg)
+{
+	if (msg->pg_version > 0)
+		return parse_session(msg->session);
+	if (msg->server_id == NULL || msg->server_id[0] == '\0')
+		return 0;
+	return hash_bytes_extended((const unsigned char *) msg->server_id,
+							   strlen(msg->server_id), 0) | 1;
+}
+
 /* Records a heartbeat in the node table.  Caller holds nodes_lock exclusively. */
 static void
 record_heartbeat(KzNode *n, const KzBusMsg *msg, HeartbeatChange *change)
 {
-	uint64		session = parse_session(msg->session);
+	uint64		session = heartbeat_session(msg);
 
+	change->pg_peer = msg->pg_version > 0;
 	change->joined = n->state != KZ_NODE_UP || !n->heard;
 	change->restarted = n->started_at != 0 && msg->incarnation != 0 &&
 		msg->incarnation != n->started_at;
 	change->new_session = session != 0 && session != n->session;
-	change->pg_peer = msg->pg_version > 0;
+	/* a Kazoo node with a new kz_nodes queue has restarted */
+	if (!change->pg_peer && change->new_session && n->session != 0)
+		change->restarted = true;
 
 	n->state = KZ_NODE_UP;
 	n->heard = true;
