@@ -98,6 +98,12 @@ my $took = time() - $t0;
 like($out, qr/result:false/, 'fix 1: an older rival claim makes our pending claim lose');
 cmp_ok($took, '<', 7, 'fix 1: ... at once, not at the 8 s timeout');
 $k->cmd(deafen => { deaf => JSON::PP::false });
+# fix 2 where it matters: no winner's advertisement follows a lost race
+# with a rival claim, so only fix 2 removes our pending row
+is(sql($n1, "SELECT count(*) FROM kz_globals.registrations WHERE state = 'pending'"), '0',
+	'fix 2: the claim that lost to a rival claim left no pending row');
+is($s1->query_safe("SELECT kz_globals.register_name('fix1')"), 't',
+	'fix 2: ... so the name can be claimed again');
 
 # --- fix 2: a failed claim leaves no pending row behind ---
 is($k->cmd(register => { name => 'fix2' }), 'yes', 'the Kazoo node registers fix2');
