@@ -45,7 +45,7 @@ BEGIN
 	RAISE NOTICE 'invoice-worker exits';
 END \$\$;"
 printf 'pg1 (session A)=# %s\n' "$service"
-kz_psql_raw "$DIR" "$(kz_port "$DIR" 1)" -q -c "$service" 2>&1 | sed 's/^/   [session A] /' &
+kz_psql_raw "$DIR" "$(kz_port "$DIR" 1)" -q -c "$service" 2>&1 | sed -u 's/^/   [session A] /' &
 SERVICE=$!
 for _ in $(seq 100); do
     [ "$(kz_psql "$DIR" 2 "SELECT kz_globals.whereis_name('invoice-worker') IS NOT NULL")" = t ] && break
@@ -69,6 +69,19 @@ wait "$SERVICE"
 sleep 0.5
 sql 2 "SELECT kz_globals.whereis_name('invoice-worker') IS NULL AS gone"
 sql 3 "SELECT kz_globals.register_name('invoice-worker') AS pg3_got_it_now"
+
+say "Session B on pg2 registers 'nightly-report'; then it is killed with pg_terminate_backend"
+kz_psql_raw "$DIR" "$(kz_port "$DIR" 2)" -q -c "SELECT kz_globals.register_name('nightly-report'); SELECT pg_sleep(600)" >/dev/null 2>&1 &
+for _ in $(seq 100); do
+    [ "$(kz_psql "$DIR" 1 "SELECT kz_globals.whereis_name('nightly-report') IS NOT NULL")" = t ] && break
+    sleep 0.1
+done
+sql 1 "SELECT * FROM kz_globals.whereis_name('nightly-report')"
+sql 2 "SELECT pg_terminate_backend(pid) FROM kz_globals.registrations WHERE name = 'nightly-report'"
+sleep 0.5
+sql 1 "SELECT kz_globals.whereis_name('nightly-report') IS NULL AS freed_on_pg1"
+sql 3 "SELECT count(*) AS rows_on_pg3 FROM kz_globals.registrations WHERE name = 'nightly-report'"
+wait
 
 say "Counters on pg1"
 sql 1 "SELECT broker_state, claims_won, claims_lost, messages_sent, messages_received, calls FROM kz_globals.stats"
