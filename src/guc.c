@@ -288,6 +288,39 @@ kz_guc_init(bool preloading)
 	MarkGUCPrefixReserved("kz_globals");
 }
 
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * PostgreSQL logs every parameter a reload changes with its new value,
+ * which for kz_globals.amqp_uri would show the password.  This hook
+ * rewrites that one message with the password masked.
+ */
+static void
+kz_mask_log(ErrorData *edata)
+{
+	static const char prefix[] = "parameter \"kz_globals.amqp_uri\" changed to \"";
+
+	if (edata->message && strncmp(edata->message, prefix, sizeof(prefix) - 1) == 0)
+	{
+		const char *value = edata->message + sizeof(prefix) - 1;
+		size_t		len = strlen(value);
+		char	   *raw = pnstrdup(value, len > 0 ? len - 1 : 0);
+		char		masked[1024];
+
+		kz_mask_uri(raw, masked, sizeof(masked));
+		edata->message = psprintf("%s%s\"", prefix, masked);
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+void
+kz_guc_mask_log_init(void)
+{
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = kz_mask_log;
+}
+
 bool
 kz_cluster_configured(void)
 {

@@ -41,6 +41,12 @@ extern int	kz_amqp_verify;
 
 extern void kz_guc_init(bool preloading);
 
+/*
+ * Installs the log hook that masks the broker password in the server's own
+ * "parameter changed" messages (called while preloading).
+ */
+extern void kz_guc_mask_log_init(void);
+
 /* True when kz_globals.amqp_uri names at least one broker. */
 extern bool kz_cluster_configured(void);
 

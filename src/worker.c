@@ -251,21 +251,35 @@ pump_broker(void)
 		kz_conn_lost(err);
 }
 
+/* Everything the broker connection depends on, to see whether it changed. */
+static char *
+connection_settings(void)
+{
+	return psprintf("%s|%s|%s|%s|%d", kz_amqp_uri ? kz_amqp_uri : "",
+					kz_amqp_cacert ? kz_amqp_cacert : "",
+					kz_amqp_cert ? kz_amqp_cert : "",
+					kz_amqp_key ? kz_amqp_key : "", kz_amqp_verify);
+}
+
+/* SIGHUP: reread the configuration; reconnect if the connection changed. */
 static void
 reload_config(void)
 {
-	char	   *old_uri = pstrdup(kz_amqp_uri ? kz_amqp_uri : "");
+	char	   *before = connection_settings();
+	char	   *after;
 
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
-	if (strcmp(old_uri, kz_amqp_uri ? kz_amqp_uri : "") != 0)
+	after = connection_settings();
+	if (strcmp(before, after) != 0)
 	{
-		kz_conn_lost("kz_globals.amqp_uri changed");
+		kz_conn_lost("the broker settings changed");
 		kz_conn_reset_backoff();
 	}
 	if (!kz_cluster_configured())
 		pg_atomic_write_u32(&kz_shared->broker_state, KZ_BROKER_DISABLED);
-	pfree(old_uri);
+	pfree(before);
+	pfree(after);
 }
 
 static TimestampTz
