@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+#
+# bench/bench.sh WORKDIR - every measure of SPEC section 8 in one run, as an
+# unprivileged user (bench/run.sh does the set-up).  Each figure is printed
+# with a baseline measured in the same run on the same machine, the ratio
+# and the target; absolute times mean little on a shared machine.
+#
+# Environment: BENCH_SECONDS (pgbench run length, default 8), BENCH_ROUNDS
+# (alternating rounds for the throughput ratios, default 3).
+
+set -euo pipefail
+
+WORK=$1
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=test/harness/cluster.sh
+. "$HERE/../test/harness/cluster.sh"
+
+SECONDS_PER_RUN=${BENCH_SECONDS:-8}
+ROUNDS=${BENCH_ROUNDS:-3}
+DIR="$WORK/bench_cluster"
+SINGLE="$WORK/bench_single"
+OUT="$WORK/bench_out"
+ROWS=()
+mkdir -p "$OUT"
+
+cleanup() {
+    kz_cluster_stop "$DIR"
+    kz_cluster_stop "$SINGLE"
+}
+trap cleanup EXIT INT TERM HUP
+
+note() {
+    printf '.. %s\n' "$*" >&2
+}
+
+# row MEASURE VALUE BASELINE RATIO TARGET: one line of the result table.
+row() {
+    ROWS+=("$(printf '%-44s | %-18s | %-22s | %-8s | %s' "$@")")
+}
+
+# pgbench_tps DIR I CLIENTS SCRIPT [ARGS...]: transactions per second.
+pgbench_tps() {
+    local dir=$1 i=$2 clients=$3 script=$4
+    shift 4
+    "$KZ_PG_BIN/pgbench" -h "$dir" -p "$(kz_port "$dir" "$i")" -n -M prepared \
+        -c "$clients" -j "$clients" -T "$SECONDS_PER_RUN" -f "$HERE/sql/$script" "$@" postgres 2>/dev/null |
+        awk '/^tps = / { printf "%.0f\n", $3 }'
+}
+
+# median of the numbers on stdin
+median() {
+    sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+# ratio_tps DIR I CLIENTS SCRIPT BASE_SCRIPT: median tps of each, run in
+# alternation (noise on a shared machine hits both alike).
+ratio_tps() {
+    local dir=$1 i=$2 clients=$3 script=$4 base=$5 r
+    local -a mine=() theirs=()
+    for ((r = 0; r < ROUNDS; r++)); do
+        theirs+=("$(pgbench_tps "$dir" "$i" "$clients" "$base")")
+        mine+=("$(pgbench_tps "$dir" "$i" "$clients" "$script")")
+    done
+    echo "$(printf '%s\n' "${mine[@]}" | median) $(printf '%s\n' "${theirs[@]}" | median)"
+}
+
+# latencies LOGPREFIX: "median_us p99_us count" of pgbench --log files.
+latencies() {
+    cat "$1".* | awk '{ print $3 }' | sort -n |
+        awk '{ v[NR] = $1 } END { printf "%d %d %d\n", v[int((NR + 1) / 2)], v[int(NR * 0.99)], NR }'
+}
+
+# pgbench_lat DIR I CLIENTS TXNS SCRIPT NAME [ARGS...]: run with a
+# per-transaction log and print "median_us p99_us count tps".
+pgbench_lat() {
+    local dir=$1 i=$2 clients=$3 txns=$4 script=$5 name=$6
+    shift 6
+    local tps
+    rm -f "$OUT/$name".*
+    tps=$("$KZ_PG_BIN/pgbench" -h "$dir" -p "$(kz_port "$dir" "$i")" -n -M prepared \
+        -c "$clients" -j "$clients" -t "$txns" -f "$HERE/sql/$script" \
+        -l --log-prefix="$OUT/$name" "$@" postgres 2>/dev/null | awk '/^tps = / { printf "%.0f\n", $3 }')
+    echo "$(latencies "$OUT/$name") $tps"
+}
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
+}
+
+# run_in_background DIR I SQL: a psql session kept open (for owners).
+run_in_background() {
+    kz_psql_raw "$1" "$(kz_port "$1" "$2")" -q -c "$3" >/dev/null 2>&1 &
+    echo $!
+}
+
+wait_for() {
+    local dir=$1 i=$2 sql=$3 tries
+    for ((tries = 0; tries < 600; tries++)); do
+        [ "$(kz_psql "$dir" "$i" "$sql")" = t ] && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for: $sql" >&2
+    return 1
+}
+
+note "starting a single server (no broker) and a 3-server cluster with its broker"
+mkdir -p "$SINGLE"
+: >"$SINGLE/cluster.env"
+kz_pg_start "$SINGLE" 1 0 "kz_globals.amqp_uri = ''"
+kz_cluster_start "$DIR" 3 \
+    "kz_globals.max_names = 400000" "kz_globals.mailbox_size = 1000000" \
+    "kz_globals.heartbeat_interval = 1000ms"
+
+# --- one AMQP round trip: the baseline of every latency ---
+gcc -O2 -o "$OUT/amqp_ping" "$HERE/amqp_ping.c" -lrabbitmq
+read -r RTT RTT99 _ < <("$OUT/amqp_ping" 127.0.0.1 "$(. "$DIR/cluster.env" && echo "$BROKER_PORT")" 2000)
+note "one AMQP round trip: median $RTT us, p99 $RTT99 us"
+RTT_TEXT="RTT ${RTT} us"
+
+# --- single server, 2 clients (pgbench) ---
+holder=$(run_in_background "$SINGLE" 1 "SELECT kz_globals.register_name('bench-hit'); SELECT pg_sleep(100000)")
+wait_for "$SINGLE" 1 "SELECT kz_globals.whereis_name('bench-hit') IS NOT NULL"
+read -r W S1 < <(ratio_tps "$SINGLE" 1 2 whereis.sql select1.sql)
+row "whereis_name local hit, 2 clients" "$W tps" "SELECT 1: $S1 tps" "$(ratio "$W" "$S1")" ">= 0.9"
+read -r R A < <(ratio_tps "$SINGLE" 1 2 register.sql advisory.sql)
+row "register+unregister, single server, 2 cl." "$R tps" "adv. lock+unlock: $A tps" "$(ratio "$R" "$A")" ">= 0.8"
+kill "$holder" 2>/dev/null || true
+
+# --- claim latency, 3 nodes (1 client, then 16 spread over the nodes) ---
+read -r CM C99 _ _ < <(pgbench_lat "$DIR" 1 1 1000 claim.sql claim1 -D node=1)
+row "claim latency, 3 nodes, 1 client (median)" "$CM us (p99 $C99)" "$RTT_TEXT" "$(ratio "$CM" "$RTT")" "<= 2 RTT"
+# --- visibility on another node ---
+read -r VM V99 < <(/usr/bin/python3 "$HERE/latency.py" "$DIR" "$(kz_port "$DIR" 1)" "$(kz_port "$DIR" 2)" 300)
+row "visibility on another node (median)" "$VM us (p99 $V99)" "$RTT_TEXT" "$(ratio "$VM" "$RTT")" "<= 1.5 RTT"
+
+# --- registrations per second, 16 clients over 3 servers ---
+worker_pid() {
+    kz_psql "$DIR" "$1" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'"
+}
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+W1=$(worker_pid 1)
+T0=$(cpu_ticks "$W1")
+START=$(date +%s.%N)
+for i in 1 2 3; do
+    clients=$((i == 1 ? 6 : 5))
+    pgbench_lat "$DIR" "$i" "$clients" 2000 claim.sql "claim16_$i" -D node="$i" >"$OUT/result_claim16_$i" &
+done
+wait
+ELAPSED=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { print e - s }')
+TOTAL_CLAIMS=$((6 * 2000 + 2 * 5 * 2000))
+REGS=$(awk -v n="$TOTAL_CLAIMS" -v t="$ELAPSED" 'BEGIN { printf "%.0f", n / t }')
+CPU=$(awk -v a="$T0" -v b="$(cpu_ticks "$W1")" -v t="$ELAPSED" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / t }')
+row "cluster registrations/s, 3 nodes, 16 cl." "$REGS /s" "OTP global ~1.1k/s" "$(ratio "$REGS" 1100)" ">= 10k/s"
+row "claim latency, 16 clients (median, node 1)" "$(cut -d' ' -f1 "$OUT/result_claim16_1") us (p99 $(cut -d' ' -f2 "$OUT/result_claim16_1"))" "$RTT_TEXT" "$(ratio "$(cut -d' ' -f1 "$OUT/result_claim16_1")" "$RTT")" "-"
+RSS=$(awk '/VmRSS/ { print $2 }' "/proc/$W1/status")
+row "worker of node 1 during that run" "${CPU}% CPU, ${RSS} kB RSS" "-" "-" "-"
+
+# --- remote send: a sink on node 1, senders on nodes 2 and 3 ---
+drain="SELECT kz_globals.register_name('sink');
+DO \$\$ BEGIN LOOP PERFORM * FROM kz_globals.receive(5000); EXIT WHEN NOT FOUND; END LOOP; END \$\$"
+sink=$(run_in_background "$DIR" 1 "$drain")
+wait_for "$DIR" 2 "SELECT kz_globals.whereis_name('sink') IS NOT NULL"
+wait_for "$DIR" 3 "SELECT kz_globals.whereis_name('sink') IS NOT NULL"
+read -r SM S99 _ _ < <(pgbench_lat "$DIR" 2 1 2000 send.sql send1)
+row "remote send latency, 1 client (median)" "$SM us (p99 $S99)" "$RTT_TEXT" "$(ratio "$SM" "$RTT")" "<= 1 RTT"
+START=$(date +%s.%N)
+pgbench_lat "$DIR" 2 8 2500 send.sql send16_2 >"$OUT/result_send16_2" &
+pgbench_lat "$DIR" 3 8 2500 send.sql send16_3 >"$OUT/result_send16_3" &
+wait
+ELAPSED=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { print e - s }')
+SENDS=$(awk -v t="$ELAPSED" 'BEGIN { printf "%.0f", 16 * 2500 / t }')
+row "remote sends/s, 16 clients" "$SENDS /s" "-" "-" ">= 20k/s"
+row "remote send latency, 16 clients (median)" "$(cut -d' ' -f1 "$OUT/result_send16_2") us (p99 $(cut -d' ' -f2 "$OUT/result_send16_2"))" "$RTT_TEXT" "$(ratio "$(cut -d' ' -f1 "$OUT/result_send16_2")" "$RTT")" "-"
+kill "$sink" 2>/dev/null || true
+
+# --- remote call: an echo service on node 1, a caller on node 2 ---
+echo_svc="SELECT kz_globals.register_name('echo');
+DO \$\$ DECLARE m record; BEGIN LOOP SELECT * INTO m FROM kz_globals.receive(5000); EXIT WHEN m IS NULL; PERFORM kz_globals.reply(m.reply_tag, m.message); END LOOP; END \$\$"
+svc=$(run_in_background "$DIR" 1 "$echo_svc")
+wait_for "$DIR" 2 "SELECT kz_globals.whereis_name('echo') IS NOT NULL"
+read -r KM K99 _ KT < <(pgbench_lat "$DIR" 2 1 1000 call.sql call1)
+row "remote call latency, 1 client (median)" "$KM us (p99 $K99)" "$RTT_TEXT" "$(ratio "$KM" "$RTT")" "-"
+kill "$svc" 2>/dev/null || true
+
+# --- shared memory per name slot ---
+SLOT=$(kz_psql "$DIR" 1 "SELECT round(size::numeric / current_setting('kz_globals.max_names')::int, 1) FROM pg_shmem_allocations WHERE name = 'kz_globals registry'")
+row "shared memory per name slot" "$SLOT bytes" "-" "-" "<= 512 bytes"
+
+# --- sync on join: 10000 names on node 1, then a fourth server joins ---
+bulk=$(run_in_background "$DIR" 1 "SELECT count(*) FROM generate_series(1, 10000) g WHERE kz_globals.register_name('bulk-' || g); SELECT pg_sleep(100000)")
+wait_for "$DIR" 2 "SELECT count(*) >= 10000 FROM kz_globals.registrations WHERE name LIKE 'bulk-%'"
+START=$(date +%s.%N)
+kz_pg_start "$DIR" 4 "$(. "$DIR/cluster.env" && echo "$BROKER_PORT")" "kz_globals.max_names = 400000"
+wait_for "$DIR" 4 "SELECT count(*) >= 10000 FROM kz_globals.registrations WHERE name LIKE 'bulk-%'"
+JOIN_S=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+row "sync on join of 10k names (incl. server start)" "$JOIN_S s" "-" "-" "<= 2 s"
+kill "$bulk" 2>/dev/null || true
+
+printf '\nkz_globals benchmark, %s, %s, %s CPUs\n' "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)"
+printf '%-44s | %-18s | %-22s | %-8s | %s\n' measure value baseline ratio target
+printf '%s\n' "-------------------------------------------------------------------------------------------------------------"
+printf '%s\n' "${ROWS[@]}"

@@ -1,0 +1,1 @@
+SELECT kz_globals.call('echo', 'ping', 5000);

@@ -1,0 +1,1 @@
+SELECT kz_globals.whereis_name('bench-hit');
