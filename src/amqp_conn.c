@@ -54,6 +54,7 @@ static bool fd_reserved = false;
 static bool blocked = false;
 static uint64 next_tag = 0;
 static size_t max_body = 0;
+static char app_id[KZ_SHORTSTR_MAX + 1];
 
 /* reassembly of the message being received */
 static ContentState content_state = CONTENT_IDLE;
@@ -61,6 +62,7 @@ static KzAmqpEventKind content_kind;
 static int	content_reply_code;
 static uint64 content_size;
 static bool content_discard;
+static bool content_own;		/* our own broadcast coming back */
 static StringInfoData content_body;
 static char content_message_id[KZ_SHORTSTR_MAX + 1];
 static bool content_has_message_id;
@@ -313,6 +315,7 @@ kz_amqp_connect(const KzAmqpConfig *config, char *err, size_t errlen)
 	amqp_set_handshake_timeout(conn, &tv);
 	amqp_set_rpc_timeout(conn, &tv);
 	max_body = config->max_body;
+	strlcpy(app_id, config->app_id ? config->app_id : "", sizeof(app_id));
 	next_tag = 0;
 
 	if (!open_socket(config, &info, err, errlen))
@@ -405,9 +408,11 @@ kz_amqp_publish(const char *exchange, const char *routing_key,
 		return 0;
 	}
 	memset(&props, 0, sizeof(props));
-	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+		AMQP_BASIC_APP_ID_FLAG;
 	props.content_type = amqp_cstring_bytes("application/json");
 	props.delivery_mode = 1;	/* transient */
+	props.app_id = amqp_cstring_bytes(app_id);
 	if (message_id)
 	{
 		props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
@@ -435,6 +440,7 @@ content_begin(KzAmqpEventKind kind, int reply_code)
 	content_kind = kind;
 	content_reply_code = reply_code;
 	content_has_message_id = false;
+	content_own = false;
 	if (content_body.data == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -445,11 +451,17 @@ content_begin(KzAmqpEventKind kind, int reply_code)
 	resetStringInfo(&content_body);
 }
 
-/* Hands a complete message to the handler. */
+/* Hands a complete message to the handler (our own broadcasts excepted). */
 static void
 content_end(KzAmqpHandler handler, void *arg)
 {
 	KzAmqpEvent ev;
+
+	if (content_own)
+	{
+		content_state = CONTENT_IDLE;
+		return;
+	}
 
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = content_discard && content_kind == KZ_AMQP_DELIVERY ?
@@ -469,7 +481,15 @@ on_header(amqp_frame_t *frame, KzAmqpHandler handler, void *arg)
 		(amqp_basic_properties_t *) frame->payload.properties.decoded;
 
 	content_size = frame->payload.properties.body_size;
-	content_discard = content_size > max_body;
+	/*
+	 * RabbitMQ delivers a broadcast to our own queue too (it ignores
+	 * no_local); recognise it by its app-id and skip it without decoding.
+	 */
+	content_own = content_kind == KZ_AMQP_DELIVERY && props && app_id[0] &&
+		(props->_flags & AMQP_BASIC_APP_ID_FLAG) &&
+		props->app_id.len == strlen(app_id) &&
+		memcmp(props->app_id.bytes, app_id, props->app_id.len) == 0;
+	content_discard = content_own || content_size > max_body;
 	if (props && (props->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
 		props->message_id.len <= KZ_SHORTSTR_MAX)
 	{

@@ -36,6 +36,9 @@ typedef struct KzAmqpConfig
 	int			timeout_ms;		/* connect, handshake and each RPC */
 	size_t		max_body;		/* larger message bodies are discarded */
 	const char *connection_name;	/* shown by rabbitmqctl list_connections */
+	const char *app_id;			/* unique per connection, set on every
+								 * publish; deliveries that carry it are
+								 * our own broadcasts and are skipped */
 } KzAmqpConfig;
 
 typedef enum KzAmqpEventKind

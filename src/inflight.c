@@ -57,6 +57,9 @@ typedef struct Inflight
 
 static HTAB *inflight = NULL;
 
+/* No entry's deadline is before this; scans for overdue ones wait for it. */
+static TimestampTz earliest_deadline = 0;
+
 void
 kz_inflight_init(void)
 {
@@ -96,9 +99,10 @@ finish(Inflight *entry, KzReqResult result)
 
 /*
  * The verdict on a claim.  A win makes the pending row local and advertises
- * it before the backend hears of it, so that register_name() returns once
- * the cluster has been told; a loss (or a row that changed meanwhile)
- * removes the pending row, so that a failed claim never leaves one behind.
+ * it; a loss (or a row that changed meanwhile) removes the pending row, so
+ * that a failed claim never leaves one behind.  The backend is woken before
+ * the advertisement goes out, to overlap the two: anything it does next
+ * about the name is a job, served after this advertisement is published.
  */
 static void
 decide_claim(Inflight *entry, bool win)
@@ -130,6 +134,7 @@ decide_claim(Inflight *entry, bool win)
 	}
 	LWLockRelease(kz_shared->reg_lock);
 
+	kz_request_finish(procno, pid, req_id, won ? KZ_RES_OK : KZ_RES_NO);
 	if (won)
 	{
 		KZ_STAT_INC(claims_won);
@@ -137,7 +142,6 @@ decide_claim(Inflight *entry, bool win)
 	}
 	else
 		KZ_STAT_INC(claims_lost);
-	kz_request_finish(procno, pid, req_id, won ? KZ_RES_OK : KZ_RES_NO);
 }
 
 /* Marks every node whose reply a request needs: up, running a registry. */
@@ -158,6 +162,8 @@ expect_replies(Inflight *entry)
 	}
 	LWLockRelease(kz_shared->nodes_lock);
 	entry->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kz_request_timeout);
+	if (earliest_deadline == 0 || entry->deadline < earliest_deadline)
+		earliest_deadline = entry->deadline;
 }
 
 /*
@@ -445,11 +451,14 @@ TimestampTz
 kz_inflight_expire(TimestampTz now)
 {
 	ListCell   *lc;
-	List	   *ids = collect(overdue, &now);
+	List	   *ids;
 	HASH_SEQ_STATUS status;
 	Inflight   *entry;
 	TimestampTz next = 0;
 
+	if (earliest_deadline == 0 || now < earliest_deadline)
+		return earliest_deadline;
+	ids = collect(overdue, &now);
 	foreach(lc, ids)
 	{
 		entry = lookup(*(uint64 *) lfirst(lc));
@@ -462,6 +471,7 @@ kz_inflight_expire(TimestampTz now)
 		if (entry->started && (next == 0 || entry->deadline < next))
 			next = entry->deadline;
 	}
+	earliest_deadline = next;
 	return next;
 }
 

@@ -43,6 +43,7 @@
 #include "shmem.h"
 
 static TimestampTz next_heartbeat = 0;
+static TimestampTz next_expiry_check = 0;
 static bool warned_table_full = false;
 static bool warned_name_clash = false;
 
@@ -396,7 +397,11 @@ kz_member_service(TimestampTz now)
 		kz_out_heartbeat(NULL, false);
 		next_heartbeat = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval);
 	}
-	expire_nodes(now);
+	if (now >= next_expiry_check)
+	{
+		expire_nodes(now);
+		next_expiry_check = TimestampTzPlusMilliseconds(now, KZ_EXPIRY_CHECK_MS);
+	}
 	if (!kz_bus.ready && kz_bus.up && now >= kz_bus.ready_at)
 	{
 		kz_bus.ready = true;
@@ -405,7 +410,7 @@ kz_member_service(TimestampTz now)
 	}
 	if (!kz_bus.ready)
 		return Min(next_heartbeat, kz_bus.ready_at);
-	return Min(next_heartbeat, TimestampTzPlusMilliseconds(now, KZ_EXPIRY_CHECK_MS));
+	return Min(next_heartbeat, next_expiry_check);
 }
 
 /*

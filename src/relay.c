@@ -61,6 +61,9 @@ typedef struct Awaiting
 static dlist_head confirms = DLIST_STATIC_INIT(confirms);
 static HTAB *awaiting = NULL;
 
+/* No awaited reply's deadline is before this (0: none awaited). */
+static TimestampTz earliest_deadline = 0;
+
 void
 kz_relay_init(void)
 {
@@ -99,6 +102,8 @@ await_reply(const KzJob *job)
 	a->procno = job->procno;
 	a->pid = job->pid;
 	a->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), job->timeout_ms);
+	if (earliest_deadline == 0 || a->deadline < earliest_deadline)
+		earliest_deadline = a->deadline;
 }
 
 /* The queue of the node that owns a name, or "" if not known. */
@@ -353,6 +358,8 @@ kz_relay_expire(TimestampTz now)
 	Awaiting   *a;
 	TimestampTz next = 0;
 
+	if (earliest_deadline == 0 || now < earliest_deadline)
+		return earliest_deadline;
 	hash_seq_init(&status, awaiting);
 	while ((a = hash_seq_search(&status)) != NULL)
 	{
@@ -361,6 +368,7 @@ kz_relay_expire(TimestampTz now)
 		else if (next == 0 || a->deadline < next)
 			next = a->deadline;
 	}
+	earliest_deadline = next;
 	return next;
 }
 

@@ -116,6 +116,15 @@ try_uri(const char *uri, char *err, size_t errlen)
 {
 	KzAmqpConfig config;
 	char	   *name = psprintf("kz_globals %s", kz_node_name);
+	char		app_id[17];
+
+	/* a fresh session per connection: Msg-ID prefix, queue, app-id */
+	do
+	{
+		kz_bus.session = pg_prng_uint64(&pg_global_prng_state);
+	} while (kz_bus.session == 0);
+	snprintf(app_id, sizeof(app_id), "%016" INT64_MODIFIER "x", kz_bus.session);
+	make_queue_name();
 
 	memset(&config, 0, sizeof(config));
 	config.uri = uri;
@@ -127,15 +136,9 @@ try_uri(const char *uri, char *err, size_t errlen)
 	config.timeout_ms = KZ_AMQP_TIMEOUT_MS;
 	config.max_body = KZ_MAX_BODY(kz_max_message_size);
 	config.connection_name = name;
-	if (!kz_amqp_connect(&config, err, errlen))
-		return false;
-
-	do
-	{
-		kz_bus.session = pg_prng_uint64(&pg_global_prng_state);
-	} while (kz_bus.session == 0);
-	make_queue_name();
-	return kz_amqp_declare(kz_bus.queue, err, errlen);
+	config.app_id = app_id;
+	return kz_amqp_connect(&config, err, errlen) &&
+		kz_amqp_declare(kz_bus.queue, err, errlen);
 }
 
 static void
