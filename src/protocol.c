@@ -144,7 +144,12 @@ static const EventName event_names[] = {
 	{"globals", "call", KZ_EV_CALL},
 	{"globals", "reply", KZ_EV_REPLY},
 	{"globals", "sync", KZ_EV_SYNC},
-	{"nodes", "advertise", KZ_EV_ADVERTISE}
+	{"nodes", "advertise", KZ_EV_ADVERTISE},
+	{"globals", "claim_batch", KZ_EV_CLAIM_BATCH},
+	{"globals", "claim_batch_resp", KZ_EV_CLAIM_BATCH_RESP},
+	{"globals", "advert_batch", KZ_EV_ADVERT_BATCH},
+	{"globals", "unregister_batch", KZ_EV_UNREGISTER_BATCH},
+	{"globals", "send_batch", KZ_EV_SEND_BATCH}
 };
 
 /* The State strings, indexed by KzWireState. */
@@ -169,6 +174,8 @@ typedef struct RawEntry
 	char	   *name;			/* base64 text, or NULL */
 	int64		timestamp;
 	int32		pid;
+	char	   *state;			/* or NULL */
+	char	   *text;			/* or NULL */
 	int			nitems;			/* elements seen so far */
 } RawEntry;
 
@@ -462,8 +469,14 @@ reset_names(ParseState *ps)
 	int			i;
 
 	for (i = 0; i < ps->nentries; i++)
+	{
 		if (ps->entries[i].name != NULL)
 			pfree(ps->entries[i].name);
+		if (ps->entries[i].state != NULL)
+			pfree(ps->entries[i].state);
+		if (ps->entries[i].text != NULL)
+			pfree(ps->entries[i].text);
+	}
 	if (ps->entries != NULL)
 		pfree(ps->entries);
 	ps->entries = NULL;
@@ -530,8 +543,28 @@ entry_begin(ParseState *ps)
 }
 
 /*
- * One scalar element of a Names entry: [name_base64, timestamp, pid], the
- * pid optional (or null).  Returns true if the token was kept.
+ * A string element of a Names entry that is kept (state, text): a string
+ * without \u0000, or null.  Returns true if the token was kept.
+ */
+static bool
+entry_string(ParseState *ps, char *token, JsonTokenType type, char **dest,
+			 const char *what)
+{
+	if (type == JSON_TOKEN_NULL)
+		return false;
+	if (type != JSON_TOKEN_STRING || strchr(token, (char) NUL_MARK_0) != NULL)
+	{
+		names_error(ps, what);
+		return false;
+	}
+	*dest = token;
+	return true;
+}
+
+/*
+ * One scalar element of a Names entry: [name_base64, timestamp, pid, state,
+ * text], all but the first two optional (or null).  Returns true if the
+ * token was kept.
  */
 static bool
 entry_item(ParseState *ps, char *token, JsonTokenType type)
@@ -565,8 +598,14 @@ entry_item(ParseState *ps, char *token, JsonTokenType type)
 			else
 				e->pid = (int32) v;
 			return false;
+		case 3:
+			return entry_string(ps, token, type, &e->state,
+								"a Names entry's state is not a string");
+		case 4:
+			return entry_string(ps, token, type, &e->text,
+								"a Names entry's text is not a string");
 		default:
-			names_error(ps, "a Names entry has more than 3 elements");
+			names_error(ps, "a Names entry has more than 5 elements");
 			return false;
 	}
 }
@@ -917,20 +956,28 @@ get_bool(const ParseState *ps, KzField field, bool *out, const char **detail)
 	return KZ_PROTO_OK;
 }
 
+/* One of Kazoo's state strings, anything else KZ_WS_OTHER. */
+static KzWireState
+state_of(const char *s)
+{
+	int			i;
+
+	for (i = KZ_WS_NONE; i < KZ_WS_OTHER; i++)
+		if (strcmp(s, state_names[i]) == 0)
+			return (KzWireState) i;
+	return KZ_WS_OTHER;
+}
+
 /* State: one of Kazoo's state strings, anything else KZ_WS_OTHER. */
 static KzProtoError
 get_state(const ParseState *ps, KzBusMsg *msg, const char **detail)
 {
 	const char *s;
 	KzProtoError err = get_string(ps, F_STATE, &s, detail);
-	int			i;
 
 	if (err != KZ_PROTO_OK || s == NULL)
 		return err;
-	msg->state = KZ_WS_OTHER;
-	for (i = KZ_WS_NONE; i < KZ_WS_OTHER; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			msg->state = (KzWireState) i;
+	msg->state = state_of(s);
 	return KZ_PROTO_OK;
 }
 
@@ -1045,6 +1092,11 @@ check_required(const ParseState *ps, KzEvent event, const char **detail)
 			need[0] = F_REPLY;
 			break;
 		case KZ_EV_SYNC:
+		case KZ_EV_CLAIM_BATCH:
+		case KZ_EV_CLAIM_BATCH_RESP:
+		case KZ_EV_ADVERT_BATCH:
+		case KZ_EV_UNREGISTER_BATCH:
+		case KZ_EV_SEND_BATCH:
 			need[0] = F_NAMES;
 			break;
 		case KZ_EV_ADVERTISE:
@@ -1135,10 +1187,10 @@ decode_term_field(const ParseState *ps, KzField f, size_t max_len,
 					   term, term_len, detail);
 }
 
-/* Decodes the names of a sync into msg->entries. */
+/* Decodes the entries of Names (a sync or a batch) into msg->entries. */
 static KzProtoError
 decode_names(const ParseState *ps, KzBusMsg *msg, size_t max_name,
-			 const char **detail)
+			 size_t max_message, const char **detail)
 {
 	int			i;
 	KzProtoError err;
@@ -1156,7 +1208,18 @@ decode_names(const ParseState *ps, KzBusMsg *msg, size_t max_name,
 			return err;
 		e->timestamp = ps->entries[i].timestamp;
 		e->pid = ps->entries[i].pid;
+		e->state = ps->entries[i].state ? state_of(ps->entries[i].state) : KZ_WS_ABSENT;
+		if (ps->entries[i].text != NULL)
+			e->text = pstrdup(ps->entries[i].text);
 		msg->nentries++;
+		if (msg->event != KZ_EV_SEND_BATCH)
+			continue;
+		if (ps->entries[i].text == NULL)
+			return fail(KZ_PROTO_MISSING_FIELD, detail, "a send_batch entry has no message");
+		err = decode_term(ps->entries[i].text, "a send_batch message", max_message,
+						  &e->message, &e->message_len, detail);
+		if (err != KZ_PROTO_OK)
+			return err;
 	}
 	return KZ_PROTO_OK;
 }
@@ -1177,7 +1240,7 @@ decode_terms(const ParseState *ps, KzBusMsg *msg, size_t max_name,
 		(err = decode_term_field(ps, F_REASON, max_len, &msg->reason,
 								 &msg->reason_len, detail)) != KZ_PROTO_OK)
 		return err;
-	return decode_names(ps, msg, max_name, detail);
+	return decode_names(ps, msg, max_name, max_len, detail);
 }
 
 /* Frees everything a decoded message points to and zeroes it. */
@@ -1194,7 +1257,13 @@ free_msg(KzBusMsg *msg)
 		if (ptrs[i] != NULL)
 			pfree(ptrs[i]);
 	for (i = 0; i < msg->nentries; i++)
+	{
 		pfree(msg->entries[i].name);
+		if (msg->entries[i].text != NULL)
+			pfree(msg->entries[i].text);
+		if (msg->entries[i].message != NULL)
+			pfree(msg->entries[i].message);
+	}
 	if (msg->entries != NULL)
 		pfree(msg->entries);
 	memset(msg, 0, sizeof(*msg));
@@ -1454,6 +1523,34 @@ kz_proto_add_name_entry(StringInfo out, const uint8 *term, size_t len,
 	appendStringInfoString(out, "[\"");
 	append_base64(out, term, len);
 	appendStringInfo(out, "\"," INT64_FORMAT ",%d]", timestamp, pid);
+}
+
+void
+kz_proto_add_entry(StringInfo out, const uint8 *term, size_t len,
+				   int64 timestamp, int32 pid, const char *state, const char *text)
+{
+	if (out->data[out->len - 1] != '[')
+		appendStringInfoChar(out, ',');
+	appendStringInfoString(out, "[\"");
+	append_base64(out, term, len);
+	appendStringInfo(out, "\"," INT64_FORMAT ",%d,", timestamp, pid);
+	append_json_string(out, state ? state : "");
+	appendStringInfoChar(out, ',');
+	append_json_string(out, text ? text : "");
+	appendStringInfoChar(out, ']');
+}
+
+void
+kz_proto_add_message_entry(StringInfo out, const uint8 *term, size_t len,
+						   int32 sender_pid, const uint8 *message, size_t message_len)
+{
+	if (out->data[out->len - 1] != '[')
+		appendStringInfoChar(out, ',');
+	appendStringInfoString(out, "[\"");
+	append_base64(out, term, len);
+	appendStringInfo(out, "\",0,%d,\"\",\"", sender_pid);
+	append_base64(out, message, message_len);
+	appendStringInfoString(out, "\"]");
 }
 
 void

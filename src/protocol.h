@@ -58,7 +58,13 @@ typedef enum KzEvent
 	KZ_EV_CALL,					/* globals/call */
 	KZ_EV_REPLY,				/* globals/reply */
 	KZ_EV_SYNC,					/* globals/sync (kz_globals extension) */
-	KZ_EV_ADVERTISE				/* nodes/advertise: a heartbeat */
+	KZ_EV_ADVERTISE,			/* nodes/advertise: a heartbeat */
+	/* batches between kz_globals nodes (extensions; entries in Names) */
+	KZ_EV_CLAIM_BATCH,			/* claims: [name, timestamp] */
+	KZ_EV_CLAIM_BATCH_RESP,		/* answers: [name, ts, pid, state, server] */
+	KZ_EV_ADVERT_BATCH,			/* advertisements: [name, ts, pid] */
+	KZ_EV_UNREGISTER_BATCH,		/* unregisters: [name, ts] */
+	KZ_EV_SEND_BATCH			/* sends: [name, 0, sender pid, "", msg] */
 } KzEvent;
 
 /* The State field. */
@@ -90,13 +96,21 @@ typedef enum KzProtoError
 	KZ_PROTO_NUM_ERRORS
 } KzProtoError;
 
-/* One name of a sync event. */
+/*
+ * One entry of Names: [name, timestamp, pid, state, text], the last three
+ * optional.  In a send_batch the text is base64 of the message's term, here
+ * decoded into message.
+ */
 typedef struct KzSyncEntry
 {
 	uint8	   *name;			/* term buffer */
 	size_t		name_len;
 	int64		timestamp;
 	int32		pid;			/* 0 if absent */
+	KzWireState state;			/* KZ_WS_ABSENT if absent */
+	char	   *text;			/* NULL if absent */
+	uint8	   *message;		/* send_batch: the message's term buffer */
+	size_t		message_len;
 } KzSyncEntry;
 
 /*
@@ -151,7 +165,7 @@ typedef struct KzBusMsg
  * being parsed.  The required fields are: Event-Category, Event-Name, Node
  * (all strings; Node at most 255 bytes); Name for every globals event but
  * reply and sync; Message for send and call; Reply for reply; Expires for
- * advertise; Names for sync.  A term field must be base64 of a valid
+ * advertise; Names for sync and every batch.  A term field must be base64 of a valid
  * external term; Name at most max_name bytes once decoded.  Unknown fields
  * are ignored, whatever their type.  On error, *msg is zeroed and *detail
  * (if not NULL) points to a short English description for the log, valid
@@ -194,6 +208,14 @@ extern void kz_proto_add_counts(StringInfo out, const char *key,
 extern void kz_proto_begin_names(StringInfo out, const char *key);
 extern void kz_proto_add_name_entry(StringInfo out, const uint8 *term, size_t len,
 									int64 timestamp, int32 pid);
+/* An entry with state and text (either may be NULL, then written as ""). */
+extern void kz_proto_add_entry(StringInfo out, const uint8 *term, size_t len,
+							   int64 timestamp, int32 pid, const char *state,
+							   const char *text);
+/* A send_batch entry: the name, the sender's pid and the message term. */
+extern void kz_proto_add_message_entry(StringInfo out, const uint8 *term, size_t len,
+									   int32 sender_pid, const uint8 *message,
+									   size_t message_len);
 extern void kz_proto_end_names(StringInfo out);
 extern void kz_proto_end(StringInfo out);
 

@@ -189,7 +189,13 @@ free_msg(KzBusMsg *msg)
 	if (msg->reason)
 		pfree(msg->reason);
 	for (i = 0; i < msg->nentries; i++)
+	{
 		pfree(msg->entries[i].name);
+		if (msg->entries[i].text)
+			pfree(msg->entries[i].text);
+		if (msg->entries[i].message)
+			pfree(msg->entries[i].message);
+	}
 	if (msg->entries)
 		pfree(msg->entries);
 	memset(msg, 0, sizeof(*msg));
@@ -1561,6 +1567,103 @@ test_sync_request(void)
 	pfree(out.data);
 }
 
+/* A batch event with Names entries of every length, and what is refused. */
+static void
+test_batches(void)
+{
+	static const uint8 term_bar[] = {131, 109, 0, 0, 0, 3, 'b', 'a', 'r'};
+	static const char *const events[] = {
+		"claim_batch", "claim_batch_resp", "advert_batch", "unregister_batch"
+	};
+	static const KzEvent kinds[] = {
+		KZ_EV_CLAIM_BATCH, KZ_EV_CLAIM_BATCH_RESP, KZ_EV_ADVERT_BATCH,
+		KZ_EV_UNREGISTER_BATCH
+	};
+	static const char *const bad[] = {
+		"[[\"" B64_FOO "\",1,2,3]]",			/* state not a string */
+		"[[\"" B64_FOO "\",1,2,\"local\",{}]]",	/* text not a string */
+		"[[\"" B64_FOO "\",1,2,\"x\",\"a\\u0000b\"]]",	/* NUL in text */
+		"[[\"" B64_FOO "\",1,2,\"x\",\"y\",6]]"	/* six elements */
+	};
+	StringInfoData out;
+	KzBusMsg	msg;
+	const char *detail;
+	int			i;
+	KzEnvelope	env = {KZ_APP_NAME_GLOBALS, "globals", NULL,
+	"00000000000000010000000000000002", "pg@h", "q"};
+
+	initStringInfo(&out);
+	for (i = 0; i < (int) lengthof(events); i++)
+	{
+		resetStringInfo(&out);
+		env.event = events[i];
+		kz_proto_begin(&out, &env);
+		kz_proto_begin_names(&out, "Names");
+		kz_proto_add_name_entry(&out, term_foo, sizeof(term_foo), 7, 0);
+		kz_proto_add_entry(&out, term_bar, sizeof(term_bar), 8, 42, "local", "queue-1");
+		kz_proto_add_entry(&out, term_foo, sizeof(term_foo), 9, 0, NULL, NULL);
+		kz_proto_end_names(&out);
+		kz_proto_end(&out);
+		CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_OK);
+		CHECK(msg.event == kinds[i] && msg.nentries == 3);
+		if (msg.nentries == 3)
+		{
+			CHECK(msg.entries[0].timestamp == 7 && msg.entries[0].state == KZ_WS_ABSENT &&
+				  msg.entries[0].text == NULL);
+			CHECK(msg.entries[1].pid == 42 && msg.entries[1].state == KZ_WS_LOCAL);
+			CHECK_STR(msg.entries[1].text, "queue-1");
+			CHECK(msg.entries[1].name_len == sizeof(term_bar) &&
+				  memcmp(msg.entries[1].name, term_bar, sizeof(term_bar)) == 0);
+			CHECK(msg.entries[2].state == KZ_WS_OTHER);	/* "" */
+			CHECK_STR(msg.entries[2].text, "");
+		}
+		free_msg(&msg);
+	}
+
+	/* a send_batch carries a message term in each entry */
+	resetStringInfo(&out);
+	env.event = "send_batch";
+	kz_proto_begin(&out, &env);
+	kz_proto_begin_names(&out, "Names");
+	kz_proto_add_message_entry(&out, term_foo, sizeof(term_foo), 99, term_bar, sizeof(term_bar));
+	kz_proto_end_names(&out);
+	kz_proto_end(&out);
+	CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_OK);
+	CHECK(msg.event == KZ_EV_SEND_BATCH && msg.nentries == 1);
+	if (msg.nentries == 1)
+	{
+		CHECK(msg.entries[0].pid == 99);
+		CHECK(msg.entries[0].message_len == sizeof(term_bar) &&
+			  memcmp(msg.entries[0].message, term_bar, sizeof(term_bar)) == 0);
+	}
+	free_msg(&msg);
+
+	/* a send_batch entry without a message, or with a bad one, is refused */
+	resetStringInfo(&out);
+	kz_proto_begin(&out, &env);
+	appendStringInfoString(&out, ",\"Names\":[[\"" B64_FOO "\",0,1]]}");
+	CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_MISSING_FIELD);
+	resetStringInfo(&out);
+	kz_proto_begin(&out, &env);
+	appendStringInfoString(&out, ",\"Names\":[[\"" B64_FOO "\",0,1,\"\",\"!!!\"]]}");
+	CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_BAD_BASE64);
+
+	/* every batch needs Names; malformed entries are refused */
+	env.event = "claim_batch";
+	resetStringInfo(&out);
+	kz_proto_begin(&out, &env);
+	kz_proto_end(&out);
+	CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_MISSING_FIELD);
+	for (i = 0; i < (int) lengthof(bad); i++)
+	{
+		resetStringInfo(&out);
+		kz_proto_begin(&out, &env);
+		appendStringInfo(&out, ",\"Names\":%s}", bad[i]);
+		CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_BAD_FIELD);
+	}
+	pfree(out.data);
+}
+
 /* Every event kind, with every field, encoded and decoded back. */
 static void
 test_roundtrip_full(void)
@@ -2637,6 +2740,7 @@ main(int argc, char **argv)
 	test_roundtrip_full();
 	test_roundtrip_minimal();
 	test_sync_request();
+	test_batches();
 	test_escaping();
 	test_routing_keys();
 	test_msg_ids();
