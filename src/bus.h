@@ -6,6 +6,8 @@
  *	worker.c		lifecycle, main loop, job dispatch
  *	worker_conn.c	connecting, reconnecting with backoff, URI failover
  *	bus_out.c		building and publishing every message
+ *	outbox.c		the ordered outbox of registry broadcasts, batched
+ *					between kz_globals nodes
  *	bus_in.c		decoding deliveries; registry events (adverts, claims,
  *					unregister, queries, sync)
  *	inflight.c		claims and queries under way, and their verdicts
@@ -61,10 +63,29 @@ extern void kz_conn_reset_backoff(void);
 extern TimestampTz kz_conn_next_attempt(void);
 extern bool kz_conn_usable(void);
 
+/* One entry of a batch message (see protocol.h for the fields each uses). */
+typedef struct KzOutEntry
+{
+	KzName		name;
+	int64		ts;
+	int32		pid;
+	KzWireState state;			/* claim_batch_resp */
+	char		server[KZ_SERVER_MAX];	/* claim_batch_resp */
+} KzOutEntry;
+
+/* Entries per batch message at most. */
+#define KZ_BATCH_MAX			256
+
 /* bus_out.c */
 extern void kz_bus_next_msg_id(char *out);
 extern bool kz_out_claim(const KzName *name, int64 ts, uint64 claim_id);
-extern bool kz_out_advert(const KzName *name, int64 ts, int32 pid, const char *queue);
+extern bool kz_out_advert(const KzName *name, int64 ts, int32 pid);
+extern bool kz_out_claim_batch(const KzOutEntry *entries, int n);
+extern bool kz_out_claim_batch_resp(const KzBusMsg *req, const KzOutEntry *entries, int n);
+extern bool kz_out_advert_batch(const KzOutEntry *entries, int n);
+extern bool kz_out_unregister_batch(const KzOutEntry *entries, int n);
+extern uint64 kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n,
+								char *msg_id);
 extern bool kz_out_register_resp(const KzBusMsg *req, KzWireState state, int64 ts,
 								 const char *server, int32 pid);
 extern bool kz_out_query(const KzName *name, uint64 query_id);
@@ -79,6 +100,13 @@ extern uint64 kz_out_reply(const char *queue, const char *req_msg_id,
 						   const char *body, size_t len, char *msg_id);
 extern bool kz_out_heartbeat(const char *queue, bool sync_request);
 extern bool kz_out_sync(const char *queue);
+
+/* outbox.c */
+extern void kz_outbox_claim(const KzName *name, int64 ts, uint64 claim_id);
+extern void kz_outbox_advert(const KzName *name, int64 ts, int32 pid);
+extern void kz_outbox_unregister(const uint8 *name, size_t len, int64 ts);
+extern void kz_outbox_flush(void);
+extern void kz_outbox_reset(void);
 
 /* bus_in.c */
 extern void kz_in_delivery(const char *body, size_t len);
@@ -97,6 +125,7 @@ extern void kz_inflight_init(void);
 extern void kz_claim_start(const KzJob *job);
 extern void kz_query_start(const KzJob *job);
 extern void kz_inflight_register_resp(const KzBusMsg *msg, int node);
+extern void kz_inflight_claim_batch_resp(const KzBusMsg *msg, int node);
 extern void kz_inflight_query_resp(const KzBusMsg *msg, int node);
 extern void kz_inflight_claim_lost(uint64 claim_id);
 extern void kz_inflight_node_gone(int node);
@@ -109,7 +138,9 @@ extern void kz_relay_init(void);
 extern void kz_relay_job(const KzJob *job);
 extern void kz_relay_confirm(bool ack, uint64 tag, bool multiple);
 extern void kz_relay_returned(const char *msg_id);
+extern void kz_relay_flush(void);
 extern void kz_relay_in_send(const KzBusMsg *msg);
+extern void kz_relay_in_send_batch(const KzBusMsg *msg);
 extern void kz_relay_in_call(const KzBusMsg *msg);
 extern void kz_relay_in_reply(const KzBusMsg *msg);
 extern TimestampTz kz_relay_expire(TimestampTz now);
@@ -124,5 +155,7 @@ extern void kz_member_connected(void);
 extern void kz_member_disconnected(void);
 extern int	kz_member_drop_node_rows(int node);
 extern void kz_member_set_server(int node, const char *server);
+extern bool kz_member_batching_ok(void);
+extern bool kz_member_is_pg(int node);
 
 #endif							/* KZ_BUS_H */

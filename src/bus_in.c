@@ -217,7 +217,7 @@ kz_in_apply_remote(const uint8 *data, size_t len, int node, int64 ts,
 	if (out.loser_procno >= 0)
 		notify_loser(out.loser_procno, out.loser_pid, &name, who);
 	if (out.readvertise)
-		kz_out_advert(&name, out.our_ts, out.our_pid, NULL);
+		kz_outbox_advert(&name, out.our_ts, out.our_pid);
 }
 
 /* An advertisement: somebody owns the name. */
@@ -241,17 +241,20 @@ typedef struct ClaimAnswer
 	bool		readvertise;
 } ClaimAnswer;
 
+
 /*
- * Reads the table for a claim by node (caller holds reg_lock exclusively).
- * A remote row naming the claimant itself is stale (a node does not claim a
+ * Reads the table for a claim by node (caller holds reg_lock exclusively):
+ * claimant is its node name, and the claim's timestamp is ts if has_ts.  A
+ * remote row naming the claimant itself is stale (a node does not claim a
  * name it holds) and is dropped.
  */
 static void
-answer_claim_locked(const KzBusMsg *msg, const KzName *name, int node,
-					ClaimAnswer *ans)
+answer_claim_locked(const KzName *name, int node, const char *claimant,
+					bool has_ts, int64 ts, ClaimAnswer *ans)
 {
 	KzRow	   *row = kz_reg_lookup(name);
 
+	memset(ans, 0, sizeof(*ans));
 	if (row != NULL && (!kz_row_alive(row) ||
 						(row->state == KZ_ROW_REMOTE && row->node == node)))
 	{
@@ -281,13 +284,22 @@ answer_claim_locked(const KzBusMsg *msg, const KzName *name, int node,
 	{
 		/* fix 1: the rival's claim carries its timestamp; the rule decides */
 		ans->state = KZ_WS_PENDING;
-		if (msg->has_timestamp &&
-			kz_claim_beats(msg->timestamp, msg->node, row->timestamp, kz_node_name))
+		if (has_ts && kz_claim_beats(ts, claimant, row->timestamp, kz_node_name))
 		{
 			row->flags |= KZ_ROW_LOST;
 			ans->lost_claim = row->claim_id;
 		}
 	}
+}
+
+/* What answering a claim leaves to do once reg_lock is released. */
+static void
+after_answer(const KzName *name, const ClaimAnswer *ans)
+{
+	if (ans->readvertise)
+		kz_outbox_advert(name, ans->ts, ans->pid);
+	if (ans->lost_claim)
+		kz_inflight_claim_lost(ans->lost_claim);
 }
 
 /* A claim by another node. */
@@ -298,33 +310,97 @@ on_claim(const KzBusMsg *msg, int node)
 	ClaimAnswer ans;
 
 	copy_name(msg->name, msg->name_len, &name);
-	memset(&ans, 0, sizeof(ans));
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	answer_claim_locked(msg, &name, node, &ans);
+	answer_claim_locked(&name, node, msg->node, msg->has_timestamp, msg->timestamp, &ans);
 	LWLockRelease(kz_shared->reg_lock);
 
-	if (ans.readvertise)
-		kz_out_advert(&name, ans.ts, ans.pid, NULL);
 	kz_out_register_resp(msg, ans.state, ans.ts,
 						 ans.state == KZ_WS_REMOTE ? ans.server : NULL, ans.pid);
-	if (ans.lost_claim)
-		kz_inflight_claim_lost(ans.lost_claim);
+	after_answer(&name, &ans);
 }
 
-/* Fix 4: only the owner node can unregister a name. */
+/* Claims by another kz_globals node, answered with one message. */
+static void
+on_claim_batch(const KzBusMsg *msg, int node)
+{
+	int			n = msg->nentries;
+	KzOutEntry *out = palloc0(Max(n, 1) * sizeof(KzOutEntry));
+	ClaimAnswer *ans = palloc0(Max(n, 1) * sizeof(ClaimAnswer));
+	int			i;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		KzSyncEntry *e = &msg->entries[i];
+
+		copy_name(e->name, e->name_len, &out[i].name);
+		answer_claim_locked(&out[i].name, node, msg->node, true, e->timestamp, &ans[i]);
+		out[i].ts = ans[i].ts;
+		out[i].pid = ans[i].pid;
+		out[i].state = ans[i].state;
+		strlcpy(out[i].server, ans[i].server, sizeof(out[i].server));
+	}
+	LWLockRelease(kz_shared->reg_lock);
+
+	kz_out_claim_batch_resp(msg, out, n);
+	for (i = 0; i < n; i++)
+		after_answer(&out[i].name, &ans[i]);
+}
+
+/*
+ * Fix 4: only the owner node can unregister a name; and only the
+ * registration it names, when it says which.  Caller holds reg_lock
+ * exclusively.
+ */
+static void
+unregister_locked(const KzName *name, int node, bool has_ts, int64 ts)
+{
+	KzRow	   *row = kz_reg_lookup(name);
+
+	if (row != NULL && row->state == KZ_ROW_REMOTE && row->node == node &&
+		(!has_ts || ts == row->timestamp))
+		kz_drop_row(row, false);
+}
+
 static void
 on_unregister(const KzBusMsg *msg, int node)
 {
 	KzName		name;
-	KzRow	   *row;
 
 	copy_name(msg->name, msg->name_len, &name);
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	row = kz_reg_lookup(&name);
-	if (row != NULL && row->state == KZ_ROW_REMOTE && row->node == node &&
-		(!msg->has_timestamp || msg->timestamp == row->timestamp))
-		kz_drop_row(row, false);
+	unregister_locked(&name, node, msg->has_timestamp, msg->timestamp);
 	LWLockRelease(kz_shared->reg_lock);
+}
+
+static void
+on_unregister_batch(const KzBusMsg *msg, int node)
+{
+	KzName		name;
+	int			i;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	for (i = 0; i < msg->nentries; i++)
+	{
+		copy_name(msg->entries[i].name, msg->entries[i].name_len, &name);
+		unregister_locked(&name, node, true, msg->entries[i].timestamp);
+	}
+	LWLockRelease(kz_shared->reg_lock);
+}
+
+/* Advertisements by another kz_globals node. */
+static void
+on_advert_batch(const KzBusMsg *msg, int node)
+{
+	int			i;
+
+	kz_member_set_server(node, msg->server_id);
+	for (i = 0; i < msg->nentries; i++)
+	{
+		KzSyncEntry *e = &msg->entries[i];
+
+		kz_in_apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, false);
+	}
 }
 
 /* A query: the owner answers "local" and advertises; others answer "none". */
@@ -349,7 +425,7 @@ on_query(const KzBusMsg *msg, int node)
 	LWLockRelease(kz_shared->reg_lock);
 
 	if (owned)
-		kz_out_advert(&name, ts, pid, NULL);
+		kz_outbox_advert(&name, ts, pid);
 	kz_out_query_resp(msg, owned, ts, pid);
 }
 
@@ -402,13 +478,31 @@ dispatch(const KzBusMsg *msg, int node)
 		case KZ_EV_SYNC:
 			kz_member_sync_in(msg, node);
 			break;
+		case KZ_EV_CLAIM_BATCH:
+			on_claim_batch(msg, node);
+			break;
+		case KZ_EV_CLAIM_BATCH_RESP:
+			kz_inflight_claim_batch_resp(msg, node);
+			break;
+		case KZ_EV_ADVERT_BATCH:
+			on_advert_batch(msg, node);
+			break;
+		case KZ_EV_UNREGISTER_BATCH:
+			on_unregister_batch(msg, node);
+			break;
+		case KZ_EV_SEND_BATCH:
+			kz_relay_in_send_batch(msg);
+			break;
 		case KZ_EV_ADVERTISE:
 		case KZ_EV_UNKNOWN:
 			break;
 	}
 }
 
-/* Every timestamp of the message is one a view can show. */
+/*
+ * Every claim timestamp the message carries is one a view can show.  Batch
+ * entries that carry none (a "none" answer, a send) hold 0 and are skipped.
+ */
 static bool
 timestamps_valid(const KzBusMsg *msg)
 {
@@ -416,9 +510,15 @@ timestamps_valid(const KzBusMsg *msg)
 
 	if (msg->has_timestamp && !KZ_TIMESTAMP_VALID(msg->timestamp))
 		return false;
+	if (msg->event == KZ_EV_SEND_BATCH)
+		return true;
 	for (i = 0; i < msg->nentries; i++)
 	{
-		if (!KZ_TIMESTAMP_VALID(msg->entries[i].timestamp))
+		const KzSyncEntry *e = &msg->entries[i];
+
+		if (msg->event == KZ_EV_CLAIM_BATCH_RESP && e->state == KZ_WS_NONE)
+			continue;
+		if (!KZ_TIMESTAMP_VALID(e->timestamp))
 			return false;
 	}
 	return true;

@@ -130,7 +130,7 @@ kz_out_claim(const KzName *name, int64 ts, uint64 claim_id)
 }
 
 bool
-kz_out_advert(const KzName *name, int64 ts, int32 pid, const char *queue)
+kz_out_advert(const KzName *name, int64 ts, int32 pid)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
@@ -144,8 +144,6 @@ kz_out_advert(const KzName *name, int64 ts, int32 pid, const char *queue)
 	if (pid > 0)
 		kz_proto_add_int(&buf, "Pid", pid);
 	kz_proto_end(&buf);
-	if (queue)
-		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
 	return publish_globals("register", name->data, name->len, &buf) != 0;
 }
 
@@ -339,6 +337,126 @@ kz_out_heartbeat(const char *queue, bool sync_request)
 	if (queue)
 		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
 	return publish(KZ_EXCHANGE_NODES, "", &buf, false, NULL) != 0;
+}
+
+/*
+ * The routing key of a batch: like a name event's, with our node name in
+ * place of a name (subscribers bind globals.*.*, so any one word will do).
+ */
+static uint64
+publish_batch(const char *event, StringInfo body)
+{
+	StringInfo	self = binary_term(kz_node_name, strlen(kz_node_name));
+
+	return publish_globals(event, (const uint8 *) self->data, self->len, body);
+}
+
+/* A batch message: the envelope, then Names with one entry each. */
+static void
+begin_batch(StringInfo buf, const char *event, const char *msg_id)
+{
+	char		fresh[KZ_MSG_ID_LEN + 1];
+
+	if (msg_id == NULL)
+	{
+		kz_bus_next_msg_id(fresh);
+		msg_id = fresh;
+	}
+	begin(buf, KZ_APP_NAME_GLOBALS, "globals", event, msg_id);
+	kz_proto_begin_names(buf, "Names");
+}
+
+static void
+end_batch(StringInfo buf)
+{
+	kz_proto_end_names(buf);
+	kz_proto_end(buf);
+}
+
+/* Claims, each [name, timestamp]; the answers come as one claim_batch_resp. */
+bool
+kz_out_claim_batch(const KzOutEntry *entries, int n)
+{
+	StringInfoData buf;
+	int			i;
+
+	begin_batch(&buf, "claim_batch", NULL);
+	for (i = 0; i < n; i++)
+		kz_proto_add_name_entry(&buf, entries[i].name.data, entries[i].name.len,
+								entries[i].ts, 0);
+	end_batch(&buf);
+	return publish_batch("claim_batch", &buf) != 0;
+}
+
+/* Answers to a claim_batch: [name, ts, pid, state, server] each. */
+bool
+kz_out_claim_batch_resp(const KzBusMsg *req, const KzOutEntry *entries, int n)
+{
+	StringInfoData buf;
+	int			i;
+
+	if (req->server_id == NULL || req->server_id[0] == '\0')
+		return true;
+	begin_batch(&buf, "claim_batch_resp", req->msg_id);
+	for (i = 0; i < n; i++)
+		kz_proto_add_entry(&buf, entries[i].name.data, entries[i].name.len,
+						   entries[i].ts, entries[i].pid,
+						   kz_proto_state_name(entries[i].state), entries[i].server);
+	end_batch(&buf);
+	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
+}
+
+/* Advertisements, each [name, timestamp, pid]. */
+bool
+kz_out_advert_batch(const KzOutEntry *entries, int n)
+{
+	StringInfoData buf;
+	int			i;
+
+	begin_batch(&buf, "advert_batch", NULL);
+	for (i = 0; i < n; i++)
+		kz_proto_add_name_entry(&buf, entries[i].name.data, entries[i].name.len,
+								entries[i].ts, entries[i].pid);
+	end_batch(&buf);
+	return publish_batch("advert_batch", &buf) != 0;
+}
+
+/* Unregisters, each [name, timestamp]. */
+bool
+kz_out_unregister_batch(const KzOutEntry *entries, int n)
+{
+	StringInfoData buf;
+	int			i;
+
+	begin_batch(&buf, "unregister_batch", NULL);
+	for (i = 0; i < n; i++)
+		kz_proto_add_name_entry(&buf, entries[i].name.data, entries[i].name.len,
+								entries[i].ts, 0);
+	end_batch(&buf);
+	return publish_batch("unregister_batch", &buf) != 0;
+}
+
+/*
+ * Sends for owners on one node, as one mandatory message to its queue: it
+ * is routed (or returned) as a whole.  Returns the delivery tag or 0.
+ */
+uint64
+kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n, char *msg_id)
+{
+	StringInfoData buf;
+	int			i;
+
+	kz_bus_next_msg_id(msg_id);
+	begin_batch(&buf, "send_batch", msg_id);
+	for (i = 0; i < n; i++)
+	{
+		StringInfo	term = binary_term(KZ_JOB_BODY(jobs[i]), jobs[i]->body_len);
+
+		kz_proto_add_message_entry(&buf, KZ_JOB_NAME(jobs[i]), jobs[i]->name_len,
+								   jobs[i]->pid, (const uint8 *) term->data, term->len);
+	}
+	end_batch(&buf);
+	return publish(KZ_EXCHANGE_TARGETED, queue, &buf, true, msg_id);
 }
 
 /* One local registration, as a sync carries it. */

@@ -138,7 +138,7 @@ decide_claim(Inflight *entry, bool win)
 	if (won)
 	{
 		KZ_STAT_INC(claims_won);
-		kz_out_advert(&name, ts, owner_pid, NULL);
+		kz_outbox_advert(&name, ts, owner_pid);
 	}
 	else
 		KZ_STAT_INC(claims_lost);
@@ -167,8 +167,8 @@ expect_replies(Inflight *entry)
 }
 
 /*
- * Publishes a claim, or decides it at once when no other node is up.  The
- * entry may be gone when this returns (a failed publish fails everything).
+ * Queues a claim for publishing at the end of this round, or decides it at
+ * once when no other node is up.
  */
 static void
 begin_claim(Inflight *entry)
@@ -180,7 +180,7 @@ begin_claim(Inflight *entry)
 		decide_claim(entry, true);
 		return;
 	}
-	kz_out_claim(&entry->name, entry->ts, entry->id);
+	kz_outbox_claim(&entry->name, entry->ts, entry->id);
 }
 
 static Inflight *
@@ -298,26 +298,37 @@ count_reply(Inflight *entry, int node)
 }
 
 /*
- * Whether a reply to our claim denies it.  "remote" denies too (unlike
- * Kazoo, which lets only the owner deny), unless the replier thinks the
- * owner is us: then its row is stale.
+ * Whether an answer to our claim denies it.  "remote" denies too (unlike
+ * Kazoo, which lets only the owner deny), unless the answering node thinks
+ * the owner is us (server is our queue): then its row is stale.
  */
 static bool
-reply_denies(const Inflight *entry, const KzBusMsg *msg)
+answer_denies(const Inflight *entry, KzWireState state, bool has_ts, int64 ts,
+			  const char *server, const char *replier)
 {
-	switch (msg->state)
+	switch (state)
 	{
 		case KZ_WS_LOCAL:
 		case KZ_WS_REGISTERED:
 			return true;
 		case KZ_WS_REMOTE:
-			return msg->server_id == NULL || strcmp(msg->server_id, kz_bus.queue) != 0;
+			return server == NULL || strcmp(server, kz_bus.queue) != 0;
 		case KZ_WS_PENDING:
-			return msg->has_timestamp &&
-				kz_claim_beats(msg->timestamp, msg->node, entry->ts, kz_node_name);
+			return has_ts && kz_claim_beats(ts, replier, entry->ts, kz_node_name);
 		default:
 			return false;
 	}
+}
+
+/* Applies one node's answer to a claim. */
+static void
+claim_answered(Inflight *entry, int node, KzWireState state, bool has_ts,
+			   int64 ts, const char *server, const char *replier)
+{
+	if (answer_denies(entry, state, has_ts, ts, server, replier))
+		decide_claim(entry, false);
+	else if (count_reply(entry, node))
+		decide_claim(entry, true);
 }
 
 void
@@ -325,12 +336,56 @@ kz_inflight_register_resp(const KzBusMsg *msg, int node)
 {
 	Inflight   *entry = entry_for_reply(msg, true);
 
-	if (entry == NULL)
+	if (entry != NULL)
+		claim_answered(entry, node, msg->state, msg->has_timestamp, msg->timestamp,
+					   msg->server_id, msg->node);
+}
+
+/* The claim under way for name, found through its pending row. */
+static Inflight *
+claim_of_name(const uint8 *data, size_t len)
+{
+	KzName		name;
+	KzRow	   *row;
+	uint64		claim_id = 0;
+	Inflight   *entry;
+
+	name.len = (uint16) len;
+	memcpy(name.data, data, len);
+	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+	row = kz_reg_lookup(&name);
+	if (row != NULL && row->state == KZ_ROW_PENDING)
+		claim_id = row->claim_id;
+	LWLockRelease(kz_shared->reg_lock);
+	if (claim_id == 0)
+		return NULL;
+	entry = lookup(claim_id);
+	return (entry != NULL && entry->is_claim && entry->started) ? entry : NULL;
+}
+
+/*
+ * Answers to a claim_batch, one entry per claim.  A claim has at most one
+ * pending row, so the name finds the claim.
+ */
+void
+kz_inflight_claim_batch_resp(const KzBusMsg *msg, int node)
+{
+	uint64		session;
+	uint64		seq;
+	int			i;
+
+	if (msg->msg_id == NULL || !kz_proto_parse_msg_id(msg->msg_id, &session, &seq) ||
+		session != kz_bus.session)
 		return;
-	if (reply_denies(entry, msg))
-		decide_claim(entry, false);
-	else if (count_reply(entry, node))
-		decide_claim(entry, true);
+	for (i = 0; i < msg->nentries; i++)
+	{
+		KzSyncEntry *e = &msg->entries[i];
+		Inflight   *entry = claim_of_name(e->name, e->name_len);
+
+		if (entry != NULL)
+			claim_answered(entry, node, e->state, e->state != KZ_WS_NONE, e->timestamp,
+						   e->text, msg->node);
+	}
 }
 
 void

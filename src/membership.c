@@ -104,6 +104,40 @@ kz_member_set_server(int node, const char *server)
 	LWLockRelease(kz_shared->nodes_lock);
 }
 
+/*
+ * True while batches may be used: no Kazoo node is up, since Kazoo nodes
+ * understand only one message per event.
+ */
+bool
+kz_member_batching_ok(void)
+{
+	bool		ok = true;
+	int			i;
+
+	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
+	for (i = 0; i < KZ_MAX_NODES && ok; i++)
+	{
+		KzNode	   *n = kz_node(i);
+
+		if (i != KZ_SELF_NODE && n->state == KZ_NODE_UP && n->is_kazoo)
+			ok = false;
+	}
+	LWLockRelease(kz_shared->nodes_lock);
+	return ok;
+}
+
+/* True if node is a kz_globals node that has heartbeat (batches welcome). */
+bool
+kz_member_is_pg(int node)
+{
+	bool		pg;
+
+	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
+	pg = kz_node(node)->heard && !kz_node(node)->is_kazoo;
+	LWLockRelease(kz_shared->nodes_lock);
+	return pg;
+}
+
 int
 kz_member_drop_node_rows(int node)
 {

@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "lib/ilist.h"
+#include "nodes/pg_list.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -35,19 +36,35 @@
 /* How long a Kazoo caller (a kz_global_proxy) waits for a reply. */
 #define KZ_KAZOO_CALL_TIMEOUT_MS	2000
 
+/* A backend waiting for the confirm of what it sent. */
+typedef struct Requester
+{
+	int32		procno;
+	int32		pid;
+	uint64		req_id;
+} Requester;
+
 /* A publish waiting for its confirm, in delivery-tag order. */
 typedef struct Confirm
 {
 	dlist_node	link;
 	uint64		tag;
 	KzJobKind	kind;
-	int32		procno;
-	int32		pid;
-	uint64		req_id;
 	uint64		call_id;		/* calls */
 	bool		returned;		/* the broker could not route it */
 	char		property_id[KZ_MSG_ID_LEN + 1];
+	int			nreq;			/* backends it answers (several: a batch) */
+	Requester	req[FLEXIBLE_ARRAY_MEMBER];
 } Confirm;
+
+/* Sends queued this round, to be flushed batched by destination. */
+typedef struct PendingSend
+{
+	KzJob	   *job;			/* a copy in the round's memory */
+	char		queue[KZ_SERVER_MAX];	/* owner node's queue, "" if unknown */
+	bool		pg_owner;		/* the owner node is a kz_globals node */
+	bool		done;			/* flushed */
+} PendingSend;
 
 /* A call routed to a remote owner, waiting for its reply. */
 typedef struct Awaiting
@@ -60,6 +77,10 @@ typedef struct Awaiting
 
 static dlist_head confirms = DLIST_STATIC_INIT(confirms);
 static HTAB *awaiting = NULL;
+static List *pending_sends = NIL;	/* of PendingSend, in the round's memory */
+
+/* A send batch holds at most this many bytes of messages. */
+#define KZ_SEND_BATCH_BYTES		48000
 
 /* No awaited reply's deadline is before this (0: none awaited). */
 static TimestampTz earliest_deadline = 0;
@@ -77,19 +98,35 @@ kz_relay_init(void)
 						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
+/* Waits for the confirm of tag on behalf of the requesters of n jobs. */
 static void
-track(uint64 tag, const KzJob *job, const char *property_id)
+track(uint64 tag, const KzJob *const *jobs, int n, const char *property_id)
 {
-	Confirm    *c = MemoryContextAllocZero(TopMemoryContext, sizeof(Confirm));
+	Confirm    *c = MemoryContextAllocZero(TopMemoryContext,
+										   offsetof(Confirm, req) + n * sizeof(Requester));
+	int			i;
 
 	c->tag = tag;
-	c->kind = job->kind;
-	c->procno = job->procno;
-	c->pid = job->pid;
-	c->req_id = job->req_id;
-	c->call_id = job->ref;
+	c->kind = jobs[0]->kind;
+	c->call_id = jobs[0]->ref;
 	strlcpy(c->property_id, property_id, sizeof(c->property_id));
+	c->nreq = n;
+	for (i = 0; i < n; i++)
+	{
+		c->req[i].procno = jobs[i]->procno;
+		c->req[i].pid = jobs[i]->pid;
+		c->req[i].req_id = jobs[i]->req_id;
+	}
 	dlist_push_tail(&confirms, &c->link);
+}
+
+static void
+fail_requests(const KzJob *const *jobs, int n, KzReqResult result)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		kz_request_finish(jobs[i]->procno, jobs[i]->pid, jobs[i]->req_id, result);
 }
 
 static void
@@ -115,9 +152,9 @@ owner_queue(int node, char *queue)
 	LWLockRelease(kz_shared->nodes_lock);
 }
 
-/* A send or call for a remote owner. */
+/* A call for a remote owner: published at once, its reply awaited. */
 static void
-relay_to_owner(const KzJob *job)
+relay_call(const KzJob *job)
 {
 	char		queue[KZ_SERVER_MAX];
 	char		property_id[KZ_MSG_ID_LEN + 1];
@@ -129,20 +166,136 @@ relay_to_owner(const KzJob *job)
 		return;
 	}
 	owner_queue(job->node, queue);
-	if (job->kind == KZ_JOB_CALL)
-	{
-		await_reply(job);
-		tag = kz_out_call(queue[0] ? queue : NULL, KZ_JOB_NAME(job), job->name_len,
-						  KZ_JOB_BODY(job), job->body_len, job->pid,
-						  job->timeout_ms, job->ref, property_id);
-	}
-	else
-		tag = kz_out_send(queue[0] ? queue : NULL, KZ_JOB_NAME(job), job->name_len,
-						  KZ_JOB_BODY(job), job->body_len, job->pid, property_id);
+	await_reply(job);
+	tag = kz_out_call(queue[0] ? queue : NULL, KZ_JOB_NAME(job), job->name_len,
+					  KZ_JOB_BODY(job), job->body_len, job->pid,
+					  job->timeout_ms, job->ref, property_id);
 	if (tag == 0)
-		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
+		fail_requests(&job, 1, KZ_RES_BROKER_DOWN);
 	else
-		track(tag, job, property_id);
+		track(tag, &job, 1, property_id);
+}
+
+/*
+ * A send for a remote owner: queued until the end of the round, when the
+ * sends for one kz_globals node go out as one batch.
+ */
+static void
+relay_send(const KzJob *job)
+{
+	size_t		size = offsetof(KzJob, data) + job->name_len + job->target_len + job->body_len;
+	PendingSend *p;
+
+	if (!kz_conn_usable())
+	{
+		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
+		return;
+	}
+	p = palloc0(sizeof(PendingSend));
+	p->job = palloc(size);
+	memcpy(p->job, job, size);
+	owner_queue(job->node, p->queue);
+	p->pg_owner = kz_member_is_pg(job->node);
+	pending_sends = lappend(pending_sends, p);
+}
+
+/* Publishes one send; tracks its confirm. */
+static void
+flush_one(PendingSend *p)
+{
+	char		property_id[KZ_MSG_ID_LEN + 1];
+	const KzJob *job = p->job;
+	uint64		tag;
+
+	p->done = true;
+	tag = kz_out_send(p->queue[0] ? p->queue : NULL, KZ_JOB_NAME(job), job->name_len,
+					  KZ_JOB_BODY(job), job->body_len, job->pid, property_id);
+	if (tag == 0)
+		fail_requests(&job, 1, KZ_RES_BROKER_DOWN);
+	else
+		track(tag, &job, 1, property_id);
+}
+
+/*
+ * Publishes the sends still pending for p's destination, from p on, in
+ * batches; tracks each batch's confirm for all its requesters.
+ */
+static void
+flush_batch(ListCell *from)
+{
+	const char *queue = ((PendingSend *) lfirst(from))->queue;
+	const KzJob **jobs = palloc(KZ_BATCH_MAX * sizeof(KzJob *));
+	char		property_id[KZ_MSG_ID_LEN + 1];
+	ListCell   *lc = from;
+
+	while (lc != NULL)
+	{
+		int			n = 0;
+		size_t		bytes = 0;
+		uint64		tag;
+
+		for (; lc != NULL && n < KZ_BATCH_MAX && bytes < KZ_SEND_BATCH_BYTES;
+			 lc = lnext(pending_sends, lc))
+		{
+			PendingSend *p = lfirst(lc);
+
+			if (p->done || strcmp(p->queue, queue) != 0)
+				continue;
+			p->done = true;
+			jobs[n++] = p->job;
+			bytes += p->job->body_len + p->job->name_len;
+		}
+		if (n == 0)
+			break;
+		tag = kz_out_send_batch(queue, jobs, n, property_id);
+		if (tag == 0)
+			fail_requests(jobs, n, KZ_RES_BROKER_DOWN);
+		else
+			track(tag, jobs, n, property_id);
+	}
+	pfree(jobs);
+}
+
+/* How many sends still pending go to p's destination, p included. */
+static int
+pending_for(ListCell *from)
+{
+	PendingSend *first = lfirst(from);
+	ListCell   *lc;
+	int			n = 0;
+
+	for (lc = from; lc != NULL; lc = lnext(pending_sends, lc))
+	{
+		PendingSend *p = lfirst(lc);
+
+		if (!p->done && strcmp(p->queue, first->queue) == 0)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Publishes the sends queued this round: batched per kz_globals owner node
+ * (a batch is routed, or returned, as a whole), one by one to Kazoo owners
+ * and to owners whose queue is not known.
+ */
+void
+kz_relay_flush(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_sends)
+	{
+		PendingSend *p = lfirst(lc);
+
+		if (p->done)
+			continue;
+		if (p->pg_owner && p->queue[0] && pending_for(lc) > 1)
+			flush_batch(lc);
+		else
+			flush_one(p);
+	}
+	pending_sends = NIL;		/* the round's memory is reset afterwards */
 }
 
 /*
@@ -170,9 +323,9 @@ relay_reply(const KzJob *job)
 	msg_id++;
 	dtag = kz_out_reply(queue, msg_id, KZ_JOB_BODY(job), job->body_len, property_id);
 	if (dtag == 0)
-		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
+		fail_requests(&job, 1, KZ_RES_BROKER_DOWN);
 	else
-		track(dtag, job, property_id);
+		track(dtag, &job, 1, property_id);
 }
 
 void
@@ -181,8 +334,10 @@ kz_relay_job(const KzJob *job)
 	switch ((KzJobKind) job->kind)
 	{
 		case KZ_JOB_SEND:
+			relay_send(job);
+			break;
 		case KZ_JOB_CALL:
-			relay_to_owner(job);
+			relay_call(job);
 			break;
 		case KZ_JOB_REPLY:
 			relay_reply(job);
@@ -190,7 +345,7 @@ kz_relay_job(const KzJob *job)
 		case KZ_JOB_UNREGISTER:
 			/* while disconnected it is dropped: the next sync corrects peers */
 			if (kz_conn_usable())
-				kz_out_unregister(KZ_JOB_NAME(job), job->name_len, job->timestamp);
+				kz_outbox_unregister(KZ_JOB_NAME(job), job->name_len, job->timestamp);
 			break;
 		case KZ_JOB_CLAIM:
 		case KZ_JOB_QUERY:
@@ -201,10 +356,13 @@ kz_relay_job(const KzJob *job)
 static void
 settle(Confirm *c, KzReqResult result)
 {
+	int			i;
+
 	if (c->kind == KZ_JOB_CALL && result != KZ_RES_OK)
 		(void) hash_search(awaiting, &c->call_id, HASH_REMOVE, NULL);
 	dlist_delete(&c->link);
-	kz_request_finish(c->procno, c->pid, c->req_id, result);
+	for (i = 0; i < c->nreq; i++)
+		kz_request_finish(c->req[i].procno, c->req[i].pid, c->req[i].req_id, result);
 	pfree(c);
 }
 
@@ -249,13 +407,13 @@ kz_relay_returned(const char *property_id)
 
 /* The local owner of a name, if any. */
 static bool
-local_owner(const KzBusMsg *msg, KzName *name, int *procno, int *pid)
+local_owner(const uint8 *data, size_t len, KzName *name, int *procno, int *pid)
 {
 	KzRow	   *row;
 	bool		found = false;
 
-	name->len = (uint16) msg->name_len;
-	memcpy(name->data, msg->name, msg->name_len);
+	name->len = (uint16) len;
+	memcpy(name->data, data, len);
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	row = kz_reg_lookup(name);
 	if (row != NULL && row->state == KZ_ROW_LOCAL && kz_row_alive(row))
@@ -268,9 +426,13 @@ local_owner(const KzBusMsg *msg, KzName *name, int *procno, int *pid)
 	return found;
 }
 
-/* Puts a message from the bus into a local owner's mailbox. */
+/*
+ * Puts a message from the bus into a local owner's mailbox: the message
+ * term body for name, sent by sender_pid on node.
+ */
 static void
-deliver(const KzBusMsg *msg, KzMsgKind kind, const char *tag)
+deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_pid,
+		const uint8 *body, size_t body_len, KzMsgKind kind, const char *tag)
 {
 	KzName		name;
 	KzMessageSpec spec;
@@ -278,18 +440,18 @@ deliver(const KzBusMsg *msg, KzMsgKind kind, const char *tag)
 	int			procno;
 	int			pid;
 
-	if (!local_owner(msg, &name, &procno, &pid))
+	if (!local_owner(name_data, name_len, &name, &procno, &pid))
 		return;					/* not ours: Kazoo broadcasts to every node */
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = kind;
 	spec.flags = KZ_MSG_BODY_ETF;
-	spec.sender_pid = msg->sender_pid;
+	spec.sender_pid = sender_pid;
 	spec.sent_at = GetCurrentTimestamp();
 	spec.name = &name;
-	spec.node = msg->node;
+	spec.node = node;
 	spec.tag = tag;
-	spec.body = (const char *) msg->message;
-	spec.body_len = msg->message_len;
+	spec.body = (const char *) body;
+	spec.body_len = body_len;
 	dp = kz_message_create(&spec, true);
 	if (DsaPointerIsValid(dp) && kz_mailbox_put(procno, pid, dp) == KZ_DELIVER_OK)
 		KZ_STAT_INC(messages_received);
@@ -304,7 +466,22 @@ deliver(const KzBusMsg *msg, KzMsgKind kind, const char *tag)
 void
 kz_relay_in_send(const KzBusMsg *msg)
 {
-	deliver(msg, KZ_MSG_SEND, NULL);
+	deliver(msg->name, msg->name_len, msg->node, msg->sender_pid,
+			msg->message, msg->message_len, KZ_MSG_SEND, NULL);
+}
+
+void
+kz_relay_in_send_batch(const KzBusMsg *msg)
+{
+	int			i;
+
+	for (i = 0; i < msg->nentries; i++)
+	{
+		KzSyncEntry *e = &msg->entries[i];
+
+		deliver(e->name, e->name_len, msg->node, e->pid, e->message, e->message_len,
+				KZ_MSG_SEND, NULL);
+	}
 }
 
 void
@@ -320,7 +497,8 @@ kz_relay_in_call(const KzBusMsg *msg)
 		return;					/* no way to answer it */
 	}
 	tag = psprintf("r:" INT64_FORMAT ":%s:%s", deadline, msg->msg_id, msg->server_id);
-	deliver(msg, KZ_MSG_CALL, tag);
+	deliver(msg->name, msg->name_len, msg->node, msg->sender_pid,
+			msg->message, msg->message_len, KZ_MSG_CALL, tag);
 }
 
 void

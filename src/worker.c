@@ -316,6 +316,12 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 		kz_sweep_dead_owners();
 		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
 	}
+	/*
+	 * What this round produced goes out now, batched where it can (or, if
+	 * the connection was lost meanwhile, fails back to its backends).
+	 */
+	kz_relay_flush();
+	kz_outbox_flush();
 	return earliest(wake, *next_sweep);
 }
 

@@ -227,6 +227,7 @@ kz_conn_lost(const char *why)
 	KZ_STAT_INC(broker_disconnects);
 	ereport(LOG,
 			(errmsg("kz_globals lost its broker connection: %s", why)));
+	kz_outbox_reset();
 	kz_inflight_fail_all();
 	kz_relay_fail_all();
 	kz_member_disconnected();

@@ -118,6 +118,10 @@ pass('every node agrees on every raced owner');
 is(sql($_, "SELECT count(*) FROM kz_globals.registrations WHERE state = 'pending'"), '0',
 	$_->name . ' keeps no pending rows') for @nodes;
 
+# nothing any node sent was refused by another (batches included)
+is(sql($_, 'SELECT bus_malformed FROM kz_globals.stats'), '0',
+	$_->name . ' refused no message of its peers') for @nodes;
+
 # owner exit frees the name everywhere
 $owner->quit;
 for my $node ($n2, $n3)
