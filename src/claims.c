@@ -192,6 +192,23 @@ report_table_full(void)
 			 errhint("Increase kz_globals.max_names and restart the server.")));
 }
 
+static void release_slot_locked(int procno, int pid);
+
+/*
+ * Makes pid the owner of its PGPROC slot's names.  Rows a previous process
+ * of the slot left (it can only have died without releasing them) go first.
+ * Caller holds reg_lock exclusively.
+ */
+static void
+own_slot_locked(int procno, int pid)
+{
+	KzBackend  *slot = &kz_backends[procno];
+
+	if (slot->names_owned > 0 && slot->owner_pid != pid)
+		release_slot_locked(procno, slot->owner_pid);
+	slot->owner_pid = pid;
+}
+
 /*
  * Inserts a row for name in the given state for backend (procno, pid), or
  * returns NULL if a live row exists.  Caller holds reg_lock exclusively;
@@ -210,6 +227,7 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 			return NULL;
 		kz_drop_row(row, true);
 	}
+	own_slot_locked(procno, pid);
 	row = kz_reg_insert(name);
 	if (row == NULL)
 	{
@@ -462,16 +480,17 @@ owned_by_slot(const KzRow *row, int procno, int pid)
 	return row->pid == pid || !kz_row_alive(row);
 }
 
-void
-kz_release_backend(int procno, int pid)
+/*
+ * Drops the rows of slot procno owned by pid (or by a process that has
+ * exited).  Caller holds reg_lock exclusively.  A scan of the table, but
+ * only when the slot has names: once per exiting owner.
+ */
+static void
+release_slot_locked(int procno, int pid)
 {
 	int32		i;
-	int32		n;
+	int32		n = kz_reg_capacity();
 
-	if (kz_backends[procno].names_owned <= 0)
-		return;
-	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	n = kz_reg_capacity();
 	for (i = 0; i < n && kz_backends[procno].names_owned > 0; i++)
 	{
 		KzRow	   *row = kz_reg_row(i);
@@ -479,33 +498,42 @@ kz_release_backend(int procno, int pid)
 		if (owned_by_slot(row, procno, pid))
 			kz_drop_row(row, true);
 	}
-	LWLockRelease(kz_shared->reg_lock);
 }
 
 void
+kz_release_backend(int procno, int pid)
+{
+	if (kz_backends[procno].names_owned <= 0)
+		return;
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	release_slot_locked(procno, pid);
+	LWLockRelease(kz_shared->reg_lock);
+}
+
+/*
+ * Releases the names of owners that exited without doing it themselves
+ * (processes that never armed the exit callback).  Looks at the slots, not
+ * the table, so it costs nothing while every owner lives.
+ */
+void
 kz_sweep_dead_owners(void)
 {
-	KzRegistryCounts counts;
-	int32		i;
-	int32		n;
+	int32	   *dead = palloc0(MaxBackends * sizeof(int32));
+	int			i;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
-	counts = kz_reg_counts();
-	LWLockRelease(kz_shared->reg_lock);
-	if (counts.local == 0 && counts.pending == 0)
-		return;
-
-	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	n = kz_reg_capacity();
-	for (i = 0; i < n; i++)
+	for (i = 0; i < MaxBackends; i++)
 	{
-		KzRow	   *row = kz_reg_row(i);
-
-		if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
-			!kz_row_alive(row))
-			kz_drop_row(row, true);
+		if (kz_backends[i].names_owned > 0 && !kz_proc_alive(i, kz_backends[i].owner_pid))
+			dead[i] = kz_backends[i].owner_pid;
 	}
 	LWLockRelease(kz_shared->reg_lock);
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (dead[i] != 0)
+			kz_release_backend(i, dead[i]);
+	}
+	pfree(dead);
 }
 
 /* True while some live row (pending, local or remote) holds name. */

@@ -99,8 +99,13 @@ typedef struct KzBackend
 	uint8		req_result;		/* KzReqResult */
 	/* register_name_wait(): hash of the awaited name, 0 = not waiting */
 	uint32		wait_hash;
-	/* names (local or pending rows) this backend owns; under reg_lock */
+	/*
+	 * Names (local or pending rows) of this PGPROC slot, and the process
+	 * that owns them; both under reg_lock.  One slot holds one process at a
+	 * time, so all its rows have one owner.
+	 */
 	int32		names_owned;
+	int32		owner_pid;
 } KzBackend;
 
 typedef struct KzShared

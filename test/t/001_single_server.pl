@@ -93,6 +93,17 @@ ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 0 FROM kz_globals.registrations WHERE name = 'by-pid'"),
 	'its names are released when it exits');
 
+# a process that never armed the exit callback (the autovacuum launcher):
+# once it exits it is never returned as an owner (the cluster test checks
+# that the worker's sweep also tells the peers)
+my $launcher = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher'");
+is(sql("SELECT kz_globals.register_name('swept', $launcher)"), 't',
+	'a superuser registers a name for the autovacuum launcher');
+sql("SELECT pg_terminate_backend($launcher)");
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM kz_globals.registrations WHERE name = 'swept'"),
+	'an owner that exited without the callback is not shown');
+
 # a role that may not signal a backend may not register or unregister for it
 sql("CREATE ROLE kz_mallory LOGIN");
 $s = $node->background_psql('postgres');

@@ -100,6 +100,18 @@ all_names_visible('after the stalled worker resumed', @nodes);
 is(sql($n1, "SELECT count(*) FROM pg_stat_activity WHERE pid = $wpid"), '1',
 	'(the same worker, not a restarted one)');
 
+# --- an owner that exits without the exit callback (the autovacuum launcher,
+#     registered by a superuser): the worker's sweep releases its names and
+#     tells the peers ---
+my $launcher = sql($n1, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher'");
+is(sql($n1, "SELECT kz_globals.register_name('swept', $launcher)"), 't',
+	'a name registered for the autovacuum launcher');
+ok(seen_everywhere('swept', "n1\@127.0.0.1", $launcher, $n2), '... is seen on n2');
+sql($n1, "SELECT pg_terminate_backend($launcher)");
+ok($n2->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM kz_globals.registrations WHERE name = 'swept'"),
+	"the sweep releases it and n2 drops it");
+
 # --- the broker stopped: register_name errors, whereis_name serves locally ---
 $broker->stop;
 ok($n1->poll_query_until('postgres',
