@@ -69,12 +69,16 @@ kz_member_node(const char *name, bool create)
 	if ((n != NULL && n->state == KZ_NODE_UP) || !create)
 		return idx;
 
+	n = NULL;
 	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
 	idx = kz_node_find(name);
 	if (idx < 0)
 		idx = kz_node_add(name);
-	if (idx >= 0 && kz_node(idx)->state != KZ_NODE_UP)
+	else if (kz_node(idx)->state == KZ_NODE_UP)
+		n = kz_node(idx);		/* another path brought it up meanwhile */
+	if (idx >= 0 && n == NULL)
 	{
+		/* new, or back after expiring: up, but not heard from yet */
 		n = kz_node(idx);
 		n->state = KZ_NODE_UP;
 		n->heard = false;
@@ -227,8 +231,10 @@ record_heartbeat(KzNode *n, const KzBusMsg *msg, HeartbeatChange *change)
 	n->state = KZ_NODE_UP;
 	n->heard = true;
 	n->last_heartbeat = GetCurrentTimestamp();
+	/* Expires x 1.25, computed in 64 bits and clamped so that it cannot wrap */
 	n->expires_ms = msg->has_expires && msg->expires_ms > 0 ?
-		(int32) Min(msg->expires_ms * 5 / 4, (int64) PG_INT32_MAX) :
+		(int32) Min(Min(msg->expires_ms, (int64) PG_INT32_MAX) * 5 / 4,
+					(int64) PG_INT32_MAX) :
 		3 * kz_heartbeat_interval;
 	n->is_kazoo = !change->pg_peer;
 	n->answers = change->pg_peer || msg->globals_nonempty;
