@@ -2,7 +2,8 @@
 #
 # demo/demo.sh CLUSTER_DIR - the kz_globals demo, run by demo/run.sh as an
 # unprivileged user: three PostgreSQL servers (pg1, pg2, pg3) and one
-# RabbitMQ broker form one registry of global names.
+# RabbitMQ broker form one registry of global names.  The last part shows
+# the singleton pattern with examples/coder_ring.
 
 set -euo pipefail
 
@@ -85,5 +86,71 @@ wait
 
 say "Counters on pg1"
 sql 1 "SELECT broker_state, claims_won, claims_lost, messages_sent, messages_received, calls FROM kz_globals.stats"
+
+# ---------------------------------------------------------------------------
+# The singleton pattern: examples/coder_ring, one owner of a ring of codes in
+# the whole cluster, standbys on other servers, fenced memo writes.
+# ---------------------------------------------------------------------------
+EXAMPLE="$(dirname "${BASH_SOURCE[0]}")/../examples/coder_ring"
+PREFIXES=(x B C D)
+
+# owner_of NAME: "node pid" of NAME's owner as pg3 sees it (empty if none)
+owner_of() {
+    kz_psql "$DIR" 3 "SELECT node || ' ' || pid FROM kz_globals.registrations WHERE name = '$1'"
+}
+
+say "coder_ring: install examples/coder_ring on every server; each server's codes start with its own prefix"
+for i in 1 2 3; do
+    kz_psql_raw "$DIR" "$(kz_port "$DIR" "$i")" -q -f "$EXAMPLE/coder_ring.sql" >/dev/null
+    sql "$i" "SELECT coder_ring.create_ring('demo', prefix => '${PREFIXES[$i]}') AS codes_per_cycle"
+done
+
+say "A ring process on pg1 (it finds the ring free and becomes its owner) and one on pg2 (it stands by)"
+printf 'pg1 (session C)=# CALL coder_ring.serve('"'demo'"');\n'
+kz_psql_raw "$DIR" "$(kz_port "$DIR" 1)" -q -c "CALL coder_ring.serve('demo')" >/dev/null 2>&1 &
+for _ in $(seq 100); do
+    [ -n "$(owner_of ring:demo)" ] && break
+    sleep 0.1
+done
+printf 'pg2 (session D)=# CALL coder_ring.serve('"'demo'"');\n'
+kz_psql_raw "$DIR" "$(kz_port "$DIR" 2)" -q -c "CALL coder_ring.serve('demo')" >/dev/null 2>&1 &
+sleep 1
+sql 3 "SELECT name, state, node, pid, token FROM kz_globals.registrations WHERE name = 'ring:demo'"
+sql 2 "SELECT pid, application_name, wait_event FROM pg_stat_activity WHERE application_name LIKE 'coder_ring%'"
+
+say "Callers on all three servers ask the owner on pg1 for codes"
+for i in 1 2 3; do
+    sql "$i" "SELECT coder_ring_next('demo') AS code FROM generate_series(1, 3)"
+done
+OLD_TOKEN=$(kz_psql "$DIR" 1 "SELECT kz_globals.token('ring:demo')")
+
+say "The owner on pg1 is killed; the standby on pg2 takes over, with a larger token"
+sql 1 "SELECT pg_terminate_backend(pid) FROM kz_globals.registrations WHERE name = 'ring:demo' AND state = 'local'"
+for _ in $(seq 100); do
+    case "$(owner_of ring:demo)" in pg2*) break ;; esac
+    sleep 0.1
+done
+sql 3 "SELECT name, state, node, pid, token, token > $OLD_TOKEN AS larger FROM kz_globals.registrations WHERE name = 'ring:demo'"
+for i in 1 2 3; do
+    sql "$i" "SELECT coder_ring_next('demo') AS code FROM generate_series(1, 3)"
+done
+
+say "The fence: a write guarded with the old owner's token is refused, and its transaction with it"
+printf 'pg2=# UPDATE coder_ring.memos SET last_max_pos = 1 WHERE ring = %s AND kz_globals.assert_owner(%s, %s);\n' \
+    "'demo'" "'ring:demo'" "$OLD_TOKEN"
+kz_psql_raw "$DIR" "$(kz_port "$DIR" 2)" -q \
+    -c "UPDATE coder_ring.memos SET last_max_pos = 1 WHERE ring = 'demo' AND kz_globals.assert_owner('ring:demo', $OLD_TOKEN)" 2>&1 || true
+
+say "No code was handed out twice: the memo tables of the three servers together"
+for i in 1 2 3; do
+    sql "$i" "SELECT count(*) AS codes_handed_out_here, min(code), max(code) FROM coder_ring.handed_out WHERE ring = 'demo'"
+done
+ALL_CODES=$(for i in 1 2 3; do kz_psql "$DIR" "$i" "SELECT code FROM coder_ring.handed_out WHERE ring = 'demo'"; done)
+printf 'codes in all memo tables: %s, distinct: %s\n' \
+    "$(printf '%s\n' "$ALL_CODES" | grep -c .)" "$(printf '%s\n' "$ALL_CODES" | sort -u | grep -c .)"
+
+# stop the ring processes
+kz_psql "$DIR" 2 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'coder_ring%'" >/dev/null
+wait
 
 say "Stopping the servers and the broker"
