@@ -536,6 +536,19 @@ kz_sweep_dead_owners(void)
 	pfree(dead);
 }
 
+/* Does the calling backend own name (with any token when token is NULL)? */
+static bool
+owned_by_me(const KzName *name, const int64 *token)
+{
+	KzOwner		owner;
+
+	return kz_find_owner(name, &owner) &&
+		owner.state == KZ_ROW_LOCAL &&
+		owner.procno == MyProc->pgprocno &&
+		owner.pid == MyProcPid &&
+		(token == NULL || owner.token == *token);
+}
+
 /* True while some live row (pending, local or remote) holds name. */
 static bool
 name_taken(const KzName *name)
@@ -599,6 +612,9 @@ kz_claim_name_wait(const KzName *name, int timeout_ms)
 	volatile TimestampTz deadline = 0;
 	volatile bool won = false;
 
+	/* a standby that already owns the name has nothing to wait for */
+	if (owned_by_me(name, NULL))
+		return true;
 	if (timeout_ms >= 0)
 		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(timeout_ms, 1));
 	pg_atomic_fetch_add_u32(&kz_shared->waiters, 1);
@@ -641,11 +657,5 @@ kz_name_token(const KzName *name, int64 *token)
 bool
 kz_owns_with_token(const KzName *name, int64 token)
 {
-	KzOwner		owner;
-
-	return kz_find_owner(name, &owner) &&
-		owner.state == KZ_ROW_LOCAL &&
-		owner.procno == MyProc->pgprocno &&
-		owner.pid == MyProcPid &&
-		owner.token == token;
+	return owned_by_me(name, &token);
 }
