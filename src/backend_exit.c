@@ -10,7 +10,8 @@
  * kz_globals function.  The callback runs on normal exit, on FATAL and on
  * pg_terminate_backend, while shared memory is still attached: it removes
  * the backend's names, queues their unregister events for the worker and
- * empties its mailbox.  A SIGKILLed backend runs no callback, but then the
+ * empties its mailbox, telling the callers of the calls still in it that
+ * no answer will come.  A SIGKILLed backend runs no callback, but then the
  * postmaster reinitializes all shared memory.  The worker also sweeps rows
  * whose owner is gone, for processes that never armed the callback.
  *
@@ -29,6 +30,7 @@
 #include "backend_exit.h"
 #include "claims.h"
 #include "mailbox.h"
+#include "messaging.h"
 #include "shmem.h"
 
 /*
@@ -64,7 +66,10 @@ kz_backend_exit(int code, Datum arg)
 	LWLockReleaseAll();
 	kz_release_backend(procno, MyProcPid);
 	if (kz_backends[procno].pid == MyProcPid)
+	{
+		kz_fail_queued_calls();
 		kz_slot_claim(procno, 0);
+	}
 }
 
 static void

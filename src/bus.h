@@ -97,7 +97,8 @@ extern uint64 kz_out_call(const char *queue, const uint8 *name, size_t name_len,
 						  const char *body, size_t len, int32 sender_pid,
 						  int32 timeout_ms, uint64 call_id, char *msg_id);
 extern uint64 kz_out_reply(const char *queue, const char *req_msg_id,
-						   const char *body, size_t len, char *msg_id);
+						   const char *body, size_t len, bool owner_exited,
+						   char *msg_id);
 extern bool kz_out_heartbeat(const char *queue, bool sync_request);
 extern bool kz_out_sync(const char *queue);
 

@@ -283,10 +283,14 @@ kz_out_call(const char *queue, const uint8 *name, size_t name_len,
 	return publish_to_owner(queue, "call", name, name_len, &buf, msg_id);
 }
 
-/* The reply to a call from another node, with the call's Msg-ID. */
+/*
+ * The reply to a call from another node, with the call's Msg-ID.  With
+ * owner_exited (sent to kz_globals callers only), Reply is empty and the
+ * caller learns that no answer will come.
+ */
 uint64
 kz_out_reply(const char *queue, const char *req_msg_id, const char *body,
-			 size_t len, char *msg_id)
+			 size_t len, bool owner_exited, char *msg_id)
 {
 	StringInfoData buf;
 	StringInfo	term = binary_term(body, len);
@@ -294,6 +298,8 @@ kz_out_reply(const char *queue, const char *req_msg_id, const char *body,
 	kz_bus_next_msg_id(msg_id);
 	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "reply", req_msg_id);
 	kz_proto_add_term(&buf, "Reply", (const uint8 *) term->data, term->len);
+	if (owner_exited)
+		kz_proto_add_bool(&buf, "Owner-Exited", true);
 	kz_proto_end(&buf);
 	return publish(KZ_EXCHANGE_TARGETED, queue, &buf, true, msg_id);
 }

@@ -35,6 +35,8 @@ typedef enum KzMsgKind
 
 /* KzMessage.flags */
 #define KZ_MSG_BODY_ETF		0x01	/* body is an external term, not text */
+#define KZ_MSG_OWNER_GONE	0x02	/* a reply saying the owner ended without
+									 * answering the call */
 
 typedef struct KzMessage
 {

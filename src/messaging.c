@@ -160,8 +160,11 @@ body_text(const KzMessage *m)
 	return pnstrdup(KZ_MSG_BODY(m), m->body_len);
 }
 
-/* Waits for the reply to call_id until deadline (0: none). */
-static char *
+/*
+ * Waits for the reply to call_id until deadline (0: none); the reply
+ * message, or InvalidDsaPointer on timeout.
+ */
+static dsa_pointer
 await_reply(uint64 call_id, TimestampTz deadline)
 {
 	for (;;)
@@ -171,17 +174,12 @@ await_reply(uint64 call_id, TimestampTz deadline)
 		long		wait_ms = -1;
 
 		if (DsaPointerIsValid(reply))
-		{
-			char	   *text = body_text(kz_message_get(reply));
-
-			kz_message_free(reply);
-			return text;
-		}
+			return reply;
 		if (deadline != 0)
 		{
 			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 			if (wait_ms <= 0)
-				return NULL;
+				return InvalidDsaPointer;
 			events |= WL_TIMEOUT;
 		}
 		(void) WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
@@ -223,7 +221,9 @@ kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 	KzOwner		owner;
 	uint64		call_id;
 	volatile TimestampTz deadline = 0;
-	char	   *volatile reply = NULL;
+	volatile dsa_pointer reply = InvalidDsaPointer;
+	KzMessage  *m;
+	char	   *text;
 
 	if (!kz_whereis(name, &owner))
 		report_no_owner(name, NULL);
@@ -243,12 +243,24 @@ kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 	}
 	PG_END_TRY();
 
-	if (reply == NULL)
+	if (!DsaPointerIsValid(reply))
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("call to \"%s\" timed out after %d ms",
 						kz_name_to_cstring(name), timeout_ms)));
-	return reply;
+	m = kz_message_get(reply);
+	if (m->flags & KZ_MSG_OWNER_GONE)
+	{
+		kz_message_free(reply);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of \"%s\" exited without answering the call",
+						kz_name_to_cstring(name)),
+				 errdetail("The request may or may not have been acted on.")));
+	}
+	text = body_text(m);
+	kz_message_free(reply);
+	return text;
 }
 
 static const char *
@@ -322,6 +334,47 @@ report_bad_tag(const char *tag)
 			 errhint("Pass the reply_tag column of a message of kind \"call\" returned by receive().")));
 }
 
+/* Parses a local caller's tag, "l:<procno>:<pid>:<call id>". */
+static bool
+parse_local_tag(const char *tag, int *procno, int *pid, uint64 *call_id)
+{
+	int			consumed = 0;
+
+	return sscanf(tag, "l:%d:%d:" UINT64_FORMAT "%n", procno, pid, call_id, &consumed) == 3 &&
+		tag[consumed] == '\0' && *procno >= 0 && *procno < MaxBackends && *pid > 0;
+}
+
+/* Parses the deadline of a remote caller's tag, "r:<deadline>:<...>:<...>". */
+static bool
+parse_remote_tag(const char *tag, TimestampTz *deadline)
+{
+	int64		value;
+	int			consumed = 0;
+
+	if (sscanf(tag, "r:" INT64_FORMAT ":%n", &value, &consumed) != 1 || consumed == 0 ||
+		strchr(tag + consumed, ':') == NULL)
+		return false;
+	*deadline = (TimestampTz) value;
+	return true;
+}
+
+/*
+ * Hands a reply to a caller on this server.  Without no_oom (the exit
+ * path), allocation failure is an error.
+ */
+static bool
+answer_local(int procno, int pid, uint64 call_id, const KzMessageSpec *spec, bool no_oom)
+{
+	dsa_pointer msg = kz_message_create(spec, no_oom);
+
+	if (!DsaPointerIsValid(msg))
+		return false;
+	if (kz_call_answer(procno, pid, call_id, msg))
+		return true;
+	kz_message_free(msg);
+	return false;
+}
+
 /* Answers a caller on this server ("l:" tags). */
 static bool
 reply_local(const char *tag, const char *response, size_t len)
@@ -329,12 +382,9 @@ reply_local(const char *tag, const char *response, size_t len)
 	int			procno;
 	int			pid;
 	uint64		call_id;
-	int			consumed = 0;
 	KzMessageSpec spec;
-	dsa_pointer msg;
 
-	if (sscanf(tag, "l:%d:%d:" UINT64_FORMAT "%n", &procno, &pid, &call_id, &consumed) != 3 ||
-		tag[consumed] != '\0' || procno < 0 || procno >= MaxBackends || pid <= 0)
+	if (!parse_local_tag(tag, &procno, &pid, &call_id))
 		report_bad_tag(tag);
 
 	memset(&spec, 0, sizeof(spec));
@@ -344,11 +394,7 @@ reply_local(const char *tag, const char *response, size_t len)
 	spec.node = kz_node_name;
 	spec.body = response;
 	spec.body_len = len;
-	msg = kz_message_create(&spec, false);
-	if (kz_call_answer(procno, pid, call_id, msg))
-		return true;
-	kz_message_free(msg);
-	return false;
+	return answer_local(procno, pid, call_id, &spec, false);
 }
 
 /* Answers a caller on another node ("r:" tags) through the worker. */
@@ -357,11 +403,9 @@ reply_remote(const char *tag, const char *response, size_t len)
 {
 	KzJobSpec	spec;
 	KzReqResult result;
-	int64		deadline;
-	int			consumed = 0;
+	TimestampTz deadline;
 
-	if (sscanf(tag, "r:" INT64_FORMAT ":%n", &deadline, &consumed) != 1 || consumed == 0 ||
-		strchr(tag + consumed, ':') == NULL)
+	if (!parse_remote_tag(tag, &deadline))
 		report_bad_tag(tag);
 	if (GetCurrentTimestamp() > deadline)
 		return false;
@@ -386,4 +430,64 @@ kz_reply(const char *tag, const char *response, size_t len)
 		return reply_remote(tag, response, len);
 	report_bad_tag(tag);
 	return false;				/* keep compiler quiet */
+}
+
+/*
+ * Tells the caller of one call from this backend's mailbox that its owner
+ * exited.  Never raises: it runs in an exit callback.
+ */
+static void
+fail_call(const KzMessage *m)
+{
+	char		tag[1024];		/* longer (odd) tags: the caller times out */
+	int			procno;
+	int			pid;
+	uint64		call_id;
+	TimestampTz deadline;
+
+	if (m->tag_len == 0 || m->tag_len >= sizeof(tag))
+		return;
+	memcpy(tag, KZ_MSG_TAG(m), m->tag_len);
+	tag[m->tag_len] = '\0';
+
+	if (parse_local_tag(tag, &procno, &pid, &call_id))
+	{
+		KzMessageSpec spec;
+
+		memset(&spec, 0, sizeof(spec));
+		spec.kind = KZ_MSG_REPLY;
+		spec.flags = KZ_MSG_OWNER_GONE;
+		spec.sender_pid = MyProcPid;
+		spec.sent_at = GetCurrentTimestamp();
+		spec.node = kz_node_name;
+		(void) answer_local(procno, pid, call_id, &spec, true);
+	}
+	else if (parse_remote_tag(tag, &deadline) && GetCurrentTimestamp() <= deadline)
+	{
+		KzJobSpec	spec;
+
+		memset(&spec, 0, sizeof(spec));
+		spec.kind = KZ_JOB_OWNER_GONE;
+		spec.procno = -1;
+		spec.target = tag;
+		spec.target_len = m->tag_len;
+		spec.body = KZ_MSG_NODE(m);
+		spec.body_len = m->node_len;
+		(void) kz_job_submit(&spec, true);
+	}
+}
+
+void
+kz_fail_queued_calls(void)
+{
+	dsa_pointer msg;
+
+	while (DsaPointerIsValid(msg = kz_mailbox_take()))
+	{
+		KzMessage  *m = kz_message_get(msg);
+
+		if (m->kind == KZ_MSG_CALL)
+			fail_call(m);
+		kz_message_free(msg);
+	}
 }

@@ -52,6 +52,13 @@ extern char *kz_call(const KzName *name, const char *request, size_t len,
 /* Takes the next message, waiting up to timeout_ms (-1: no limit). */
 extern bool kz_receive(int timeout_ms, KzReceived *out);
 
+/*
+ * At exit: empties this backend's mailbox, telling the caller of every call
+ * still in it that no answer will come (call() then fails at once with
+ * 42704).  Never raises.
+ */
+extern void kz_fail_queued_calls(void);
+
 /* Answers a call; false if the caller is no longer waiting. */
 extern bool kz_reply(const char *tag, const char *response, size_t len);
 

@@ -115,6 +115,7 @@ typedef enum KzField
 	F_LAST,
 	F_NAMES,
 	F_SYNC_REQUEST,
+	F_OWNER_EXITED,
 	F_COUNT
 } KzField;
 
@@ -123,7 +124,7 @@ static const char *const field_keys[F_COUNT] = {
 	"Server-ID", "Zone", "AMQP-Broker-Zone", "Name", "State", "Timestamp",
 	"Message", "Reply", "Reason", "Pid", "Sender-Pid", "Timeout", "Expires",
 	"Globals", "Incarnation", "Session", "PG-Globals-Version", "Sync-ID",
-	"Part", "Last", "Names", "Sync-Request"
+	"Part", "Last", "Names", "Sync-Request", "Owner-Exited"
 };
 
 /* Event-Category and Event-Name of each event. */
@@ -1063,7 +1064,8 @@ get_fields(ParseState *ps, KzBusMsg *msg, const char **detail)
 						   &msg->sync_id, NULL, detail)) != KZ_PROTO_OK ||
 		(err = get_int32(ps, F_PART, 0, &msg->sync_part, detail)) != KZ_PROTO_OK ||
 		(err = get_bool(ps, F_LAST, &msg->sync_last, detail)) != KZ_PROTO_OK ||
-		(err = get_bool(ps, F_SYNC_REQUEST, &msg->sync_request, detail)) != KZ_PROTO_OK)
+		(err = get_bool(ps, F_SYNC_REQUEST, &msg->sync_request, detail)) != KZ_PROTO_OK ||
+		(err = get_bool(ps, F_OWNER_EXITED, &msg->owner_exited, detail)) != KZ_PROTO_OK)
 		return err;
 	return check_term_types(ps, detail);
 }

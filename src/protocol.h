@@ -141,6 +141,8 @@ typedef struct KzBusMsg
 	int32		pid;			/* Pid: the owner backend */
 	int32		sender_pid;		/* Sender-Pid */
 	int32		timeout_ms;		/* Timeout; 0 if absent */
+	bool		owner_exited;	/* Owner-Exited (a kz_globals reply): the
+								 * owner ended without answering the call */
 
 	/* heartbeats (nodes/advertise) */
 	bool		has_expires;

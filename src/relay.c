@@ -15,6 +15,11 @@
  * mailbox (a call with a reply tag that routes the answer back to the
  * caller's queue); a reply goes to the waiting caller's slot.
  *
+ * A call whose owner exits before answering it (queued in the owner's
+ * mailbox, or arriving just after) gets a reply marked Owner-Exited when
+ * the caller is a kz_globals node, so that call() fails at once instead of
+ * at its timeout.
+ *
  * IDENTIFICATION
  *	  src/relay.c
  *
@@ -299,9 +304,22 @@ kz_relay_flush(void)
 }
 
 /*
- * The answer to a call from another node.  The tag the owner got with the
- * call says where to: "r:<deadline>:<msg id>:<queue>".
+ * Splits a remote caller's reply tag, "r:<deadline>:<msg id>:<queue>", in
+ * place; false if it is not one.
  */
+static bool
+split_remote_tag(char *tag, char **msg_id, char **queue)
+{
+	*msg_id = strchr(tag + 2, ':');
+	*queue = *msg_id ? strchr(*msg_id + 1, ':') : NULL;
+	if (*queue == NULL)
+		return false;
+	*(*queue)++ = '\0';
+	(*msg_id)++;
+	return true;
+}
+
+/* The answer to a call from another node, to where its tag says. */
 static void
 relay_reply(const KzJob *job)
 {
@@ -311,21 +329,42 @@ relay_reply(const KzJob *job)
 	char		property_id[KZ_MSG_ID_LEN + 1];
 	uint64		dtag;
 
-	msg_id = strchr(tag + 2, ':');
-	queue = msg_id ? strchr(msg_id + 1, ':') : NULL;
-	if (queue == NULL || !kz_conn_usable())
+	if (!split_remote_tag(tag, &msg_id, &queue) || !kz_conn_usable())
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id,
 						  queue == NULL ? KZ_RES_NO : KZ_RES_BROKER_DOWN);
 		return;
 	}
-	*queue++ = '\0';
-	msg_id++;
-	dtag = kz_out_reply(queue, msg_id, KZ_JOB_BODY(job), job->body_len, property_id);
+	dtag = kz_out_reply(queue, msg_id, KZ_JOB_BODY(job), job->body_len, false,
+						property_id);
 	if (dtag == 0)
 		fail_requests(&job, 1, KZ_RES_BROKER_DOWN);
 	else
 		track(dtag, &job, 1, property_id);
+}
+
+/*
+ * A call from caller_node that its owner will never answer (the owner
+ * exited with it queued, or before it arrived): a kz_globals caller is told
+ * at once, so that it fails now rather than at its timeout.  A Kazoo caller
+ * would take any reply for the owner's answer, so it is left to time out,
+ * as it would with a Kazoo owner.  Nobody waits for this publish.
+ */
+static void
+tell_owner_gone(const char *reply_tag, const char *caller_node)
+{
+	char	   *tag = pstrdup(reply_tag);
+	char	   *msg_id;
+	char	   *queue;
+	char		property_id[KZ_MSG_ID_LEN + 1];
+	int			index;
+
+	if (!kz_conn_usable() || !split_remote_tag(tag, &msg_id, &queue))
+		return;
+	index = caller_node ? kz_member_node(caller_node, false) : -1;
+	if (index < 0 || !kz_member_is_pg(index))
+		return;
+	(void) kz_out_reply(queue, msg_id, NULL, 0, true, property_id);
 }
 
 void
@@ -341,6 +380,14 @@ kz_relay_job(const KzJob *job)
 			break;
 		case KZ_JOB_REPLY:
 			relay_reply(job);
+			break;
+		case KZ_JOB_OWNER_GONE:
+			{
+				char	   *tag = pnstrdup(KZ_JOB_TARGET(job), job->target_len);
+				char	   *node = pnstrdup(KZ_JOB_BODY(job), job->body_len);
+
+				tell_owner_gone(tag, node);
+			}
 			break;
 		case KZ_JOB_UNREGISTER:
 			/* while disconnected it is dropped: the next sync corrects peers */
@@ -439,6 +486,7 @@ deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_
 	dsa_pointer dp;
 	int			procno;
 	int			pid;
+	KzDeliver	result = KZ_DELIVER_FULL;
 
 	if (!local_owner(name_data, name_len, &name, &procno, &pid))
 		return;					/* not ours: Kazoo broadcasts to every node */
@@ -453,14 +501,19 @@ deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_
 	spec.body = (const char *) body;
 	spec.body_len = body_len;
 	dp = kz_message_create(&spec, true);
-	if (DsaPointerIsValid(dp) && kz_mailbox_put(procno, pid, dp) == KZ_DELIVER_OK)
-		KZ_STAT_INC(messages_received);
-	else
+	if (DsaPointerIsValid(dp))
+		result = kz_mailbox_put(procno, pid, dp);
+	if (result == KZ_DELIVER_OK)
 	{
-		if (DsaPointerIsValid(dp))
-			kz_message_free(dp);
-		KZ_STAT_INC(messages_dropped);
+		KZ_STAT_INC(messages_received);
+		return;
 	}
+	if (DsaPointerIsValid(dp))
+		kz_message_free(dp);
+	KZ_STAT_INC(messages_dropped);
+	/* the owner has just exited: its caller need not wait */
+	if (result == KZ_DELIVER_GONE && kind == KZ_MSG_CALL)
+		tell_owner_gone(tag, node);
 }
 
 void
@@ -518,11 +571,14 @@ kz_relay_in_reply(const KzBusMsg *msg)
 		return;
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = KZ_MSG_REPLY;
-	spec.flags = KZ_MSG_BODY_ETF;
+	spec.flags = msg->owner_exited ? KZ_MSG_OWNER_GONE : KZ_MSG_BODY_ETF;
 	spec.sent_at = GetCurrentTimestamp();
 	spec.node = msg->node;
-	spec.body = (const char *) msg->reply;
-	spec.body_len = msg->reply_len;
+	if (!msg->owner_exited)
+	{
+		spec.body = (const char *) msg->reply;
+		spec.body_len = msg->reply_len;
+	}
 	dp = kz_message_create(&spec, true);
 	if (DsaPointerIsValid(dp) && !kz_call_answer(a->procno, a->pid, call_id, dp))
 		kz_message_free(dp);

@@ -35,7 +35,9 @@ typedef enum KzJobKind
 	KZ_JOB_SEND,				/* deliver a message to a remote owner */
 	KZ_JOB_CALL,				/* forward a call to a remote owner */
 	KZ_JOB_REPLY,				/* answer a call from another node */
-	KZ_JOB_UNREGISTER			/* a local name is gone: tell the cluster */
+	KZ_JOB_UNREGISTER,			/* a local name is gone: tell the cluster */
+	KZ_JOB_OWNER_GONE			/* a call from another node will never be
+								 * answered: tell its caller */
 } KzJobKind;
 
 typedef struct KzJob

@@ -150,7 +150,7 @@ serve_job_offline(KzJob *job)
 {
 	KzReqResult result = KZ_RES_BROKER_DOWN;
 
-	if (job->kind == KZ_JOB_UNREGISTER)
+	if (job->kind == KZ_JOB_UNREGISTER || job->kind == KZ_JOB_OWNER_GONE)
 		return;
 	if (job->kind == KZ_JOB_CLAIM)
 	{
@@ -190,6 +190,7 @@ serve_job_online(const KzJob *job)
 		case KZ_JOB_CALL:
 		case KZ_JOB_REPLY:
 		case KZ_JOB_UNREGISTER:
+		case KZ_JOB_OWNER_GONE:
 			kz_relay_job(job);
 			break;
 	}

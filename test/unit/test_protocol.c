@@ -809,6 +809,12 @@ test_field_types(void)
 		{"\"Sync-Request\":\"yes\"", KZ_PROTO_BAD_FIELD},
 		{"\"Sync-Request\":true", KZ_PROTO_OK},
 		{"\"Sync-Request\":null", KZ_PROTO_OK},
+		/* Owner-Exited: boolean */
+		{"\"Owner-Exited\":1", KZ_PROTO_BAD_FIELD},
+		{"\"Owner-Exited\":\"true\"", KZ_PROTO_BAD_FIELD},
+		{"\"Owner-Exited\":{}", KZ_PROTO_BAD_FIELD},
+		{"\"Owner-Exited\":true", KZ_PROTO_OK},
+		{"\"Owner-Exited\":null", KZ_PROTO_OK},
 		/* Globals: an object (or an empty array) */
 		{"\"Globals\":1", KZ_PROTO_BAD_FIELD},
 		{"\"Globals\":\"x\"", KZ_PROTO_BAD_FIELD},
@@ -1563,6 +1569,45 @@ test_sync_request(void)
 		free_msg(&msg);
 		if (value)
 			break;
+	}
+	pfree(out.data);
+}
+
+/*
+ * Owner-Exited in a reply: absent is false (a real answer), true says the
+ * owner ended without answering; Reply is still required.
+ */
+static void
+test_owner_exited(void)
+{
+	static const uint8 empty[] = {131, 109, 0, 0, 0, 0};
+	StringInfoData out;
+	KzBusMsg	msg;
+	const char *detail;
+	KzEnvelope	env = {KZ_APP_NAME_GLOBALS, "globals", "reply",
+	"00000000000000010000000000000002", "pg@h", NULL};
+	int			variant;
+
+	initStringInfo(&out);
+	for (variant = 0; variant < 3; variant++)
+	{
+		resetStringInfo(&out);
+		kz_proto_begin(&out, &env);
+		if (variant < 2)
+			kz_proto_add_term(&out, "Reply", empty, sizeof(empty));
+		if (variant > 0)
+			kz_proto_add_bool(&out, "Owner-Exited", true);
+		kz_proto_end(&out);
+		if (variant == 2)
+		{
+			CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) ==
+				  KZ_PROTO_MISSING_FIELD);
+			continue;
+		}
+		CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_OK);
+		CHECK(msg.event == KZ_EV_REPLY && msg.owner_exited == (variant == 1));
+		CHECK(msg.reply_len == sizeof(empty));
+		free_msg(&msg);
 	}
 	pfree(out.data);
 }
@@ -2740,6 +2785,7 @@ main(int argc, char **argv)
 	test_roundtrip_full();
 	test_roundtrip_minimal();
 	test_sync_request();
+	test_owner_exited();
 	test_batches();
 	test_escaping();
 	test_routing_keys();
