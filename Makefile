@@ -75,4 +75,11 @@ demo:
 bench:
 	bash bench/run.sh
 
-.PHONY: unitcheck tapcheck test demo bench
+# The unit tests, then a server (postmaster, backends, worker) under
+# Valgrind memcheck in a two-server cluster; not part of make test (slow).
+valgrindcheck: $(UNIT_BINS)
+	@rc=0; for t in $(UNIT_BINS); do valgrind -q --error-exitcode=1 ./$$t >/dev/null || rc=1; done; \
+		[ $$rc = 0 ] && echo "unit tests: valgrind clean"; exit $$rc
+	bash test/valgrind/run.sh
+
+.PHONY: unitcheck tapcheck test demo bench valgrindcheck

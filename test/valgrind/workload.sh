@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+#
+# test/valgrind/workload.sh TREE - run as the unprivileged user by run.sh.
+#
+# Server 1 runs under Valgrind memcheck with --trace-children (postgres
+# forks without exec, so every backend and the kz_globals worker stay under
+# it); server 2 runs natively so that the worker of server 1 has a peer to
+# claim against, relay to and answer.  The workload covers every SQL
+# function, cross-server sends and calls, conflicting claims, a waiting
+# claim handed over on exit, batches of claims from both sides, and a clean
+# shutdown (the worker's exit path).  Every error Valgrind reports counts.
+
+set -euo pipefail
+TREE=$1
+# shellcheck source=test/harness/cluster.sh
+. "$TREE/test/harness/cluster.sh"
+PGBIN=$KZ_PG_BIN
+DIR=$TREE/valgrind.tmp
+rm -rf "$DIR"
+mkdir -p "$DIR"
+: >"$DIR/cluster.env"
+
+stop_all() {
+    kz_cluster_stop "$DIR"
+}
+trap stop_all EXIT
+
+broker=$(kz_free_port)
+echo "BROKER_PORT=$broker" >>"$DIR/cluster.env"
+bash "$KZ_CLUSTER_HARNESS/rabbitmq.sh" start "$DIR/rabbitmq" "$broker"
+kz_pg_start "$DIR" 2 "$broker" "kz_globals.heartbeat_interval = 1000ms"
+
+# server 1 by hand: same settings, but the postmaster starts under valgrind
+p1=$(kz_free_port)
+"$PGBIN/initdb" -D "$DIR/pg1" -A trust -N --no-instructions -E UTF8 >"$DIR/pg1.initdb.log"
+cat >>"$DIR/pg1/postgresql.conf" <<CONF
+port = $p1
+listen_addresses = ''
+unix_socket_directories = '$DIR'
+shared_preload_libraries = 'kz_globals'
+kz_globals.node_name = 'pg1@127.0.0.1'
+kz_globals.amqp_uri = 'amqp://guest:guest@127.0.0.1:$broker/%2f'
+kz_globals.heartbeat_interval = 1000ms
+kz_globals.request_timeout = 10s
+max_connections = 30
+CONF
+echo "PORT_1=$p1" >>"$DIR/cluster.env"
+valgrind --quiet --trace-children=yes --track-origins=yes --num-callers=30 \
+    --error-exitcode=0 --suppressions="$TREE/test/valgrind/postgres.supp" \
+    --log-file="$DIR/vg.%p.log" \
+    "$PGBIN/postgres" -D "$DIR/pg1" >"$DIR/pg1.log" 2>&1 &
+for ((i = 0; i < 900; i++)); do
+    "$PGBIN/pg_isready" -h "$DIR" -p "$p1" -q && break
+    sleep 0.2
+done
+kz_psql_raw "$DIR" "$p1" -q -c 'CREATE EXTENSION kz_globals'
+kz_wait_cluster "$DIR" 2
+echo "valgrind: cluster up (server 1 under memcheck)"
+
+q1() { kz_psql "$DIR" 1 "$@"; }
+q2() { kz_psql "$DIR" 2 "$@"; }
+
+# the regression SQL, on server 1 (output checked by make test, not here)
+for f in "$TREE"/test/sql/0[1-6]*.sql; do
+    kz_psql_raw "$DIR" "$p1" -X -v ON_ERROR_STOP=0 -f "$f" >"$DIR/$(basename "$f" .sql).out" 2>&1 || true
+done
+
+# an owner on server 1 that takes a send, answers a call, then waits for a
+# name held on server 2 and is handed it when that session ends
+kz_psql_raw "$DIR" "$p1" -q >"$DIR/owner.out" 2>&1 <<'SQL' &
+SELECT kz_globals.register_name('vg_svc');
+SELECT name, kind, message FROM kz_globals.receive(30000);
+SELECT kz_globals.reply(reply_tag, '{"ok":true}') FROM kz_globals.receive(30000);
+SELECT kz_globals.register_name_wait('vg_wait', 60000);
+SELECT kz_globals.token('vg_wait') > 0;
+SQL
+owner=$!
+for ((i = 0; i < 300; i++)); do
+    [ -n "$(q2 "SELECT kz_globals.whereis_name('vg_svc')")" ] && break
+    sleep 0.2
+done
+q2 "SELECT kz_globals.send('vg_svc', '{\"hello\":1}')" >/dev/null
+q2 "SELECT kz_globals.call('vg_svc', '{\"q\":2}', 20000)" >"$DIR/call.out"
+q2 "SELECT kz_globals.register_name('vg_svc')" >/dev/null
+q2 "SELECT kz_globals.register_name('vg_wait'), pg_sleep(5)" >/dev/null
+wait "$owner"
+
+# claims from both servers at once, many of them on the same names, then
+# sends to the winners from server 1
+seq 60 | sed "s/.*/SELECT kz_globals.register_name('b_&');/" |
+    kz_psql_raw "$DIR" "$(kz_port "$DIR" 2)" -q >/dev/null 2>&1 &
+other=$!
+seq 60 | sed "s/.*/SELECT kz_globals.register_name('a_&'), kz_globals.register_name('b_&');/" |
+    kz_psql_raw "$DIR" "$p1" -q >/dev/null 2>&1
+wait "$other" # (a bare wait would wait for the postmaster too)
+seq 30 | sed "s/.*/SELECT kz_globals.send('b_&', 'm&');/" |
+    kz_psql_raw "$DIR" "$p1" -q -v ON_ERROR_STOP=0 >/dev/null 2>&1 || true
+q1 "SELECT count(*) FROM kz_globals.nodes WHERE state = 'up'" >/dev/null
+q1 "SELECT * FROM kz_globals.stats" >/dev/null
+
+fail=0
+grep -q '"ok":true' "$DIR/call.out" || { echo "valgrind: the call got no reply"; fail=1; }
+grep -q '^ t$' "$DIR/owner.out" || { echo "valgrind: the waiting claim was not handed over"; fail=1; }
+
+"$PGBIN/pg_ctl" -D "$DIR/pg1" -m fast -w -t 300 stop >/dev/null
+errors=0
+for log in "$DIR"/vg.*.log; do
+    n=$(grep -c '^==[0-9]*== [A-Z]' "$log" || true)
+    if [ "$n" -gt 0 ]; then
+        echo "valgrind: $n error(s) in $(basename "$log"):"
+        head -80 "$log"
+        errors=$((errors + n))
+    fi
+done
+logs=$(ls "$DIR"/vg.*.log | wc -l)
+echo "valgrind: $logs processes checked, $errors errors"
+[ "$errors" -eq 0 ] && [ "$fail" -eq 0 ]
