@@ -11,6 +11,8 @@ BEGIN
 EXCEPTION WHEN OTHERS OR query_canceled THEN
 	GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
 		detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+	-- mask real PIDs and other run-dependent numbers
+	message := regexp_replace(message, 'PID [0-9]{3,}', 'PID N', 'g');
 	message := regexp_replace(message, '[0-9]{5,}', 'N', 'g');
 	detail := nullif(detail, '');
 	hint := nullif(hint, '');
