@@ -85,6 +85,23 @@ q2 "SELECT kz_globals.register_name('vg_svc')" >/dev/null
 q2 "SELECT kz_globals.register_name('vg_wait'), pg_sleep(5)" >/dev/null
 wait "$owner"
 
+# an owner ended with calls queued in its mailbox: its callers (one on
+# each server) are told at once
+kz_psql_raw "$DIR" "$p1" -q -c "SELECT kz_globals.register_name('vg_busy'), pg_sleep(120)" \
+    >/dev/null 2>&1 &
+busy=$!
+for ((i = 0; i < 300; i++)); do
+    [ -n "$(q2 "SELECT kz_globals.whereis_name('vg_busy')")" ] && break
+    sleep 0.2
+done
+kz_psql_raw "$DIR" "$p1" -qAt -c "SELECT kz_globals.call('vg_busy', 'c1', 60000)" >"$DIR/gone1.out" 2>&1 &
+c1=$!
+kz_psql_raw "$DIR" "$(kz_port "$DIR" 2)" -qAt -c "SELECT kz_globals.call('vg_busy', 'c2', 60000)" >"$DIR/gone2.out" 2>&1 &
+c2=$!
+sleep 3
+q1 "SELECT pg_terminate_backend(pid) FROM kz_globals.registrations WHERE name = 'vg_busy'" >/dev/null
+wait "$c1" "$c2" "$busy" || true
+
 # claims from both servers at once, many of them on the same names, then
 # sends to the winners from server 1
 seq 60 | sed "s/.*/SELECT kz_globals.register_name('b_&');/" |
@@ -101,6 +118,10 @@ q1 "SELECT * FROM kz_globals.stats" >/dev/null
 fail=0
 grep -q '"ok":true' "$DIR/call.out" || { echo "valgrind: the call got no reply"; fail=1; }
 grep -q '^ t$' "$DIR/owner.out" || { echo "valgrind: the waiting claim was not handed over"; fail=1; }
+for f in gone1 gone2; do
+    grep -q 'exited without answering' "$DIR/$f.out" ||
+        { echo "valgrind: a caller of an ended owner was not told ($f)"; fail=1; }
+done
 
 "$PGBIN/pg_ctl" -D "$DIR/pg1" -m fast -w -t 300 stop >/dev/null
 errors=0
