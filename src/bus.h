@@ -106,7 +106,7 @@ extern bool kz_out_sync(const char *queue);
 extern void kz_outbox_claim(const KzName *name, int64 ts, uint64 claim_id);
 extern void kz_outbox_advert(const KzName *name, int64 ts, int32 pid);
 extern void kz_outbox_unregister(const uint8 *name, size_t len, int64 ts);
-extern void kz_outbox_flush(void);
+extern TimestampTz kz_outbox_flush(TimestampTz now);
 extern void kz_outbox_reset(void);
 
 /* bus_in.c */
@@ -129,6 +129,7 @@ extern void kz_inflight_register_resp(const KzBusMsg *msg, int node);
 extern void kz_inflight_claim_batch_resp(const KzBusMsg *msg, int node);
 extern void kz_inflight_query_resp(const KzBusMsg *msg, int node);
 extern void kz_inflight_claim_lost(uint64 claim_id);
+extern bool kz_inflight_claim_pending(uint64 claim_id);
 extern void kz_inflight_node_gone(int node);
 extern void kz_inflight_start_deferred(void);
 extern TimestampTz kz_inflight_expire(TimestampTz now);

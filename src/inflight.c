@@ -407,6 +407,15 @@ kz_inflight_query_resp(const KzBusMsg *msg, int node)
 		finish(entry, KZ_RES_NO);
 }
 
+/* True while a claim is under way (not yet decided). */
+bool
+kz_inflight_claim_pending(uint64 claim_id)
+{
+	Inflight   *entry = lookup(claim_id);
+
+	return entry != NULL && entry->is_claim;
+}
+
 void
 kz_inflight_claim_lost(uint64 claim_id)
 {

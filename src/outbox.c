@@ -11,8 +11,18 @@
  * load.  Flushing runs in queue order, so events about one name still leave
  * in the order they happened (SPEC section 5, fix 6).
  *
+ * Claims are also grouped across rounds, as a database groups commits.
+ * Under load they arrive one by one while the previous claims wait for
+ * their answers; sent at once, they would make batches of one or two.  So
+ * while the newest published claim is still unanswered (for at most
+ * KZ_CLAIM_HOLD_MS), new claims are held back, and they leave together in
+ * the round its answers arrive: one batch per round trip, as large as the
+ * number of claimants waiting.  With nothing in flight (a single client)
+ * a claim leaves at once.  Other events are never held, and claims for
+ * different names are independent, so holding keeps fix 6's order.
+ *
  * Batches are a kz_globals extension: while any Kazoo node is up, every
- * event goes out in Kazoo's one-message-per-event form instead.
+ * event goes out in Kazoo's one-message-per-event form, without holding.
  *
  * IDENTIFICATION
  *	  src/outbox.c
@@ -39,9 +49,16 @@ typedef struct OutEvent
 	KzOutEntry	entry;
 } OutEvent;
 
+/* Longest a claim is held back behind an unanswered one. */
+#define KZ_CLAIM_HOLD_MS	2
+
 static OutEvent *outbox = NULL;
 static int	nqueued = 0;
 static int	capacity = 0;
+
+/* The newest claim published, and when. */
+static uint64 newest_claim = 0;
+static TimestampTz newest_claim_at = 0;
 
 /* Appends an event, growing the queue as needed (worker memory). */
 static OutEvent *
@@ -88,6 +105,7 @@ void
 kz_outbox_reset(void)
 {
 	nqueued = 0;
+	newest_claim = 0;
 }
 
 /* Publishes one event in Kazoo's form. */
@@ -145,24 +163,85 @@ run_length(int first)
 }
 
 /*
- * Publishes everything queued, in order.  A failed publish has torn the
- * connection down (and reset this queue through kz_conn_lost); the rest is
- * dropped: after reconnecting, the syncs bring every peer up to date.
+ * Drops claims decided while they were held (a node they awaited expired):
+ * published after their advertisement, they would make peers drop it.
+ * With hold, also moves the claims out of the queue, in order, into kept;
+ * returns how many were kept.
  */
-void
-kz_outbox_flush(void)
+static int
+sort_out_claims(bool hold, OutEvent *kept)
 {
-	bool		batch = nqueued > 1 && kz_member_batching_ok();
+	int			n = 0;
+	int			nkept = 0;
+	int			i;
+
+	for (i = 0; i < nqueued; i++)
+	{
+		OutEvent   *ev = &outbox[i];
+
+		if (ev->kind == OUT_CLAIM && !kz_inflight_claim_pending(ev->claim_id))
+			continue;
+		if (hold && ev->kind == OUT_CLAIM)
+			kept[nkept++] = *ev;
+		else
+			outbox[n++] = *ev;
+	}
+	nqueued = n;
+	return nkept;
+}
+
+/* Remembers the newest claim among the events about to be published. */
+static void
+note_newest_claim(TimestampTz now)
+{
+	int			i;
+
+	for (i = nqueued - 1; i >= 0; i--)
+	{
+		if (outbox[i].kind == OUT_CLAIM)
+		{
+			newest_claim = outbox[i].claim_id;
+			newest_claim_at = now;
+			return;
+		}
+	}
+}
+
+/*
+ * Publishes what is queued, in order, but for claims held back (see the
+ * head comment); returns when the loop must wake to send those, or 0.  A
+ * failed publish has torn the connection down (and reset this queue
+ * through kz_conn_lost); the rest is dropped: after reconnecting, the syncs
+ * bring every peer up to date.
+ */
+TimestampTz
+kz_outbox_flush(TimestampTz now)
+{
+	bool		batching = nqueued > 0 && kz_member_batching_ok();
+	TimestampTz hold_until = TimestampTzPlusMilliseconds(newest_claim_at, KZ_CLAIM_HOLD_MS);
+	bool		hold = batching && newest_claim != 0 && now < hold_until &&
+		kz_inflight_claim_pending(newest_claim);
+	OutEvent   *kept = hold ? palloc(nqueued * sizeof(OutEvent)) : NULL;
+	int			nkept;
 	int			i = 0;
 
+	nkept = sort_out_claims(hold, kept);
+	if (!hold)
+		note_newest_claim(now);
 	while (i < nqueued)
 	{
-		int			n = batch ? run_length(i) : 1;
+		int			n = batching && nqueued > 1 ? run_length(i) : 1;
 		bool		ok = n > 1 ? publish_batch(i, n) : publish_one(&outbox[i]);
 
 		if (!ok)
+		{
+			nkept = 0;
 			break;
+		}
 		i += n;
 	}
-	nqueued = 0;
+	if (nkept > 0)
+		memcpy(outbox, kept, nkept * sizeof(OutEvent));
+	nqueued = nkept;
+	return nkept > 0 ? hold_until : 0;
 }

@@ -322,8 +322,37 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 	 * the connection was lost meanwhile, fails back to its backends).
 	 */
 	kz_relay_flush();
-	kz_outbox_flush();
+	wake = earliest(wake, kz_outbox_flush(now));
 	return earliest(wake, *next_sweep);
+}
+
+/*
+ * The set the loop sleeps on: latch, postmaster death and, while connected,
+ * the broker socket.  It is kept across rounds (WaitLatchOrSocket would
+ * build and tear down an epoll set on every wait, five system calls per
+ * round) and rebuilt only when the connection changes: a new connection
+ * may reuse the old descriptor number, which epoll forgot when it closed.
+ */
+static WaitEventSet *wait_set = NULL;
+static pgsocket wait_sock = PGINVALID_SOCKET;
+static uint64 wait_conn = 0;
+
+static void
+ensure_wait_set(pgsocket sock)
+{
+	uint64		conn = pg_atomic_read_u64(&kz_shared->stats.broker_connects);
+
+	if (wait_set != NULL && sock == wait_sock && conn == wait_conn)
+		return;
+	if (wait_set != NULL)
+		FreeWaitEventSet(wait_set);
+	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	if (sock != PGINVALID_SOCKET)
+		AddWaitEventToSet(wait_set, WL_SOCKET_READABLE, sock, NULL, NULL);
+	wait_sock = sock;
+	wait_conn = conn;
 }
 
 /* Sleeps until the latch, the broker socket, or the wake time. */
@@ -331,18 +360,15 @@ static void
 wait_for_work(TimestampTz wake)
 {
 	long		timeout;
-	int			events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH;
-	int			sock = kz_amqp_socket();
+	WaitEvent	event;
+	pgsocket	sock = kz_amqp_socket();
 
 	/* frames already read by the library would never wake the socket */
 	if (kz_amqp_has_buffered())
 		return;
 	timeout = Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake));
-	if (kz_bus.up && sock >= 0)
-		events |= WL_SOCKET_READABLE;
-	else
-		sock = PGINVALID_SOCKET;
-	(void) WaitLatchOrSocket(MyLatch, events, sock, timeout, PG_WAIT_EXTENSION);
+	ensure_wait_set(kz_bus.up && sock >= 0 ? sock : PGINVALID_SOCKET);
+	(void) WaitEventSetWait(wait_set, timeout, &event, 1, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
 }
 

@@ -1,0 +1,187 @@
+/*
+ * amqp_fanout.c - the floor under a claim: one broadcast through the broker
+ * answered by every peer, measured with rabbitmq-c.
+ *
+ * A claim is a message on a topic exchange that reaches every node's queue
+ * (the claimant's own too), and is decided when every peer's answer is
+ * back.  This program does exactly that with no registry work at all: node
+ * A and PEERS responder threads, each with its own connection and exclusive
+ * queue bound to one fanout exchange.  A publishes to the exchange; each
+ * responder takes its copy and publishes an answer to A's queue through the
+ * default exchange; A takes its own copy and all the answers.  The time
+ * from A's publish to the last answer is the physical floor of a claim on
+ * this broker and machine, to set beside one plain round trip (amqp_ping).
+ *
+ * Usage: amqp_fanout HOST PORT COUNT PEERS
+ * Prints: "median_us p99_us mean_us" after discarding a warm-up.
+ */
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WARMUP 200
+#define MAX_PEERS 16
+
+static const char *host;
+static int	port;
+static char exchange[64];
+static char queue_a[256];
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "amqp_fanout: %s\n", what);
+	exit(1);
+}
+
+static void
+check(amqp_connection_state_t conn, const char *what)
+{
+	if (amqp_get_rpc_reply(conn).reply_type != AMQP_RESPONSE_NORMAL)
+		die(what);
+}
+
+/* Connects, declares an exclusive queue bound to the exchange, consumes it. */
+static amqp_connection_state_t
+open_conn(char *queue, size_t qlen)
+{
+	amqp_connection_state_t conn = amqp_new_connection();
+	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
+	amqp_queue_declare_ok_t *q;
+
+	if (sock == NULL || amqp_socket_open(sock, host, port) != AMQP_STATUS_OK)
+		die("cannot connect");
+	if (amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+				   "guest", "guest").reply_type != AMQP_RESPONSE_NORMAL)
+		die("cannot log in");
+	amqp_channel_open(conn, 1);
+	check(conn, "channel.open");
+	amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"),
+						  0, 0, 1, 0, amqp_empty_table);
+	check(conn, "exchange.declare");
+	q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
+	check(conn, "queue.declare");
+	snprintf(queue, qlen, "%.*s", (int) q->queue.len, (char *) q->queue.bytes);
+	amqp_queue_bind(conn, 1, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
+					amqp_empty_bytes, amqp_empty_table);
+	check(conn, "queue.bind");
+	amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes,
+					   0, 1, 0, amqp_empty_table);
+	check(conn, "basic.consume");
+	return conn;
+}
+
+/* A claim-sized JSON body, published to the exchange or to one queue. */
+static void
+publish(amqp_connection_state_t conn, const char *ex, const char *key)
+{
+	static const char body[] =
+		"{\"App-Name\":\"kazoo_globals\",\"Event-Category\":\"globals\",\"Event-Name\":\"register\","
+		"\"Msg-ID\":\"0123456789abcdef0123456789abcdef\",\"Node\":\"pg1@127.0.0.1\","
+		"\"Name\":\"g2gCbQAAAARiZW5jaGEB\",\"State\":\"pending\",\"Timestamp\":63962488111734068}";
+	amqp_bytes_t b = {sizeof(body) - 1, (void *) body};
+
+	if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(ex), amqp_cstring_bytes(key),
+						   0, 0, NULL, b) != AMQP_STATUS_OK)
+		die("publish");
+}
+
+static void
+take(amqp_connection_state_t conn)
+{
+	amqp_envelope_t env;
+
+	amqp_maybe_release_buffers(conn);
+	if (amqp_consume_message(conn, &env, NULL, 0).reply_type != AMQP_RESPONSE_NORMAL)
+		die("consume");
+	amqp_destroy_envelope(&env);
+}
+
+/* A peer: answers every broadcast it gets, until the process exits. */
+static void *
+responder(void *arg)
+{
+	amqp_connection_state_t conn = arg;
+
+	for (;;)
+	{
+		take(conn);
+		publish(conn, "", queue_a);
+	}
+	return NULL;
+}
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+int
+main(int argc, char **argv)
+{
+	amqp_connection_state_t a;
+	amqp_connection_state_t peers[MAX_PEERS];
+	pthread_t	threads[MAX_PEERS];
+	char		queue[256];
+	int			count;
+	int			npeers;
+	double	   *samples;
+	double		sum = 0;
+	int			i;
+	int			j;
+
+	if (argc != 5)
+		die("usage: amqp_fanout HOST PORT COUNT PEERS");
+	host = argv[1];
+	port = atoi(argv[2]);
+	count = atoi(argv[3]);
+	npeers = atoi(argv[4]);
+	if (count <= 0 || npeers <= 0 || npeers > MAX_PEERS)
+		die("COUNT must be positive and PEERS between 1 and 16");
+	snprintf(exchange, sizeof(exchange), "kz_bench_fanout_%d", (int) getpid());
+	samples = calloc(count, sizeof(double));
+	a = open_conn(queue_a, sizeof(queue_a));
+	for (j = 0; j < npeers; j++)
+	{
+		peers[j] = open_conn(queue, sizeof(queue));
+		if (pthread_create(&threads[j], NULL, responder, peers[j]) != 0)
+			die("pthread_create");
+	}
+	for (i = -WARMUP; i < count; i++)
+	{
+		double		t0 = now_us();
+
+		publish(a, exchange, "");
+		for (j = 0; j < npeers + 1; j++)	/* own copy and every answer */
+			take(a);
+		if (i >= 0)
+		{
+			samples[i] = now_us() - t0;
+			sum += samples[i];
+		}
+	}
+	qsort(samples, count, sizeof(double), cmp);
+	printf("%.1f %.1f %.1f\n", samples[count / 2], samples[(int) (count * 0.99)], sum / count);
+	/* the responders block in the library; exiting closes every connection */
+	return 0;
+}
