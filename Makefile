@@ -39,6 +39,13 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies (unless PostgreSQL was configured with
+# --enable-depend): rebuild every object when any of our headers changes,
+# so that a changed struct layout never meets a stale object.
+KZ_HEADERS = $(wildcard src/*.h)
+$(OBJS): $(KZ_HEADERS)
+$(OBJS:.o=.bc): $(KZ_HEADERS)
+
 # Our TAP helpers live in test/perl (set after PGXS, which resets PROVE_FLAGS).
 PROVE_FLAGS += -I ./test/perl
 

@@ -112,10 +112,15 @@ kz_cluster_start "$DIR" 3 \
     "kz_globals.heartbeat_interval = 1000ms"
 
 # --- one AMQP round trip: the baseline of every latency ---
+BROKER_PORT=$(. "$DIR/cluster.env" && echo "$BROKER_PORT")
 gcc -O2 -o "$OUT/amqp_ping" "$HERE/amqp_ping.c" -lrabbitmq
-read -r RTT RTT99 _ < <("$OUT/amqp_ping" 127.0.0.1 "$(. "$DIR/cluster.env" && echo "$BROKER_PORT")" 2000)
+gcc -O2 -o "$OUT/amqp_fanout" "$HERE/amqp_fanout.c" -lrabbitmq -lpthread
+read -r RTT RTT99 _ < <("$OUT/amqp_ping" 127.0.0.1 "$BROKER_PORT" 2000)
 note "one AMQP round trip: median $RTT us, p99 $RTT99 us"
 RTT_TEXT="RTT ${RTT} us"
+# the floor under a claim: one broadcast to three queues, answered by two peers
+read -r FAN FAN99 _ < <("$OUT/amqp_fanout" 127.0.0.1 "$BROKER_PORT" 2000 2)
+row "AMQP: broadcast answered by 2 peers (floor)" "$FAN us (p99 $FAN99)" "$RTT_TEXT" "$(ratio "$FAN" "$RTT")" "-"
 
 # --- single server, 2 clients (pgbench) ---
 holder=$(run_in_background "$SINGLE" 1 "SELECT kz_globals.register_name('bench-hit'); SELECT pg_sleep(100000)")
@@ -127,11 +132,14 @@ row "register+unregister, single server, 2 cl." "$R tps" "adv. lock+unlock: $A t
 kill "$holder" 2>/dev/null || true
 
 # --- claim latency, 3 nodes (1 client, then 16 spread over the nodes) ---
-read -r CM C99 _ _ < <(pgbench_lat "$DIR" 1 1 1000 claim.sql claim1 -D node=1)
+read -r CM C99 _ CT < <(pgbench_lat "$DIR" 1 1 1000 claim.sql claim1 -D node=1)
 row "claim latency, 3 nodes, 1 client (median)" "$CM us (p99 $C99)" "$RTT_TEXT" "$(ratio "$CM" "$RTT")" "<= 2 RTT"
-# --- visibility on another node ---
-read -r VM V99 < <(/usr/bin/python3 "$HERE/latency.py" "$DIR" "$(kz_port "$DIR" 1)" "$(kz_port "$DIR" 2)" 300)
-row "visibility on another node (median)" "$VM us (p99 $V99)" "$RTT_TEXT" "$(ratio "$VM" "$RTT")" "<= 1.5 RTT"
+row "claim latency / the broadcast floor" "$CM us" "floor ${FAN} us" "$(ratio "$CM" "$FAN")" "-"
+row "registrations/s, 1 client" "$CT /s" "-" "-" "-"
+# --- visibility on another node: after register_name returns, and in all ---
+read -r VM V99 VT VT99 < <(/usr/bin/python3 "$HERE/latency.py" "$DIR" "$(kz_port "$DIR" 1)" "$(kz_port "$DIR" 2)" 300)
+row "visibility lag on another node (median)" "$VM us (p99 $V99)" "$RTT_TEXT" "$(ratio "$VM" "$RTT")" "<= 1.5 RTT"
+row "visibility from the claim's start (median)" "$VT us (p99 $VT99)" "$RTT_TEXT" "$(ratio "$VT" "$RTT")" "-"
 
 # --- registrations per second, 16 clients over 3 servers ---
 worker_pid() {
@@ -163,8 +171,9 @@ DO \$\$ BEGIN LOOP PERFORM * FROM kz_globals.receive(5000); EXIT WHEN NOT FOUND;
 sink=$(run_in_background "$DIR" 1 "$drain")
 wait_for "$DIR" 2 "SELECT kz_globals.whereis_name('sink') IS NOT NULL"
 wait_for "$DIR" 3 "SELECT kz_globals.whereis_name('sink') IS NOT NULL"
-read -r SM S99 _ _ < <(pgbench_lat "$DIR" 2 1 2000 send.sql send1)
+read -r SM S99 _ ST < <(pgbench_lat "$DIR" 2 1 2000 send.sql send1)
 row "remote send latency, 1 client (median)" "$SM us (p99 $S99)" "$RTT_TEXT" "$(ratio "$SM" "$RTT")" "<= 1 RTT"
+row "remote sends/s, 1 client" "$ST /s" "-" "-" "-"
 START=$(date +%s.%N)
 pgbench_lat "$DIR" 2 8 2500 send.sql send16_2 >"$OUT/result_send16_2" &
 pgbench_lat "$DIR" 3 8 2500 send.sql send16_3 >"$OUT/result_send16_3" &
@@ -182,6 +191,15 @@ svc=$(run_in_background "$DIR" 1 "$echo_svc")
 wait_for "$DIR" 2 "SELECT kz_globals.whereis_name('echo') IS NOT NULL"
 read -r KM K99 _ KT < <(pgbench_lat "$DIR" 2 1 1000 call.sql call1)
 row "remote call latency, 1 client (median)" "$KM us (p99 $K99)" "$RTT_TEXT" "$(ratio "$KM" "$RTT")" "-"
+row "remote calls/s, 1 client" "$KT /s" "-" "-" "-"
+# 16 callers on nodes 2 and 3 against the one echo session (served serially)
+pgbench_lat "$DIR" 2 8 500 call.sql call16_2 >"$OUT/result_call16_2" &
+pgbench_lat "$DIR" 3 8 500 call.sql call16_3 >"$OUT/result_call16_3" &
+wait
+read -r K16 K1699 _ K16T2 <"$OUT/result_call16_2"
+read -r _ _ _ K16T3 <"$OUT/result_call16_3"
+row "remote calls/s, 16 clients, one echo session" "$((K16T2 + K16T3)) /s" "-" "-" "-"
+row "remote call latency, 16 clients (median)" "$K16 us (p99 $K1699)" "$RTT_TEXT" "$(ratio "$K16" "$RTT")" "-"
 kill "$svc" 2>/dev/null || true
 
 # --- shared memory per name slot ---

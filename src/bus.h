@@ -69,7 +69,8 @@ typedef struct KzOutEntry
 	KzName		name;
 	int64		ts;
 	int32		pid;
-	KzWireState state;			/* claim_batch_resp */
+	KzWireState state;			/* registry_batch: the event; claim_batch_resp:
+								 * the answer */
 	char		server[KZ_SERVER_MAX];	/* claim_batch_resp */
 } KzOutEntry;
 
@@ -80,10 +81,8 @@ typedef struct KzOutEntry
 extern void kz_bus_next_msg_id(char *out);
 extern bool kz_out_claim(const KzName *name, int64 ts, uint64 claim_id);
 extern bool kz_out_advert(const KzName *name, int64 ts, int32 pid);
-extern bool kz_out_claim_batch(const KzOutEntry *entries, int n);
+extern bool kz_out_registry_batch(const KzOutEntry *entries, int n);
 extern bool kz_out_claim_batch_resp(const KzBusMsg *req, const KzOutEntry *entries, int n);
-extern bool kz_out_advert_batch(const KzOutEntry *entries, int n);
-extern bool kz_out_unregister_batch(const KzOutEntry *entries, int n);
 extern uint64 kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n,
 								char *msg_id);
 extern bool kz_out_register_resp(const KzBusMsg *req, KzWireState state, int64 ts,

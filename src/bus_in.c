@@ -319,34 +319,6 @@ on_claim(const KzBusMsg *msg, int node)
 	after_answer(&name, &ans);
 }
 
-/* Claims by another kz_globals node, answered with one message. */
-static void
-on_claim_batch(const KzBusMsg *msg, int node)
-{
-	int			n = msg->nentries;
-	KzOutEntry *out = palloc0(Max(n, 1) * sizeof(KzOutEntry));
-	ClaimAnswer *ans = palloc0(Max(n, 1) * sizeof(ClaimAnswer));
-	int			i;
-
-	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	for (i = 0; i < n; i++)
-	{
-		KzSyncEntry *e = &msg->entries[i];
-
-		copy_name(e->name, e->name_len, &out[i].name);
-		answer_claim_locked(&out[i].name, node, msg->node, true, e->timestamp, &ans[i]);
-		out[i].ts = ans[i].ts;
-		out[i].pid = ans[i].pid;
-		out[i].state = ans[i].state;
-		strlcpy(out[i].server, ans[i].server, sizeof(out[i].server));
-	}
-	LWLockRelease(kz_shared->reg_lock);
-
-	kz_out_claim_batch_resp(msg, out, n);
-	for (i = 0; i < n; i++)
-		after_answer(&out[i].name, &ans[i]);
-}
-
 /*
  * Fix 4: only the owner node can unregister a name; and only the
  * registration it names, when it says which.  Caller holds reg_lock
@@ -373,34 +345,81 @@ on_unregister(const KzBusMsg *msg, int node)
 	LWLockRelease(kz_shared->reg_lock);
 }
 
+/*
+ * Claims answered for a registry_batch, collected so that they go back as
+ * one claim_batch_resp; their after-effects run once reg_lock is released.
+ */
+typedef struct BatchAnswers
+{
+	KzOutEntry *out;
+	ClaimAnswer *ans;
+	int			n;
+} BatchAnswers;
+
 static void
-on_unregister_batch(const KzBusMsg *msg, int node)
+batch_claim(const KzBusMsg *msg, int node, const KzSyncEntry *e, BatchAnswers *b)
+{
+	KzOutEntry *o = &b->out[b->n];
+	ClaimAnswer *a = &b->ans[b->n++];
+
+	copy_name(e->name, e->name_len, &o->name);
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	answer_claim_locked(&o->name, node, msg->node, true, e->timestamp, a);
+	LWLockRelease(kz_shared->reg_lock);
+	o->ts = a->ts;
+	o->pid = a->pid;
+	o->state = a->state;
+	strlcpy(o->server, a->server, sizeof(o->server));
+	after_answer(&o->name, a);
+}
+
+static void
+batch_unregister(int node, const KzSyncEntry *e)
 {
 	KzName		name;
-	int			i;
 
+	copy_name(e->name, e->name_len, &name);
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	for (i = 0; i < msg->nentries; i++)
-	{
-		copy_name(msg->entries[i].name, msg->entries[i].name_len, &name);
-		unregister_locked(&name, node, true, msg->entries[i].timestamp);
-	}
+	unregister_locked(&name, node, true, e->timestamp);
 	LWLockRelease(kz_shared->reg_lock);
 }
 
-/* Advertisements by another kz_globals node. */
+/*
+ * Claims, advertisements and unregisters by another kz_globals node, each
+ * handled in order as its single event would be; the claims are answered
+ * with one message.  Entries of any other state are ignored.
+ */
 static void
-on_advert_batch(const KzBusMsg *msg, int node)
+on_registry_batch(const KzBusMsg *msg, int node)
 {
+	BatchAnswers b;
 	int			i;
 
+	b.out = palloc0(Max(msg->nentries, 1) * sizeof(KzOutEntry));
+	b.ans = palloc0(Max(msg->nentries, 1) * sizeof(ClaimAnswer));
+	b.n = 0;
 	kz_member_set_server(node, msg->server_id);
 	for (i = 0; i < msg->nentries; i++)
 	{
-		KzSyncEntry *e = &msg->entries[i];
+		const KzSyncEntry *e = &msg->entries[i];
 
-		kz_in_apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, false);
+		switch (e->state)
+		{
+			case KZ_WS_PENDING:
+				batch_claim(msg, node, e, &b);
+				break;
+			case KZ_WS_REGISTERED:
+				kz_in_apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, false);
+				break;
+			case KZ_WS_NONE:
+				batch_unregister(node, e);
+				break;
+			default:
+				break;
+		}
 	}
+	if (b.n > 0)
+		kz_out_claim_batch_resp(msg, b.out, b.n);
 }
 
 /* A query: the owner answers "local" and advertises; others answer "none". */
@@ -478,17 +497,11 @@ dispatch(const KzBusMsg *msg, int node)
 		case KZ_EV_SYNC:
 			kz_member_sync_in(msg, node);
 			break;
-		case KZ_EV_CLAIM_BATCH:
-			on_claim_batch(msg, node);
+		case KZ_EV_REGISTRY_BATCH:
+			on_registry_batch(msg, node);
 			break;
 		case KZ_EV_CLAIM_BATCH_RESP:
 			kz_inflight_claim_batch_resp(msg, node);
-			break;
-		case KZ_EV_ADVERT_BATCH:
-			on_advert_batch(msg, node);
-			break;
-		case KZ_EV_UNREGISTER_BATCH:
-			on_unregister_batch(msg, node);
 			break;
 		case KZ_EV_SEND_BATCH:
 			kz_relay_in_send_batch(msg);

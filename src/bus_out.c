@@ -379,22 +379,27 @@ end_batch(StringInfo buf)
 	kz_proto_end(buf);
 }
 
-/* Claims, each [name, timestamp]; the answers come as one claim_batch_resp. */
+/*
+ * Registry events, in order, each [name, ts, pid, state, ""]: a claim
+ * (state pending), an advertisement (registered) or an unregister (none).
+ * The claims' answers come back as one claim_batch_resp.
+ */
 bool
-kz_out_claim_batch(const KzOutEntry *entries, int n)
+kz_out_registry_batch(const KzOutEntry *entries, int n)
 {
 	StringInfoData buf;
 	int			i;
 
-	begin_batch(&buf, "claim_batch", NULL);
+	begin_batch(&buf, "registry_batch", NULL);
 	for (i = 0; i < n; i++)
-		kz_proto_add_name_entry(&buf, entries[i].name.data, entries[i].name.len,
-								entries[i].ts, 0);
+		kz_proto_add_entry(&buf, entries[i].name.data, entries[i].name.len,
+						   entries[i].ts, entries[i].pid,
+						   kz_proto_state_name(entries[i].state), NULL);
 	end_batch(&buf);
-	return publish_batch("claim_batch", &buf) != 0;
+	return publish_batch("registry_batch", &buf) != 0;
 }
 
-/* Answers to a claim_batch: [name, ts, pid, state, server] each. */
+/* Answers to a registry_batch's claims: [name, ts, pid, state, server]. */
 bool
 kz_out_claim_batch_resp(const KzBusMsg *req, const KzOutEntry *entries, int n)
 {
@@ -410,36 +415,6 @@ kz_out_claim_batch_resp(const KzBusMsg *req, const KzOutEntry *entries, int n)
 						   kz_proto_state_name(entries[i].state), entries[i].server);
 	end_batch(&buf);
 	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
-}
-
-/* Advertisements, each [name, timestamp, pid]. */
-bool
-kz_out_advert_batch(const KzOutEntry *entries, int n)
-{
-	StringInfoData buf;
-	int			i;
-
-	begin_batch(&buf, "advert_batch", NULL);
-	for (i = 0; i < n; i++)
-		kz_proto_add_name_entry(&buf, entries[i].name.data, entries[i].name.len,
-								entries[i].ts, entries[i].pid);
-	end_batch(&buf);
-	return publish_batch("advert_batch", &buf) != 0;
-}
-
-/* Unregisters, each [name, timestamp]. */
-bool
-kz_out_unregister_batch(const KzOutEntry *entries, int n)
-{
-	StringInfoData buf;
-	int			i;
-
-	begin_batch(&buf, "unregister_batch", NULL);
-	for (i = 0; i < n; i++)
-		kz_proto_add_name_entry(&buf, entries[i].name.data, entries[i].name.len,
-								entries[i].ts, 0);
-	end_batch(&buf);
-	return publish_batch("unregister_batch", &buf) != 0;
 }
 
 /*

@@ -364,7 +364,7 @@ claim_of_name(const uint8 *data, size_t len)
 }
 
 /*
- * Answers to a claim_batch, one entry per claim.  A claim has at most one
+ * Answers to the claims of a registry_batch, one entry per claim.  A claim has at most one
  * pending row, so the name finds the claim.
  */
 void

@@ -5,11 +5,11 @@
  *
  * Claims, advertisements and unregisters made during one round of the
  * worker's loop are not published at once but queued here, in order, and
- * flushed at the end of the round.  Consecutive events of one kind then go
- * out as one batch message (claim_batch, advert_batch, unregister_batch)
- * instead of one message each, which is most of the broker's work under
- * load.  Flushing runs in queue order, so events about one name still leave
- * in the order they happened (SPEC section 5, fix 6).
+ * flushed at the end of the round.  They then go out together, in order,
+ * as one registry_batch message instead of one message each (one broadcast
+ * per round instead of one per event is most of the broker's work under
+ * load).  Entries keep queue order, so events about one name still reach
+ * every node in the order they happened (SPEC section 5, fix 6).
  *
  * Claims are also grouped across rounds, as a database groups commits.
  * Under load they arrive one by one while the previous claims wait for
@@ -124,42 +124,38 @@ publish_one(const OutEvent *ev)
 	return false;
 }
 
-/* Publishes n events of one kind, starting at first, as one batch. */
+/* The wire state that marks each kind of event in a registry_batch. */
+static KzWireState
+batch_state(OutKind kind)
+{
+	switch (kind)
+	{
+		case OUT_CLAIM:
+			return KZ_WS_PENDING;
+		case OUT_ADVERT:
+			return KZ_WS_REGISTERED;
+		case OUT_UNREGISTER:
+			break;
+	}
+	return KZ_WS_NONE;
+}
+
+/* Publishes n events, starting at first, as one registry_batch. */
 static bool
 publish_batch(int first, int n)
 {
 	KzOutEntry *entries = palloc(n * sizeof(KzOutEntry));
 	int			i;
-	bool		ok = false;
+	bool		ok;
 
 	for (i = 0; i < n; i++)
-		entries[i] = outbox[first + i].entry;
-	switch (outbox[first].kind)
 	{
-		case OUT_CLAIM:
-			ok = kz_out_claim_batch(entries, n);
-			break;
-		case OUT_ADVERT:
-			ok = kz_out_advert_batch(entries, n);
-			break;
-		case OUT_UNREGISTER:
-			ok = kz_out_unregister_batch(entries, n);
-			break;
+		entries[i] = outbox[first + i].entry;
+		entries[i].state = batch_state(outbox[first + i].kind);
 	}
+	ok = kz_out_registry_batch(entries, n);
 	pfree(entries);
 	return ok;
-}
-
-/* The length of the run of events of one kind starting at first. */
-static int
-run_length(int first)
-{
-	int			n = 1;
-
-	while (first + n < nqueued && n < KZ_BATCH_MAX &&
-		   outbox[first + n].kind == outbox[first].kind)
-		n++;
-	return n;
 }
 
 /*
@@ -230,7 +226,7 @@ kz_outbox_flush(TimestampTz now)
 		note_newest_claim(now);
 	while (i < nqueued)
 	{
-		int			n = batching && nqueued > 1 ? run_length(i) : 1;
+		int			n = batching && nqueued > 1 ? Min(nqueued - i, KZ_BATCH_MAX) : 1;
 		bool		ok = n > 1 ? publish_batch(i, n) : publish_one(&outbox[i]);
 
 		if (!ok)

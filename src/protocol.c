@@ -146,10 +146,8 @@ static const EventName event_names[] = {
 	{"globals", "reply", KZ_EV_REPLY},
 	{"globals", "sync", KZ_EV_SYNC},
 	{"nodes", "advertise", KZ_EV_ADVERTISE},
-	{"globals", "claim_batch", KZ_EV_CLAIM_BATCH},
+	{"globals", "registry_batch", KZ_EV_REGISTRY_BATCH},
 	{"globals", "claim_batch_resp", KZ_EV_CLAIM_BATCH_RESP},
-	{"globals", "advert_batch", KZ_EV_ADVERT_BATCH},
-	{"globals", "unregister_batch", KZ_EV_UNREGISTER_BATCH},
 	{"globals", "send_batch", KZ_EV_SEND_BATCH}
 };
 
@@ -1094,10 +1092,8 @@ check_required(const ParseState *ps, KzEvent event, const char **detail)
 			need[0] = F_REPLY;
 			break;
 		case KZ_EV_SYNC:
-		case KZ_EV_CLAIM_BATCH:
+		case KZ_EV_REGISTRY_BATCH:
 		case KZ_EV_CLAIM_BATCH_RESP:
-		case KZ_EV_ADVERT_BATCH:
-		case KZ_EV_UNREGISTER_BATCH:
 		case KZ_EV_SEND_BATCH:
 			need[0] = F_NAMES;
 			break;

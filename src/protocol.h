@@ -60,10 +60,10 @@ typedef enum KzEvent
 	KZ_EV_SYNC,					/* globals/sync (kz_globals extension) */
 	KZ_EV_ADVERTISE,			/* nodes/advertise: a heartbeat */
 	/* batches between kz_globals nodes (extensions; entries in Names) */
-	KZ_EV_CLAIM_BATCH,			/* claims: [name, timestamp] */
+	KZ_EV_REGISTRY_BATCH,		/* claims, advertisements and unregisters, in
+								 * order: [name, ts, pid, state, ""] with
+								 * state pending, registered or none */
 	KZ_EV_CLAIM_BATCH_RESP,		/* answers: [name, ts, pid, state, server] */
-	KZ_EV_ADVERT_BATCH,			/* advertisements: [name, ts, pid] */
-	KZ_EV_UNREGISTER_BATCH,		/* unregisters: [name, ts] */
 	KZ_EV_SEND_BATCH			/* sends: [name, 0, sender pid, "", msg] */
 } KzEvent;
 

@@ -88,12 +88,10 @@ EVENTS = {
     ("globals", "query"), ("globals", "query_resp"),
     ("globals", "unregister"), ("globals", "send"), ("globals", "call"),
     ("globals", "reply"), ("globals", "sync"), ("nodes", "advertise"),
-    ("globals", "claim_batch"), ("globals", "claim_batch_resp"),
-    ("globals", "advert_batch"), ("globals", "unregister_batch"),
+    ("globals", "registry_batch"), ("globals", "claim_batch_resp"),
     ("globals", "send_batch"),
 }
-NAMES_EVENTS = {"sync", "claim_batch", "claim_batch_resp", "advert_batch",
-                "unregister_batch", "send_batch"}
+NAMES_EVENTS = {"sync", "registry_batch", "claim_batch_resp", "send_batch"}
 STATES = {"none", "pending", "registered", "local", "remote"}
 
 STRING_FIELDS = ["App-Name", "Msg-ID", "Server-ID", "Session", "State"]
@@ -104,7 +102,7 @@ INT_FIELDS = {  # field: (min, max)
     "PG-Globals-Version": (0, INT32_MAX),
     "Sync-ID": (INT64_MIN, INT64_MAX), "Part": (0, INT32_MAX),
 }
-BOOL_FIELDS = ["Last", "Sync-Request"]
+BOOL_FIELDS = ["Last", "Sync-Request", "Owner-Exited"]
 TERM_FIELDS = ["Name", "Message", "Reply", "Reason"]
 
 

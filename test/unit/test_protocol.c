@@ -1617,13 +1617,8 @@ static void
 test_batches(void)
 {
 	static const uint8 term_bar[] = {131, 109, 0, 0, 0, 3, 'b', 'a', 'r'};
-	static const char *const events[] = {
-		"claim_batch", "claim_batch_resp", "advert_batch", "unregister_batch"
-	};
-	static const KzEvent kinds[] = {
-		KZ_EV_CLAIM_BATCH, KZ_EV_CLAIM_BATCH_RESP, KZ_EV_ADVERT_BATCH,
-		KZ_EV_UNREGISTER_BATCH
-	};
+	static const char *const events[] = {"registry_batch", "claim_batch_resp"};
+	static const KzEvent kinds[] = {KZ_EV_REGISTRY_BATCH, KZ_EV_CLAIM_BATCH_RESP};
 	static const char *const bad[] = {
 		"[[\"" B64_FOO "\",1,2,3]]",			/* state not a string */
 		"[[\"" B64_FOO "\",1,2,\"local\",{}]]",	/* text not a string */
@@ -1693,8 +1688,34 @@ test_batches(void)
 	appendStringInfoString(&out, ",\"Names\":[[\"" B64_FOO "\",0,1,\"\",\"!!!\"]]}");
 	CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_BAD_BASE64);
 
-	/* every batch needs Names; malformed entries are refused */
+	/* the old per-kind batch events are gone */
 	env.event = "claim_batch";
+	resetStringInfo(&out);
+	kz_proto_begin(&out, &env);
+	appendStringInfoString(&out, ",\"Names\":[]}");
+	CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_UNKNOWN_EVENT);
+
+	/* a registry_batch marks each entry's event with its state */
+	env.event = "registry_batch";
+	resetStringInfo(&out);
+	kz_proto_begin(&out, &env);
+	kz_proto_begin_names(&out, "Names");
+	kz_proto_add_entry(&out, term_foo, sizeof(term_foo), 10, 0, "pending", NULL);
+	kz_proto_add_entry(&out, term_bar, sizeof(term_bar), 11, 77, "registered", NULL);
+	kz_proto_add_entry(&out, term_foo, sizeof(term_foo), 12, 0, "none", NULL);
+	kz_proto_end_names(&out);
+	kz_proto_end(&out);
+	CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_OK);
+	CHECK(msg.event == KZ_EV_REGISTRY_BATCH && msg.nentries == 3);
+	if (msg.nentries == 3)
+	{
+		CHECK(msg.entries[0].state == KZ_WS_PENDING && msg.entries[0].timestamp == 10);
+		CHECK(msg.entries[1].state == KZ_WS_REGISTERED && msg.entries[1].pid == 77);
+		CHECK(msg.entries[2].state == KZ_WS_NONE && msg.entries[2].timestamp == 12);
+	}
+	free_msg(&msg);
+
+	/* every batch needs Names; malformed entries are refused */
 	resetStringInfo(&out);
 	kz_proto_begin(&out, &env);
 	kz_proto_end(&out);
