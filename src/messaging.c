@@ -284,7 +284,15 @@ kind_name(uint8 kind)
 static void
 unpack_message(const KzMessage *m, KzReceived *out)
 {
-	out->name = m->name_len ? kz_term_to_cstring(KZ_MSG_NAME(m), m->name_len) : NULL;
+	out->name = NULL;
+	if (m->name_len)
+	{
+		KzName		name;
+
+		name.len = m->name_len;
+		memcpy(name.data, KZ_MSG_NAME(m), m->name_len);
+		out->name = kz_name_to_cstring(&name);
+	}
 	out->kind = kind_name(m->kind);
 	out->message = body_text(m);
 	out->sender_node = m->node_len ? pnstrdup(KZ_MSG_NODE(m), m->node_len) : NULL;

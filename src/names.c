@@ -63,14 +63,19 @@ kz_name_from_arg(FunctionCallInfo fcinfo, int argno, KzName *name)
 		elog(ERROR, "kz_globals: cannot encode a name of %d bytes", len);
 }
 
-char *
-kz_term_to_cstring(const uint8 *term, size_t len)
+/*
+ * A binary that reads as text (no NUL, valid in the database encoding) is
+ * shown as that text; with allow_empty, the empty binary too.  Anything
+ * else is shown in Erlang syntax.
+ */
+static char *
+term_text(const uint8 *term, size_t len, bool allow_empty)
 {
 	const char *data;
 	size_t		dlen;
 	StringInfoData buf;
 
-	if (etf_decode_binary(term, len, &data, &dlen) && dlen > 0 &&
+	if (etf_decode_binary(term, len, &data, &dlen) && (dlen > 0 || allow_empty) &&
 		memchr(data, '\0', dlen) == NULL &&
 		pg_verifymbstr(data, dlen, true))
 		return pnstrdup(data, dlen);
@@ -85,9 +90,15 @@ kz_term_to_cstring(const uint8 *term, size_t len)
 }
 
 char *
+kz_term_to_cstring(const uint8 *term, size_t len)
+{
+	return term_text(term, len, true);
+}
+
+char *
 kz_name_to_cstring(const KzName *name)
 {
-	return kz_term_to_cstring(name->data, name->len);
+	return term_text(name->data, name->len, false);
 }
 
 bool

@@ -28,10 +28,16 @@ extern void kz_name_from_arg(FunctionCallInfo fcinfo, int argno, KzName *name);
 /* Encodes raw bytes as a name; false if they do not fit in KzName. */
 extern bool kz_name_from_bytes(const char *data, size_t len, KzName *name);
 
-/* The text shown for a term buffer: the binary's text, else Erlang syntax. */
+/*
+ * The text shown for a message body: a binary's text (the empty binary is
+ * the empty text, as a local send of '' arrives), else Erlang syntax.
+ */
 extern char *kz_term_to_cstring(const uint8 *term, size_t len);
 
-/* The text shown for a name. */
+/*
+ * The text shown for a name: like a message's, but the empty binary (which
+ * SQL cannot register) is shown as <<>>.
+ */
 extern char *kz_name_to_cstring(const KzName *name);
 
 /* True if the name is a binary (a name that SQL can spell). */

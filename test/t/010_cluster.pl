@@ -73,6 +73,15 @@ like($tag, qr/^r:/, 'the owner receives the call with a remote reply tag');
 is($owner->query_safe("SELECT kz_globals.reply('$tag', 'pong')"), 't', 'reply is delivered');
 like($caller->query_safe('SELECT 1'), qr/answer:pong/, 'the caller on n3 gets the reply');
 
+# the empty text crosses servers as the empty text (not as <<>>), both ways
+sql($n2, "SELECT kz_globals.send('cluster-1', '')");
+is($owner->query_safe("SELECT '[' || message || ']' FROM kz_globals.receive(5000)"), '[]',
+	'an empty message from n2 arrives empty');
+$caller->query_until(qr/calling/, "\\echo calling\nSELECT '[' || kz_globals.call('cluster-1', '', 10000) || ']';\n");
+$tag = $owner->query_safe("SELECT reply_tag FROM kz_globals.receive(5000) WHERE kind = 'call' AND message = ''");
+is($owner->query_safe("SELECT kz_globals.reply('$tag', '')"), 't', 'an empty reply is delivered');
+like($caller->query_safe('SELECT 1'), qr/\[\]/, 'the caller on n3 gets it empty');
+
 # concurrent claims for the same names from all three servers: one owner each
 my $t0 = sql($n1, "SELECT clock_timestamp() + interval '3 s'");
 for my $node (@nodes)
