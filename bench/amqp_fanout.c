@@ -15,38 +15,22 @@
  * Usage: amqp_fanout HOST PORT COUNT PEERS
  * Prints: "median_us p99_us mean_us" after discarding a warm-up.
  */
-#include <amqp.h>
-#include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#define WARMUP 200
+#include "amqp_bench.h"
+
 #define MAX_PEERS 16
 
 static const char *host;
 static int	port;
 static char exchange[64];
 static char queue_a[256];
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "amqp_fanout: %s\n", what);
-	exit(1);
-}
-
-static void
-check(amqp_connection_state_t conn, const char *what)
-{
-	if (amqp_get_rpc_reply(conn).reply_type != AMQP_RESPONSE_NORMAL)
-		die(what);
-}
 
 /* Connects, declares an exclusive queue bound to the exchange, consumes it. */
 static amqp_connection_state_t
@@ -93,17 +77,6 @@ publish(amqp_connection_state_t conn, const char *ex, const char *key)
 		die("publish");
 }
 
-static void
-take(amqp_connection_state_t conn)
-{
-	amqp_envelope_t env;
-
-	amqp_maybe_release_buffers(conn);
-	if (amqp_consume_message(conn, &env, NULL, 0).reply_type != AMQP_RESPONSE_NORMAL)
-		die("consume");
-	amqp_destroy_envelope(&env);
-}
-
 /* A peer: answers every broadcast it gets, until the process exits. */
 static void *
 responder(void *arg)
@@ -118,24 +91,6 @@ responder(void *arg)
 	return NULL;
 }
 
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -146,10 +101,10 @@ main(int argc, char **argv)
 	int			count;
 	int			npeers;
 	double	   *samples;
-	double		sum = 0;
 	int			i;
 	int			j;
 
+	bench_program = "amqp_fanout";
 	if (argc != 5)
 		die("usage: amqp_fanout HOST PORT COUNT PEERS");
 	host = argv[1];
@@ -175,13 +130,9 @@ main(int argc, char **argv)
 		for (j = 0; j < npeers + 1; j++)	/* own copy and every answer */
 			take(a);
 		if (i >= 0)
-		{
 			samples[i] = now_us() - t0;
-			sum += samples[i];
-		}
 	}
-	qsort(samples, count, sizeof(double), cmp);
-	printf("%.1f %.1f %.1f\n", samples[count / 2], samples[(int) (count * 0.99)], sum / count);
+	print_summary(samples, count);
 	/* the responders block in the library; exiting closes every connection */
 	return 0;
 }

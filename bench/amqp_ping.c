@@ -12,30 +12,13 @@
  * Usage: amqp_ping HOST PORT COUNT
  * Prints: "median_us p99_us mean_us" after discarding a warm-up.
  */
-#include <amqp.h>
-#include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define WARMUP 200
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "amqp_ping: %s\n", what);
-	exit(1);
-}
-
-static void
-check(amqp_connection_state_t conn, const char *what)
-{
-	if (amqp_get_rpc_reply(conn).reply_type != AMQP_RESPONSE_NORMAL)
-		die(what);
-}
+#include "amqp_bench.h"
 
 /* Connects, opens channel 1, declares an exclusive queue and consumes it. */
 static amqp_connection_state_t
@@ -72,35 +55,6 @@ publish(amqp_connection_state_t conn, const char *queue)
 		die("publish");
 }
 
-static void
-take(amqp_connection_state_t conn)
-{
-	amqp_envelope_t env;
-
-	amqp_maybe_release_buffers(conn);
-	if (amqp_consume_message(conn, &env, NULL, 0).reply_type != AMQP_RESPONSE_NORMAL)
-		die("consume");
-	amqp_destroy_envelope(&env);
-}
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -110,9 +64,9 @@ main(int argc, char **argv)
 	amqp_connection_state_t b;
 	int			count;
 	double	   *samples;
-	double		sum = 0;
 	int			i;
 
+	bench_program = "amqp_ping";
 	if (argc != 4)
 		die("usage: amqp_ping HOST PORT COUNT");
 	count = atoi(argv[3]);
@@ -130,12 +84,8 @@ main(int argc, char **argv)
 		publish(b, qa);
 		take(a);
 		if (i >= 0)
-		{
 			samples[i] = now_us() - t0;
-			sum += samples[i];
-		}
 	}
-	qsort(samples, count, sizeof(double), cmp);
-	printf("%.1f %.1f %.1f\n", samples[count / 2], samples[(int) (count * 0.99)], sum / count);
+	print_summary(samples, count);
 	return 0;
 }

@@ -10,20 +10,5 @@ set -euo pipefail
 # shellcheck source=test/harness/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../test/harness/common.sh"
 
-WORK=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP
-    [ -n "$WORK" ] && kz_cleanup_dir "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT INT TERM HUP
-
-kz_ensure_packages
-kz_build_install
-user=$(kz_test_user)
-WORK=$(kz_make_workdir "$user")
-kz_log "benchmarking as $user in $WORK"
-kz_user_cmd "$user"
-"${KZ_USER_CMD[@]}" BENCH_SECONDS="${BENCH_SECONDS:-8}" BENCH_ROUNDS="${BENCH_ROUNDS:-3}" \
-    bash "$WORK/bench/bench.sh" "$WORK"
+kz_run_privately "benchmarking" bench/bench.sh \
+    BENCH_SECONDS="${BENCH_SECONDS:-8}" BENCH_ROUNDS="${BENCH_ROUNDS:-3}"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 #
-# demo/demo.sh CLUSTER_DIR - the kz_globals demo, run by demo/run.sh as an
+# demo/demo.sh TREE - the kz_globals demo, run by demo/run.sh as an
 # unprivileged user: three PostgreSQL servers (pg1, pg2, pg3) and one
 # RabbitMQ broker form one registry of global names.  The last part shows
-# the singleton pattern with examples/coder_ring.
+# the singleton pattern with examples/coder_ring.  The cluster lives in
+# TREE/cluster.
 
 set -euo pipefail
 
-DIR=$1
+DIR=$1/cluster
 # shellcheck source=test/harness/cluster.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../test/harness/cluster.sh"
 

@@ -11,18 +11,4 @@ set -euo pipefail
 # shellcheck source=test/harness/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../test/harness/common.sh"
 
-WORK=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP
-    [ -n "$WORK" ] && kz_cleanup_dir "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT INT TERM HUP
-
-kz_ensure_packages
-kz_build_install
-user=$(kz_test_user)
-WORK=$(kz_make_workdir "$user")
-kz_log "running the demo as $user in $WORK"
-kz_as_user "$user" bash "$WORK/demo/demo.sh" "$WORK/cluster"
+kz_run_privately "running the demo" demo/demo.sh

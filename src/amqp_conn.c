@@ -38,7 +38,17 @@
 #include "amqp_conn.h"
 #include "protocol.h"
 
+/*
+ * Two channels.  KZ_CHANNEL consumes and publishes what needs the broker's
+ * confirm (sends, calls, replies: a backend waits to hear they were
+ * routed); it is in confirm mode.  KZ_CHANNEL_FAST publishes the rest
+ * (registry broadcasts, claim answers, heartbeats, syncs), which nobody
+ * waits on: no confirm means one frame less per message from the broker
+ * and one wake-up less of the worker.  Events about one name all take the
+ * fast channel, so they keep their order (SPEC section 5, fix 6).
+ */
 #define KZ_CHANNEL			1
+#define KZ_CHANNEL_FAST		2
 #define KZ_FRAME_MAX		131072
 
 /* What the reassembly of an incoming message waits for. */
@@ -388,6 +398,11 @@ kz_amqp_declare(const char *queue, char *err, size_t errlen)
 		amqp_confirm_select(conn, KZ_CHANNEL);
 		ok = rpc_ok("confirm.select", err, errlen);
 	}
+	if (ok)
+	{
+		amqp_channel_open(conn, KZ_CHANNEL_FAST);
+		ok = rpc_ok("channel.open", err, errlen);
+	}
 	if (!ok)
 		kz_amqp_close();
 	return ok;
@@ -395,7 +410,7 @@ kz_amqp_declare(const char *queue, char *err, size_t errlen)
 
 uint64
 kz_amqp_publish(const char *exchange, const char *routing_key,
-				const char *body, size_t len, bool mandatory,
+				const char *body, size_t len, bool confirm, bool mandatory,
 				const char *message_id, char *err, size_t errlen)
 {
 	amqp_basic_properties_t props;
@@ -420,7 +435,8 @@ kz_amqp_publish(const char *exchange, const char *routing_key,
 	}
 	bytes.bytes = (void *) body;
 	bytes.len = len;
-	rc = amqp_basic_publish(conn, KZ_CHANNEL, amqp_cstring_bytes(exchange),
+	rc = amqp_basic_publish(conn, confirm ? KZ_CHANNEL : KZ_CHANNEL_FAST,
+							amqp_cstring_bytes(exchange),
 							amqp_cstring_bytes(routing_key), mandatory, 0,
 							&props, bytes);
 	if (rc != AMQP_STATUS_OK)
@@ -429,7 +445,7 @@ kz_amqp_publish(const char *exchange, const char *routing_key,
 		kz_amqp_close();
 		return 0;
 	}
-	return ++next_tag;
+	return confirm ? ++next_tag : KZ_AMQP_UNCONFIRMED;
 }
 
 /* Starts reassembling the content of a deliver or return. */

@@ -97,12 +97,16 @@ extern int	kz_amqp_pump(KzAmqpHandler handler, void *arg, int max_frames,
 						 char *err, size_t errlen);
 
 /*
- * Publishes a JSON body.  Returns its delivery tag (> 0), or 0 if the
- * connection is lost (then torn down).
+ * Publishes a JSON body.  With confirm, on the channel in confirm mode:
+ * returns its delivery tag, which a later KZ_AMQP_ACK or NACK event names.
+ * Without, on the other channel: returns KZ_AMQP_UNCONFIRMED.  Returns 0 if
+ * the connection is lost (then torn down).
  */
+#define KZ_AMQP_UNCONFIRMED		PG_UINT64_MAX
 extern uint64 kz_amqp_publish(const char *exchange, const char *routing_key,
-							  const char *body, size_t len, bool mandatory,
-							  const char *message_id, char *err, size_t errlen);
+							  const char *body, size_t len, bool confirm,
+							  bool mandatory, const char *message_id,
+							  char *err, size_t errlen);
 
 /* Tears the connection down without waiting for the broker. */
 extern void kz_amqp_close(void);

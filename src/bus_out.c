@@ -40,12 +40,14 @@ kz_bus_next_msg_id(char *out)
 }
 
 /*
- * Publishes body; returns its delivery tag, or 0 when it could not be sent
- * (after tearing down a lost connection, if that was the reason).
+ * Publishes body; returns its delivery tag (with confirm: a backend waits to
+ * hear that the broker routed it), or 0 when it could not be sent (after
+ * tearing down a lost connection, if that was the reason).  A mandatory
+ * publish always asks for a confirm: a return is only known with it.
  */
 static uint64
-publish(const char *exchange, const char *routing_key, StringInfo body,
-		bool mandatory, const char *property_id)
+publish_on(const char *exchange, const char *routing_key, StringInfo body,
+		   bool confirm, bool mandatory, const char *property_id)
 {
 	char		err[512];
 	uint64		tag;
@@ -55,24 +57,43 @@ publish(const char *exchange, const char *routing_key, StringInfo body,
 	if (strlen(routing_key) > KZ_SHORTSTR_MAX)
 		return 0;				/* a Server-ID no queue can have: nowhere to go */
 	tag = kz_amqp_publish(exchange, routing_key, body->data, body->len,
-						  mandatory, property_id, err, sizeof(err));
+						  confirm || mandatory, mandatory, property_id, err, sizeof(err));
 	if (tag == 0)
 		kz_conn_lost(err);
 	return tag;
 }
 
-/* Broadcasts an event about a name on the globals exchange; 0 on failure. */
+/* Publishes body, with a confirm exactly when mandatory. */
 static uint64
-publish_globals(const char *event, const uint8 *name, size_t name_len, StringInfo body)
+publish(const char *exchange, const char *routing_key, StringInfo body,
+		bool mandatory, const char *property_id)
+{
+	return publish_on(exchange, routing_key, body, mandatory, mandatory, property_id);
+}
+
+/*
+ * Broadcasts an event about a name on the globals exchange; 0 on failure.
+ * With confirm (a send or call to an owner whose queue is unknown), on the
+ * confirm channel.
+ */
+static uint64
+broadcast(const char *event, const uint8 *name, size_t name_len, StringInfo body,
+		  bool confirm)
 {
 	StringInfoData key;
 	uint64		tag;
 
 	initStringInfo(&key);
 	kz_proto_routing_key(&key, event, name, name_len);
-	tag = publish(KZ_EXCHANGE_GLOBALS, key.data, body, false, NULL);
+	tag = publish_on(KZ_EXCHANGE_GLOBALS, key.data, body, confirm, false, NULL);
 	pfree(key.data);
 	return tag;
+}
+
+static uint64
+publish_globals(const char *event, const uint8 *name, size_t name_len, StringInfo body)
+{
+	return broadcast(event, name, name_len, body, false);
 }
 
 /*
@@ -84,7 +105,7 @@ publish_to_owner(const char *queue, const char *event, const uint8 *name,
 				 size_t name_len, StringInfo body, const char *property_id)
 {
 	if (queue == NULL)
-		return publish_globals(event, name, name_len, body);
+		return broadcast(event, name, name_len, body, true);
 	return publish(KZ_EXCHANGE_TARGETED, queue, body, true, property_id);
 }
 

@@ -275,3 +275,39 @@ kz_cleanup_dir() {
         rm -rf "$dir" 2>/dev/null || kz_as_root rm -rf "$dir"
     fi
 }
+
+# kz_run_privately WHAT SCRIPT [NAME=value...] [-- ARG...]: the set-up that
+# make demo, make bench and make valgrindcheck share.  Installs what is
+# missing, builds and installs kz_globals, copies the tree into a private
+# directory owned by the unprivileged user, and runs SCRIPT (a path inside
+# the tree) there as that user, with the environment words NAME=value and
+# the arguments: the copy's path, then ARGs.  The copy, and every process
+# started in it, is removed afterwards, also on failure or interrupt.
+kz_run_privately() {
+    local what=$1 script=$2 user
+    shift 2
+    local -a envw=() args=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        envw+=("$1")
+        shift
+    done
+    [ "${1:-}" = -- ] && shift
+    args=("$@")
+
+    KZ_PRIVATE_WORK=""
+    trap '_kz_private_cleanup' EXIT INT TERM HUP
+    kz_ensure_packages
+    kz_build_install
+    user=$(kz_test_user)
+    KZ_PRIVATE_WORK=$(kz_make_workdir "$user")
+    kz_log "$what as $user in $KZ_PRIVATE_WORK"
+    kz_user_cmd "$user"
+    "${KZ_USER_CMD[@]}" "${envw[@]}" bash "$KZ_PRIVATE_WORK/$script" "$KZ_PRIVATE_WORK" "${args[@]}"
+}
+
+_kz_private_cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    [ -n "${KZ_PRIVATE_WORK:-}" ] && kz_cleanup_dir "$KZ_PRIVATE_WORK"
+    exit "$rc"
+}

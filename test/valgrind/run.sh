@@ -12,19 +12,4 @@ set -euo pipefail
 # shellcheck source=test/harness/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/common.sh"
 
-WORK=""
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP
-    [ -n "$WORK" ] && kz_cleanup_dir "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT INT TERM HUP
-
-kz_ensure_packages
-kz_build_install
-user=$(kz_test_user)
-WORK=$(kz_make_workdir "$user")
-kz_log "running under valgrind as $user in $WORK"
-kz_user_cmd "$user"
-"${KZ_USER_CMD[@]}" bash "$WORK/test/valgrind/workload.sh" "$WORK"
+kz_run_privately "running under valgrind" test/valgrind/workload.sh
