@@ -1,7 +1,7 @@
 /*
  * amqp_bench.h - what the AMQP baseline programs (amqp_ping.c,
- * amqp_fanout.c) share: error exits, a blocking take, a monotonic clock in
- * microseconds, and the summary of the samples.  Header-only: each program
+ * amqp_fanout.c) share besides bench_util.h: an RPC check, a blocking
+ * take, and the printed summary of the samples.  Header-only: each program
  * is one file compiled on its own by bench/bench.sh.
  */
 #ifndef AMQP_BENCH_H
@@ -9,21 +9,11 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
+
+#include "bench_util.h"
 
 /* Samples discarded before measuring. */
 #define WARMUP 200
-
-static const char *bench_program = "amqp_bench";
-
-static void
-die(const char *what)
-{
-	fprintf(stderr, "%s: %s\n", bench_program, what);
-	exit(1);
-}
 
 static void
 check(amqp_connection_state_t conn, const char *what)
@@ -44,35 +34,19 @@ take(amqp_connection_state_t conn)
 	amqp_destroy_envelope(&env);
 }
 
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* Prints "median_us p99_us mean_us" of count samples (sorts them). */
 static void
 print_summary(double *samples, int count)
 {
 	double		sum = 0;
+	double		median;
+	double		p99;
 	int			i;
 
 	for (i = 0; i < count; i++)
 		sum += samples[i];
-	qsort(samples, count, sizeof(double), cmp_double);
-	printf("%.1f %.1f %.1f\n", samples[count / 2], samples[(int) (count * 0.99)], sum / count);
+	median = median_p99(samples, count, &p99);
+	printf("%.1f %.1f %.1f\n", median, p99, sum / count);
 }
 
 #endif							/* AMQP_BENCH_H */

@@ -35,7 +35,7 @@ note() {
 
 # row MEASURE VALUE BASELINE RATIO TARGET: one line of the result table.
 row() {
-    ROWS+=("$(printf '%-44s | %-18s | %-22s | %-8s | %s' "$@")")
+    ROWS+=("$(printf '%-46s | %-24s | %-28s | %-6s | %s' "$@")")
 }
 
 # pgbench_tps DIR I CLIENTS SCRIPT [ARGS...]: transactions per second.
@@ -115,6 +115,7 @@ kz_cluster_start "$DIR" 3 \
 BROKER_PORT=$(. "$DIR/cluster.env" && echo "$BROKER_PORT")
 gcc -O2 -o "$OUT/amqp_ping" "$HERE/amqp_ping.c" -lrabbitmq
 gcc -O2 -o "$OUT/amqp_fanout" "$HERE/amqp_fanout.c" -lrabbitmq -lpthread
+gcc -O2 -I"$(pg_config --includedir)" -o "$OUT/visibility" "$HERE/visibility.c" -lpq -lpthread
 read -r RTT RTT99 _ < <("$OUT/amqp_ping" 127.0.0.1 "$BROKER_PORT" 2000)
 note "one AMQP round trip: median $RTT us, p99 $RTT99 us"
 RTT_TEXT="RTT ${RTT} us"
@@ -137,9 +138,11 @@ row "claim latency, 3 nodes, 1 client (median)" "$CM us (p99 $C99)" "$RTT_TEXT" 
 row "claim latency / the broadcast floor" "$CM us" "floor ${FAN} us" "$(ratio "$CM" "$FAN")" "-"
 row "registrations/s, 1 client" "$CT /s" "-" "-" "-"
 # --- visibility on another node: after register_name returns, and in all ---
-read -r VM V99 VT VT99 < <(/usr/bin/python3 "$HERE/latency.py" "$DIR" "$(kz_port "$DIR" 1)" "$(kz_port "$DIR" 2)" 300)
+read -r VM V99 VT VT99 POLL < <("$OUT/visibility" "host=$DIR port=$(kz_port "$DIR" 1) dbname=postgres" \
+    "host=$DIR port=$(kz_port "$DIR" 2) dbname=postgres" 500)
 row "visibility lag on another node (median)" "$VM us (p99 $V99)" "$RTT_TEXT" "$(ratio "$VM" "$RTT")" "<= 1.5 RTT"
 row "visibility from the claim's start (median)" "$VT us (p99 $VT99)" "$RTT_TEXT" "$(ratio "$VT" "$RTT")" "-"
+row "  (the observer's poll cycle: its resolution)" "$POLL us" "$RTT_TEXT" "$(ratio "$POLL" "$RTT")" "-"
 
 # --- registrations per second, 16 clients over 3 servers ---
 worker_pid() {
@@ -162,8 +165,10 @@ REGS=$(awk -v n="$TOTAL_CLAIMS" -v t="$ELAPSED" 'BEGIN { printf "%.0f", n / t }'
 CPU=$(awk -v a="$T0" -v b="$(cpu_ticks "$W1")" -v t="$ELAPSED" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / t }')
 row "cluster registrations/s, 3 nodes, 16 cl." "$REGS /s" "OTP global ~1.1k/s" "$(ratio "$REGS" 1100)" ">= 10k/s"
 row "claim latency, 16 clients (median, node 1)" "$(cut -d' ' -f1 "$OUT/result_claim16_1") us (p99 $(cut -d' ' -f2 "$OUT/result_claim16_1"))" "$RTT_TEXT" "$(ratio "$(cut -d' ' -f1 "$OUT/result_claim16_1")" "$RTT")" "-"
-RSS=$(awk '/VmRSS/ { print $2 }' "/proc/$W1/status")
-row "worker of node 1 during that run" "${CPU}% CPU, ${RSS} kB RSS" "-" "-" "-"
+# its own memory (RssAnon), apart from the shared memory it has touched
+RSS=$(awk '/RssAnon/ { print $2 }' "/proc/$W1/status")
+SHM=$(awk '/RssShmem/ { print $2 }' "/proc/$W1/status")
+row "worker of node 1 during that run" "${CPU}% CPU, ${RSS} kB" "(+ ${SHM} kB shm touched)" "-" "-"
 
 # --- remote send: a sink on node 1, senders on nodes 2 and 3 ---
 drain="SELECT kz_globals.register_name('sink');
@@ -217,6 +222,6 @@ row "sync on join of 10k names (incl. server start)" "$JOIN_S s" "-" "-" "<= 2 s
 kill "$bulk" 2>/dev/null || true
 
 printf '\nkz_globals benchmark, %s, %s, %s CPUs\n' "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)"
-printf '%-44s | %-18s | %-22s | %-8s | %s\n' measure value baseline ratio target
-printf '%s\n' "-------------------------------------------------------------------------------------------------------------"
+printf '%-46s | %-24s | %-28s | %-6s | %s\n' measure value baseline ratio target
+printf '%s\n' "------------------------------------------------------------------------------------------------------------------------"
 printf '%s\n' "${ROWS[@]}"
