@@ -73,6 +73,7 @@ static int	content_reply_code;
 static uint64 content_size;
 static bool content_discard;
 static bool content_own;		/* our own broadcast coming back */
+static bool content_targeted;	/* delivered through the targeted exchange */
 static StringInfoData content_body;
 static char content_message_id[KZ_SHORTSTR_MAX + 1];
 static bool content_has_message_id;
@@ -486,6 +487,7 @@ content_end(KzAmqpHandler handler, void *arg)
 	ev.message_id = content_has_message_id ? content_message_id : NULL;
 	ev.body = content_body.data;
 	ev.body_len = content_discard ? 0 : content_body.len;
+	ev.targeted = content_kind == KZ_AMQP_DELIVERY && content_targeted;
 	content_state = CONTENT_IDLE;
 	handler(&ev, arg);
 }
@@ -558,8 +560,14 @@ on_method(amqp_frame_t *frame, KzAmqpHandler handler, void *arg,
 	switch (m->id)
 	{
 		case AMQP_BASIC_DELIVER_METHOD:
-			content_begin(KZ_AMQP_DELIVERY, 0);
-			return true;
+			{
+				amqp_bytes_t ex = ((amqp_basic_deliver_t *) m->decoded)->exchange;
+
+				content_begin(KZ_AMQP_DELIVERY, 0);
+				content_targeted = ex.len == strlen(KZ_EXCHANGE_TARGETED) &&
+					memcmp(ex.bytes, KZ_EXCHANGE_TARGETED, ex.len) == 0;
+				return true;
+			}
 		case AMQP_BASIC_RETURN_METHOD:
 			content_begin(KZ_AMQP_RETURN,
 						  ((amqp_basic_return_t *) m->decoded)->reply_code);

@@ -59,6 +59,8 @@ typedef struct KzAmqpEvent
 	int			reply_code;		/* RETURN */
 	const char *body;			/* DELIVERY, RETURN */
 	size_t		body_len;
+	bool		targeted;		/* DELIVERY: addressed to our queue through
+								 * the targeted exchange (not a broadcast) */
 } KzAmqpEvent;
 
 typedef void (*KzAmqpHandler) (const KzAmqpEvent *event, void *arg);

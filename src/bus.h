@@ -109,7 +109,7 @@ extern TimestampTz kz_outbox_flush(TimestampTz now);
 extern void kz_outbox_reset(void);
 
 /* bus_in.c */
-extern void kz_in_delivery(const char *body, size_t len);
+extern void kz_in_delivery(const char *body, size_t len, bool targeted);
 extern void kz_in_malformed(KzProtoError err, const char *detail);
 
 /*

@@ -538,7 +538,7 @@ timestamps_valid(const KzBusMsg *msg)
 }
 
 void
-kz_in_delivery(const char *body, size_t len)
+kz_in_delivery(const char *body, size_t len, bool targeted)
 {
 	KzBusMsg	msg;
 	const char *detail = NULL;
@@ -552,6 +552,7 @@ kz_in_delivery(const char *body, size_t len)
 		kz_in_malformed(err, detail);
 		return;
 	}
+	msg.targeted = targeted;
 	if (!timestamps_valid(&msg))
 	{
 		kz_in_malformed(KZ_PROTO_BAD_FIELD, "a Timestamp before year 0 or after year 9999");

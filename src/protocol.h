@@ -143,6 +143,8 @@ typedef struct KzBusMsg
 	int32		timeout_ms;		/* Timeout; 0 if absent */
 	bool		owner_exited;	/* Owner-Exited (a kz_globals reply): the
 								 * owner ended without answering the call */
+	bool		targeted;		/* not decoded: set by the receiver when the
+								 * message came addressed to its queue */
 
 	/* heartbeats (nodes/advertise) */
 	bool		has_expires;

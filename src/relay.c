@@ -475,11 +475,15 @@ local_owner(const uint8 *data, size_t len, KzName *name, int *procno, int *pid)
 
 /*
  * Puts a message from the bus into a local owner's mailbox: the message
- * term body for name, sent by sender_pid on node.
+ * term body for name, sent by sender_pid on node.  A call addressed to this
+ * node (targeted, not broadcast) whose owner is no longer here was sent by
+ * a caller that has not yet heard of the owner's exit: it is told at once,
+ * as if the owner had exited with the call in its mailbox.
  */
 static void
 deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_pid,
-		const uint8 *body, size_t body_len, KzMsgKind kind, const char *tag)
+		const uint8 *body, size_t body_len, KzMsgKind kind, const char *tag,
+		bool targeted)
 {
 	KzName		name;
 	KzMessageSpec spec;
@@ -489,7 +493,15 @@ deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_
 	KzDeliver	result = KZ_DELIVER_FULL;
 
 	if (!local_owner(name_data, name_len, &name, &procno, &pid))
-		return;					/* not ours: Kazoo broadcasts to every node */
+	{
+		/* not ours: Kazoo broadcasts to every node */
+		if (kind == KZ_MSG_CALL && targeted)
+		{
+			KZ_STAT_INC(messages_dropped);
+			tell_owner_gone(tag, node);
+		}
+		return;
+	}
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = kind;
 	spec.flags = KZ_MSG_BODY_ETF;
@@ -520,7 +532,7 @@ void
 kz_relay_in_send(const KzBusMsg *msg)
 {
 	deliver(msg->name, msg->name_len, msg->node, msg->sender_pid,
-			msg->message, msg->message_len, KZ_MSG_SEND, NULL);
+			msg->message, msg->message_len, KZ_MSG_SEND, NULL, false);
 }
 
 void
@@ -533,7 +545,7 @@ kz_relay_in_send_batch(const KzBusMsg *msg)
 		KzSyncEntry *e = &msg->entries[i];
 
 		deliver(e->name, e->name_len, msg->node, e->pid, e->message, e->message_len,
-				KZ_MSG_SEND, NULL);
+				KZ_MSG_SEND, NULL, false);
 	}
 }
 
@@ -551,7 +563,7 @@ kz_relay_in_call(const KzBusMsg *msg)
 	}
 	tag = psprintf("r:" INT64_FORMAT ":%s:%s", deadline, msg->msg_id, msg->server_id);
 	deliver(msg->name, msg->name_len, msg->node, msg->sender_pid,
-			msg->message, msg->message_len, KZ_MSG_CALL, tag);
+			msg->message, msg->message_len, KZ_MSG_CALL, tag, msg->targeted);
 }
 
 void

@@ -224,7 +224,7 @@ on_broker_event(const KzAmqpEvent *ev, void *arg)
 	switch (ev->kind)
 	{
 		case KZ_AMQP_DELIVERY:
-			kz_in_delivery(ev->body, ev->body_len);
+			kz_in_delivery(ev->body, ev->body_len, ev->targeted);
 			break;
 		case KZ_AMQP_OVERSIZE:
 			kz_in_malformed(KZ_PROTO_TOO_LARGE, "a message body over the size limit");

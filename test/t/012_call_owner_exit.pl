@@ -1,7 +1,8 @@
 # A call whose owner ends before answering it fails at once for its caller
 # (42704, "exited without answering"), not at the call's timeout: callers on
 # the owner's server and on another server, an owner terminated and one
-# that exits normally, a call that reaches a gone owner.  A simulated Kazoo
+# that exits normally, a call that reaches the owner's server after the
+# owner has gone.  A simulated Kazoo
 # caller is not sent that notice (it would take it for the answer) and
 # times out as with a Kazoo owner.  Answered calls are unaffected.
 use strict;
@@ -120,6 +121,36 @@ is($res->{render}, '{error,timeout}', 'the Kazoo caller gets no notice and times
 ok($n1->poll_query_until('postgres', "SELECT kz_globals.whereis_name('svc4') IS NULL"), 'svc4 is gone');
 $timer->quit;
 eval { $owner4->quit };
+
+# 5. a call that reaches the owner's server after the owner has gone there
+# (its caller had not yet heard of the exit): n2's worker is stopped while
+# its caller's call waits to be published and the owner exits; when the
+# worker goes on, the call reaches n1, which has no owner for it any more
+# and tells the caller at once.  n2 first slows its heartbeats so that n1
+# does not expire it while its worker is stopped.
+sql($n2, "ALTER SYSTEM SET kz_globals.heartbeat_interval = '3s'; SELECT pg_reload_conf()");
+ok($n1->poll_query_until('postgres',
+		"SELECT expires_ms > 5000 FROM kz_globals.nodes WHERE NOT is_self AND NOT kazoo"),
+	'n1 has heard n2\'s slower heartbeat');
+my $owner5 = $n1->background_psql('postgres');
+my $owner5_pid = $owner5->query_safe('SELECT pg_backend_pid()');
+$owner5->query_safe("SELECT kz_globals.register_name('svc5')");
+ok($n2->poll_query_until('postgres', "SELECT kz_globals.whereis_name('svc5') IS NOT NULL"), 'n2 knows svc5');
+my $worker2 = sql($n2, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'");
+ok(kill('STOP', $worker2), 'n2\'s worker is stopped');
+my $c5 = start_caller($n2, 'remote5', 'svc5', 60000);
+ok($n2->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Extension' AND query LIKE '%request from remote5%'"),
+	'the call waits for n2\'s worker');
+is(sql($n1, "SELECT pg_terminate_backend($owner5_pid)"), 't', 'the owner of svc5 is terminated');
+ok($n1->poll_query_until('postgres', "SELECT count(*) = 0 FROM kz_globals.registrations WHERE name = 'svc5'"),
+	'svc5 is gone on n1');
+ok(kill('CONT', $worker2), 'n2\'s worker goes on');
+like(result_of($n2, 'remote5'), qr/^42704\|the owner of "svc5" exited without answering the call\|true$/,
+	'a call that arrives after its owner has gone fails at once');
+$c5->quit;
+eval { $owner5->quit };
+sql($n2, "ALTER SYSTEM RESET kz_globals.heartbeat_interval; SELECT pg_reload_conf()");
 
 # nothing malformed crossed the bus, and the workers are fine
 for my $node ($n1, $n2)
