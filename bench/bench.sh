@@ -154,17 +154,27 @@ cpu_ticks() {
 W1=$(worker_pid 1)
 T0=$(cpu_ticks "$W1")
 START=$(date +%s.%N)
+CLAIMERS=()
 for i in 1 2 3; do
     clients=$((i == 1 ? 6 : 5))
     pgbench_lat "$DIR" "$i" "$clients" 2000 claim.sql "claim16_$i" -D node="$i" >"$OUT/result_claim16_$i" &
+    CLAIMERS+=($!)
 done
-wait
+# visibility while they run: one more client registering on node 3, watched
+# on node 2 (a few hundred claims beside the 32000; not counted in the rate)
+"$OUT/visibility" "host=$DIR port=$(kz_port "$DIR" 3) dbname=postgres" \
+    "host=$DIR port=$(kz_port "$DIR" 2) dbname=postgres" 200 >"$OUT/result_vis16" &
+VIS16=$!
+wait "${CLAIMERS[@]}"
 ELAPSED=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { print e - s }')
+wait "$VIS16"
 TOTAL_CLAIMS=$((6 * 2000 + 2 * 5 * 2000))
 REGS=$(awk -v n="$TOTAL_CLAIMS" -v t="$ELAPSED" 'BEGIN { printf "%.0f", n / t }')
 CPU=$(awk -v a="$T0" -v b="$(cpu_ticks "$W1")" -v t="$ELAPSED" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * (b - a) / hz / t }')
 row "cluster registrations/s, 3 nodes, 16 cl." "$REGS /s" "OTP global ~1.1k/s" "$(ratio "$REGS" 1100)" ">= 10k/s"
 row "claim latency, 16 clients (median, node 1)" "$(cut -d' ' -f1 "$OUT/result_claim16_1") us (p99 $(cut -d' ' -f2 "$OUT/result_claim16_1"))" "$RTT_TEXT" "$(ratio "$(cut -d' ' -f1 "$OUT/result_claim16_1")" "$RTT")" "-"
+read -r V16 V1699 _ _ _ <"$OUT/result_vis16"
+row "visibility lag during that run (median)" "$V16 us (p99 $V1699)" "$RTT_TEXT" "$(ratio "$V16" "$RTT")" "-"
 # its own memory (RssAnon), apart from the shared memory it has touched
 RSS=$(awk '/RssAnon/ { print $2 }' "/proc/$W1/status")
 SHM=$(awk '/RssShmem/ { print $2 }' "/proc/$W1/status")
