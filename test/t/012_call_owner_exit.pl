@@ -2,9 +2,9 @@
 # (42704, "exited without answering"), not at the call's timeout: callers on
 # the owner's server and on another server, an owner terminated and one
 # that exits normally, a call that reaches the owner's server after the
-# owner has gone.  A simulated Kazoo
-# caller is not sent that notice (it would take it for the answer) and
-# times out as with a Kazoo owner.  Answered calls are unaffected.
+# owner has gone.  A simulated Kazoo caller is not sent that notice (it
+# would take it for the answer) and times out as with a Kazoo owner.
+# Answered calls are unaffected.
 use strict;
 use warnings;
 
