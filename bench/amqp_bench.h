@@ -1,7 +1,7 @@
 /*
  * amqp_bench.h - what the AMQP baseline programs (amqp_ping.c,
  * amqp_fanout.c) share besides bench_util.h: an RPC check, a blocking
- * take, and the printed summary of the samples.  Header-only: each program
+ * take, the connection set-up, and the printed summary of the samples.  Header-only: each program
  * is one file compiled on its own by bench/bench.sh.
  */
 #ifndef AMQP_BENCH_H
@@ -9,6 +9,7 @@
 
 #include <amqp.h>
 #include <amqp_framing.h>
+#include <amqp_tcp_socket.h>
 
 #include "bench_util.h"
 
@@ -32,6 +33,46 @@ take(amqp_connection_state_t conn)
 	if (amqp_consume_message(conn, &env, NULL, 0).reply_type != AMQP_RESPONSE_NORMAL)
 		die("consume");
 	amqp_destroy_envelope(&env);
+}
+
+/*
+ * Connects as guest, opens channel 1, declares an exclusive server-named
+ * queue (its name into queue), binds it to the fanout exchange if one is
+ * named (declaring the exchange), and consumes it.
+ */
+static amqp_connection_state_t
+bench_connect(const char *host, int port, const char *exchange, char *queue, size_t qlen)
+{
+	amqp_connection_state_t conn = amqp_new_connection();
+	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
+	amqp_queue_declare_ok_t *q;
+
+	if (sock == NULL || amqp_socket_open(sock, host, port) != AMQP_STATUS_OK)
+		die("cannot connect");
+	if (amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+				   "guest", "guest").reply_type != AMQP_RESPONSE_NORMAL)
+		die("cannot log in");
+	amqp_channel_open(conn, 1);
+	check(conn, "channel.open");
+	if (exchange != NULL)
+	{
+		amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"),
+							  0, 0, 1, 0, amqp_empty_table);
+		check(conn, "exchange.declare");
+	}
+	q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
+	check(conn, "queue.declare");
+	snprintf(queue, qlen, "%.*s", (int) q->queue.len, (char *) q->queue.bytes);
+	if (exchange != NULL)
+	{
+		amqp_queue_bind(conn, 1, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
+						amqp_empty_bytes, amqp_empty_table);
+		check(conn, "queue.bind");
+	}
+	amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes,
+					   0, 1, 0, amqp_empty_table);
+	check(conn, "basic.consume");
+	return conn;
 }
 
 /* Prints "median_us p99_us mean_us" of count samples (sorts them). */

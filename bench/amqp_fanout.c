@@ -15,7 +15,6 @@
  * Usage: amqp_fanout HOST PORT COUNT PEERS
  * Prints: "median_us p99_us mean_us" after discarding a warm-up.
  */
-#include <amqp_tcp_socket.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,36 +30,6 @@ static const char *host;
 static int	port;
 static char exchange[64];
 static char queue_a[256];
-
-/* Connects, declares an exclusive queue bound to the exchange, consumes it. */
-static amqp_connection_state_t
-open_conn(char *queue, size_t qlen)
-{
-	amqp_connection_state_t conn = amqp_new_connection();
-	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
-	amqp_queue_declare_ok_t *q;
-
-	if (sock == NULL || amqp_socket_open(sock, host, port) != AMQP_STATUS_OK)
-		die("cannot connect");
-	if (amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-				   "guest", "guest").reply_type != AMQP_RESPONSE_NORMAL)
-		die("cannot log in");
-	amqp_channel_open(conn, 1);
-	check(conn, "channel.open");
-	amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"),
-						  0, 0, 1, 0, amqp_empty_table);
-	check(conn, "exchange.declare");
-	q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
-	check(conn, "queue.declare");
-	snprintf(queue, qlen, "%.*s", (int) q->queue.len, (char *) q->queue.bytes);
-	amqp_queue_bind(conn, 1, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
-					amqp_empty_bytes, amqp_empty_table);
-	check(conn, "queue.bind");
-	amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes,
-					   0, 1, 0, amqp_empty_table);
-	check(conn, "basic.consume");
-	return conn;
-}
 
 /* A claim-sized JSON body, published to the exchange or to one queue. */
 static void
@@ -115,10 +84,10 @@ main(int argc, char **argv)
 		die("COUNT must be positive and PEERS between 1 and 16");
 	snprintf(exchange, sizeof(exchange), "kz_bench_fanout_%d", (int) getpid());
 	samples = calloc(count, sizeof(double));
-	a = open_conn(queue_a, sizeof(queue_a));
+	a = bench_connect(host, port, exchange, queue_a, sizeof(queue_a));
 	for (j = 0; j < npeers; j++)
 	{
-		peers[j] = open_conn(queue, sizeof(queue));
+		peers[j] = bench_connect(host, port, exchange, queue, sizeof(queue));
 		if (pthread_create(&threads[j], NULL, responder, peers[j]) != 0)
 			die("pthread_create");
 	}

@@ -12,37 +12,12 @@
  * Usage: amqp_ping HOST PORT COUNT
  * Prints: "median_us p99_us mean_us" after discarding a warm-up.
  */
-#include <amqp_tcp_socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "amqp_bench.h"
-
-/* Connects, opens channel 1, declares an exclusive queue and consumes it. */
-static amqp_connection_state_t
-open_conn(const char *host, int port, char *queue, size_t qlen)
-{
-	amqp_connection_state_t conn = amqp_new_connection();
-	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
-	amqp_queue_declare_ok_t *q;
-
-	if (sock == NULL || amqp_socket_open(sock, host, port) != AMQP_STATUS_OK)
-		die("cannot connect");
-	if (amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-				   "guest", "guest").reply_type != AMQP_RESPONSE_NORMAL)
-		die("cannot log in");
-	amqp_channel_open(conn, 1);
-	check(conn, "channel.open");
-	q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
-	check(conn, "queue.declare");
-	snprintf(queue, qlen, "%.*s", (int) q->queue.len, (char *) q->queue.bytes);
-	amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes,
-					   0, 1, 0, amqp_empty_table);
-	check(conn, "basic.consume");
-	return conn;
-}
 
 static void
 publish(amqp_connection_state_t conn, const char *queue)
@@ -73,8 +48,8 @@ main(int argc, char **argv)
 	if (count <= 0)
 		die("COUNT must be positive");
 	samples = calloc(count, sizeof(double));
-	a = open_conn(argv[1], atoi(argv[2]), qa, sizeof(qa));
-	b = open_conn(argv[1], atoi(argv[2]), qb, sizeof(qb));
+	a = bench_connect(argv[1], atoi(argv[2]), NULL, qa, sizeof(qa));
+	b = bench_connect(argv[1], atoi(argv[2]), NULL, qb, sizeof(qb));
 	for (i = -WARMUP; i < count; i++)
 	{
 		double		t0 = now_us();

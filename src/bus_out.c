@@ -125,6 +125,29 @@ begin(StringInfo buf, const char *app, const char *category, const char *event,
 	kz_proto_begin(buf, &env);
 }
 
+/*
+ * Starts the answer to req (register_resp, query_resp), under its Msg-ID
+ * (a fresh one if it had none), with server as Server-ID (NULL or empty:
+ * our queue).
+ */
+static void
+begin_answer(StringInfo buf, const KzBusMsg *req, const char *event, const char *server)
+{
+	KzEnvelope env;
+	char		fresh[KZ_MSG_ID_LEN + 1];
+
+	if (req->msg_id == NULL)
+		kz_bus_next_msg_id(fresh);
+	env.app_name = KZ_APP_NAME_GLOBALS;
+	env.category = "globals";
+	env.event = event;
+	env.msg_id = req->msg_id ? req->msg_id : fresh;
+	env.node = kz_node_name;
+	env.server_id = (server && server[0]) ? server : kz_bus.queue;
+	initStringInfo(buf);
+	kz_proto_begin(buf, &env);
+}
+
 /* A term buffer holding the binary text[0..len). */
 static StringInfo
 binary_term(const char *text, size_t len)
@@ -177,21 +200,10 @@ kz_out_register_resp(const KzBusMsg *req, KzWireState state, int64 ts,
 					 const char *server, int32 pid)
 {
 	StringInfoData buf;
-	KzEnvelope env;
-	char		fresh[KZ_MSG_ID_LEN + 1];
 
 	if (req->server_id == NULL || req->server_id[0] == '\0')
 		return true;			/* nowhere to answer */
-	if (req->msg_id == NULL)
-		kz_bus_next_msg_id(fresh);
-	env.app_name = KZ_APP_NAME_GLOBALS;
-	env.category = "globals";
-	env.event = "register_resp";
-	env.msg_id = req->msg_id ? req->msg_id : fresh;
-	env.node = kz_node_name;
-	env.server_id = (server && server[0]) ? server : kz_bus.queue;
-	initStringInfo(&buf);
-	kz_proto_begin(&buf, &env);
+	begin_answer(&buf, req, "register_resp", server);
 	kz_proto_add_term(&buf, "Name", req->name, req->name_len);
 	kz_proto_add_str(&buf, "State", kz_proto_state_name(state));
 	if (state != KZ_WS_NONE)
@@ -219,14 +231,10 @@ bool
 kz_out_query_resp(const KzBusMsg *req, bool owned, int64 ts, int32 pid)
 {
 	StringInfoData buf;
-	char		fresh[KZ_MSG_ID_LEN + 1];
 
 	if (req->server_id == NULL || req->server_id[0] == '\0')
-		return true;
-	if (req->msg_id == NULL)
-		kz_bus_next_msg_id(fresh);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "query_resp",
-		  req->msg_id ? req->msg_id : fresh);
+		return true;			/* nowhere to answer */
+	begin_answer(&buf, req, "query_resp", NULL);
 	kz_proto_add_term(&buf, "Name", req->name, req->name_len);
 	kz_proto_add_str(&buf, "State", owned ? "local" : "none");
 	if (owned)

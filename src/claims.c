@@ -21,7 +21,6 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
-#include "pgstat.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -89,12 +88,8 @@ wait_cluster_up(void)
 		if (pg_atomic_read_u32(&kz_shared->broker_state) != KZ_BROKER_CONNECTED &&
 			pg_atomic_read_u32(&kz_shared->broker_failures) > 0)
 			return false;
-		if (GetCurrentTimestamp() >= deadline)
+		if (!kz_sleep_until(deadline, KZ_STATE_POLL_MS))
 			return false;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 KZ_STATE_POLL_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 	}
 	return true;
 }
@@ -582,27 +577,17 @@ await_free(const KzName *name, TimestampTz deadline, bool after_loss)
 
 	for (;;)
 	{
-		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
-		long		wait_ms = -1;
+		long		cap_ms = -1;
 
 		if (!name_taken(name) && (!after_loss || napped))
 			return true;
-		if (deadline != 0)
-		{
-			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			if (wait_ms <= 0)
-				return false;
-			events |= WL_TIMEOUT;
-		}
 		if (after_loss && !napped)
 		{
-			wait_ms = (wait_ms < 0) ? KZ_STANDBY_NAP_MS : Min(wait_ms, KZ_STANDBY_NAP_MS);
-			events |= WL_TIMEOUT;
+			cap_ms = KZ_STANDBY_NAP_MS;
 			napped = true;
 		}
-		(void) WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (!kz_sleep_until(deadline, cap_ms))
+			return false;
 	}
 }
 

@@ -142,8 +142,12 @@ kz_member_is_pg(int node)
 	return pg;
 }
 
-int
-kz_member_drop_node_rows(int node)
+/*
+ * Drops the node's remote rows, all of them or (with only_unsynced) those
+ * whose sync generation is not gen; returns how many.
+ */
+static int
+drop_rows(int node, bool only_unsynced, uint32 gen)
 {
 	int			i;
 	int			n;
@@ -155,7 +159,8 @@ kz_member_drop_node_rows(int node)
 	{
 		KzRow	   *row = kz_reg_row(i);
 
-		if (row->state == KZ_ROW_REMOTE && row->node == node)
+		if (row->state == KZ_ROW_REMOTE && row->node == node &&
+			!(only_unsynced && row->sync_gen == gen))
 		{
 			kz_drop_row(row, false);
 			dropped++;
@@ -165,6 +170,12 @@ kz_member_drop_node_rows(int node)
 	if (dropped > 0)
 		KZ_STAT_ADD(names_expired, dropped);
 	return dropped;
+}
+
+int
+kz_member_drop_node_rows(int node)
+{
+	return drop_rows(node, false, 0);
 }
 
 static uint64
@@ -325,31 +336,6 @@ sync_generation(int node, const KzBusMsg *msg)
 	return gen;
 }
 
-/* Drops the node's rows that its completed sync did not mention. */
-static void
-drop_unsynced(int node, uint32 gen)
-{
-	int			i;
-	int			n;
-	int			dropped = 0;
-
-	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	n = kz_reg_capacity();
-	for (i = 0; i < n; i++)
-	{
-		KzRow	   *row = kz_reg_row(i);
-
-		if (row->state == KZ_ROW_REMOTE && row->node == node && row->sync_gen != gen)
-		{
-			kz_drop_row(row, false);
-			dropped++;
-		}
-	}
-	LWLockRelease(kz_shared->reg_lock);
-	if (dropped > 0)
-		KZ_STAT_ADD(names_expired, dropped);
-}
-
 void
 kz_member_sync_in(const KzBusMsg *msg, int node)
 {
@@ -364,7 +350,7 @@ kz_member_sync_in(const KzBusMsg *msg, int node)
 		kz_in_apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, e->pid == 0);
 	}
 	if (msg->sync_last)
-		drop_unsynced(node, gen);
+		(void) drop_rows(node, true, gen);	/* what the sync did not mention */
 }
 
 /* Expires peers not heard from in time (fix 7). */

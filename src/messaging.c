@@ -18,8 +18,6 @@
 #include <limits.h>
 
 #include "miscadmin.h"
-#include "pgstat.h"
-#include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/timestamp.h"
 
@@ -170,21 +168,11 @@ await_reply(uint64 call_id, TimestampTz deadline)
 	for (;;)
 	{
 		dsa_pointer reply = kz_call_take_reply(call_id);
-		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
-		long		wait_ms = -1;
 
 		if (DsaPointerIsValid(reply))
 			return reply;
-		if (deadline != 0)
-		{
-			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			if (wait_ms <= 0)
-				return InvalidDsaPointer;
-			events |= WL_TIMEOUT;
-		}
-		(void) WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (!kz_sleep_until(deadline, -1))
+			return InvalidDsaPointer;
 	}
 }
 
@@ -227,8 +215,7 @@ kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 
 	if (!kz_whereis(name, &owner))
 		report_no_owner(name, NULL);
-	if (timeout_ms >= 0)
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	deadline = kz_deadline_in(timeout_ms);
 
 	KZ_STAT_INC(calls);
 	call_id = kz_call_begin();
@@ -304,15 +291,11 @@ unpack_message(const KzMessage *m, KzReceived *out)
 bool
 kz_receive(int timeout_ms, KzReceived *out)
 {
-	TimestampTz deadline = 0;
+	TimestampTz deadline = kz_deadline_in(timeout_ms);
 
-	if (timeout_ms >= 0)
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	for (;;)
 	{
 		dsa_pointer msg = kz_mailbox_take();
-		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
-		long		wait_ms = -1;
 
 		if (DsaPointerIsValid(msg))
 		{
@@ -320,16 +303,8 @@ kz_receive(int timeout_ms, KzReceived *out)
 			kz_message_free(msg);
 			return true;
 		}
-		if (timeout_ms >= 0)
-		{
-			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			if (wait_ms <= 0)
-				return false;
-			events |= WL_TIMEOUT;
-		}
-		(void) WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (!kz_sleep_until(deadline, -1))
+			return false;
 	}
 }
 

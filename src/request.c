@@ -120,31 +120,46 @@ request_done(uint64 req_id, KzReqResult *result)
 	return done;
 }
 
+TimestampTz
+kz_deadline_in(int timeout_ms)
+{
+	return timeout_ms < 0 ? 0 :
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+}
+
+bool
+kz_sleep_until(TimestampTz deadline, long cap_ms)
+{
+	int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+	long		wait_ms = cap_ms;
+
+	if (deadline != 0)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+		if (left <= 0)
+			return false;
+		wait_ms = wait_ms < 0 ? left : Min(wait_ms, left);
+	}
+	if (wait_ms >= 0)
+		events |= WL_TIMEOUT;
+	(void) WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
 bool
 kz_request_wait(uint64 req_id, int timeout_ms, KzReqResult *result)
 {
-	TimestampTz deadline = 0;
+	TimestampTz deadline = kz_deadline_in(timeout_ms);
 
-	if (timeout_ms >= 0)
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-	for (;;)
+	while (!request_done(req_id, result))
 	{
-		long		wait_ms = -1;
-		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
-
-		if (request_done(req_id, result))
-			return true;
-		if (timeout_ms >= 0)
-		{
-			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			if (wait_ms <= 0)
-				return false;
-			events |= WL_TIMEOUT;
-		}
-		(void) WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		if (!kz_sleep_until(deadline, -1))
+			return false;
 	}
+	return true;
 }
 
 void

@@ -91,6 +91,16 @@ extern dsa_pointer kz_job_take_all(void);
 extern KzJob *kz_job_get(dsa_pointer job);
 extern void kz_job_free(dsa_pointer job);
 
+/*
+ * Backend side: every wait of a backend on its latch.  kz_deadline_in
+ * turns a timeout in milliseconds into a deadline (negative: none, 0).
+ * kz_sleep_until sleeps until the latch is set, the deadline passes or
+ * cap_ms elapse (-1: no cap), serving interrupts on waking; it returns
+ * false at once, without sleeping, if the deadline has passed.
+ */
+extern TimestampTz kz_deadline_in(int timeout_ms);
+extern bool kz_sleep_until(TimestampTz deadline, long cap_ms);
+
 /* Backend side: start a request (returns its id) and wait for its result. */
 extern uint64 kz_request_start(void);
 
