@@ -494,7 +494,10 @@ deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_
 
 	if (!local_owner(name_data, name_len, &name, &procno, &pid))
 	{
-		/* not ours: Kazoo broadcasts to every node */
+		/*
+		 * Not ours.  A broadcast (Kazoo sends to every node) was for another
+		 * node; a call addressed to us has lost its owner.
+		 */
 		if (kind == KZ_MSG_CALL && targeted)
 		{
 			KZ_STAT_INC(messages_dropped);
