@@ -123,12 +123,29 @@ typedef struct ApplyOutcome
 } ApplyOutcome;
 
 /*
+ * A pending claim of ours beat a registration by another node: keep the
+ * one of its rivals that the rule prefers (the same node again replaces
+ * its own), so that the name goes to it if our claim does not win.
+ */
+static void
+hold_rival(KzRow *row, int node, const char *who, int64 ts, int32 pid,
+		   bool kazoo, uint32 sync_gen)
+{
+	char		held[KZ_NODE_NAME_MAX];
+
+	if ((row->flags & KZ_ROW_RIVAL) && row->rival_node != node &&
+		!kz_claim_beats(ts, who, row->rival_ts, node_name(row->rival_node, held)))
+		return;
+	kz_row_hold_rival(row, node, ts, pid, kazoo, sync_gen);
+}
+
+/*
  * Decides between a row of ours (local or pending) and a registration by
  * another node.  Caller holds reg_lock exclusively.
  */
 static void
 resolve_with_ours(KzRow *row, int node, const char *who, int64 ts, int32 pid,
-				  bool kazoo, ApplyOutcome *out)
+				  bool kazoo, uint32 sync_gen, ApplyOutcome *out)
 {
 	if (!kz_claim_beats(ts, who, row->timestamp, kz_node_name))
 	{
@@ -140,6 +157,8 @@ resolve_with_ours(KzRow *row, int node, const char *who, int64 ts, int32 pid,
 			out->our_pid = row->pid;
 			KZ_STAT_INC(conflicts);
 		}
+		else
+			hold_rival(row, node, who, ts, pid, kazoo, sync_gen);
 		return;
 	}
 	if (row->state == KZ_ROW_PENDING)
@@ -162,10 +181,7 @@ apply_locked(const KzName *name, int node, const char *who, int64 ts, int32 pid,
 	char		other[KZ_NODE_NAME_MAX];
 
 	if (row != NULL && !kz_row_alive(row))
-	{
-		kz_drop_row(row, true);
-		row = NULL;
-	}
+		row = kz_row_clear_dead(row);
 	if (row == NULL)
 	{
 		row = kz_reg_insert(name);
@@ -186,7 +202,7 @@ apply_locked(const KzName *name, int node, const char *who, int64 ts, int32 pid,
 			kz_row_make_remote(row, node, ts, pid, kazoo);
 	}
 	else
-		resolve_with_ours(row, node, who, ts, pid, kazoo, out);
+		resolve_with_ours(row, node, who, ts, pid, kazoo, sync_gen, out);
 
 	if (row->state == KZ_ROW_REMOTE && row->node == node)
 		row->sync_gen = sync_gen;
@@ -255,10 +271,11 @@ answer_claim_locked(const KzName *name, int node, const char *claimant,
 	KzRow	   *row = kz_reg_lookup(name);
 
 	memset(ans, 0, sizeof(*ans));
-	if (row != NULL && (!kz_row_alive(row) ||
-						(row->state == KZ_ROW_REMOTE && row->node == node)))
+	if (row != NULL && !kz_row_alive(row))
+		row = kz_row_clear_dead(row);
+	if (row != NULL && row->state == KZ_ROW_REMOTE && row->node == node)
 	{
-		kz_drop_row(row, row->state == KZ_ROW_LOCAL);
+		kz_drop_row(row, false);
 		row = NULL;
 	}
 	if (row == NULL)
@@ -321,7 +338,8 @@ on_claim(const KzBusMsg *msg, int node)
 
 /*
  * Fix 4: only the owner node can unregister a name; and only the
- * registration it names, when it says which.  Caller holds reg_lock
+ * registration it names, when it says which.  The same goes for a rival
+ * held back by a pending claim of ours.  Caller holds reg_lock
  * exclusively.
  */
 static void
@@ -329,9 +347,14 @@ unregister_locked(const KzName *name, int node, bool has_ts, int64 ts)
 {
 	KzRow	   *row = kz_reg_lookup(name);
 
-	if (row != NULL && row->state == KZ_ROW_REMOTE && row->node == node &&
+	if (row == NULL)
+		return;
+	if (row->state == KZ_ROW_REMOTE && row->node == node &&
 		(!has_ts || ts == row->timestamp))
 		kz_drop_row(row, false);
+	else if (row->state == KZ_ROW_PENDING && (row->flags & KZ_ROW_RIVAL) &&
+			 row->rival_node == node && (!has_ts || ts == row->rival_ts))
+		kz_row_forget_rival(row);
 }
 
 static void

@@ -177,6 +177,48 @@ kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid, bool kazoo)
 	kz_reg_set_state(row, KZ_ROW_REMOTE);
 }
 
+void
+kz_row_hold_rival(KzRow *row, int node, int64 ts, int32 pid, bool kazoo,
+				  uint32 sync_gen)
+{
+	Assert(row->state == KZ_ROW_PENDING);
+	row->rival_node = (uint16) node;
+	row->rival_ts = ts;
+	row->rival_pid = pid;
+	row->sync_gen = sync_gen;
+	row->flags &= ~KZ_ROW_RIVAL_KAZOO;
+	row->flags |= KZ_ROW_RIVAL | (kazoo ? KZ_ROW_RIVAL_KAZOO : 0);
+}
+
+void
+kz_row_forget_rival(KzRow *row)
+{
+	row->flags &= ~(KZ_ROW_RIVAL | KZ_ROW_RIVAL_KAZOO);
+}
+
+bool
+kz_row_end_claim(KzRow *row)
+{
+	Assert(row->state == KZ_ROW_PENDING);
+	if (row->flags & KZ_ROW_RIVAL)
+	{
+		kz_row_make_remote(row, row->rival_node, row->rival_ts, row->rival_pid,
+						   (row->flags & KZ_ROW_RIVAL_KAZOO) != 0);
+		return true;
+	}
+	kz_drop_row(row, false);
+	return false;
+}
+
+KzRow *
+kz_row_clear_dead(KzRow *row)
+{
+	if (row->state == KZ_ROW_PENDING)
+		return kz_row_end_claim(row) ? row : NULL;
+	kz_drop_row(row, true);
+	return NULL;
+}
+
 static void
 report_table_full(void)
 {
@@ -220,7 +262,8 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 	{
 		if (kz_row_alive(row))
 			return NULL;
-		kz_drop_row(row, true);
+		if (kz_row_clear_dead(row) != NULL)
+			return NULL;		/* a dead claim's rival holds the name */
 	}
 	own_slot_locked(procno, pid);
 	row = kz_reg_insert(name);
@@ -261,7 +304,8 @@ claim_single(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
 
 /*
  * Removes the row of a claim the backend no longer waits for: a pending row
- * silently, a row the worker already made local with an unregister event.
+ * silently (or hands it to the rival it held back), a row the worker
+ * already made local with an unregister event.
  */
 static void
 abandon_claim(const KzName *name, uint64 claim_id)
@@ -270,9 +314,13 @@ abandon_claim(const KzName *name, uint64 claim_id)
 
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	row = kz_reg_lookup(name);
-	if (row != NULL && row->claim_id == claim_id &&
-		(row->state == KZ_ROW_PENDING || row->state == KZ_ROW_LOCAL))
-		kz_drop_row(row, true);
+	if (row != NULL && row->claim_id == claim_id)
+	{
+		if (row->state == KZ_ROW_PENDING)
+			(void) kz_row_end_claim(row);
+		else if (row->state == KZ_ROW_LOCAL)
+			kz_drop_row(row, true);
+	}
 	LWLockRelease(kz_shared->reg_lock);
 }
 
@@ -477,7 +525,8 @@ owned_by_slot(const KzRow *row, int procno, int pid)
 
 /*
  * Drops the rows of slot procno owned by pid (or by a process that has
- * exited).  Caller holds reg_lock exclusively.  A scan of the table, but
+ * exited); a pending row that held back a rival becomes the rival's.
+ * Caller holds reg_lock exclusively.  A scan of the table, but
  * only when the slot has names: once per exiting owner.
  */
 static void
@@ -490,7 +539,11 @@ release_slot_locked(int procno, int pid)
 	{
 		KzRow	   *row = kz_reg_row(i);
 
-		if (owned_by_slot(row, procno, pid))
+		if (!owned_by_slot(row, procno, pid))
+			continue;
+		if (row->state == KZ_ROW_PENDING)
+			(void) kz_row_end_claim(row);
+		else
 			kz_drop_row(row, true);
 	}
 }

@@ -100,7 +100,8 @@ finish(Inflight *entry, KzReqResult result)
 /*
  * The verdict on a claim.  A win makes the pending row local and advertises
  * it; a loss (or a row that changed meanwhile) removes the pending row, so
- * that a failed claim never leaves one behind.  The backend is woken before
+ * that a failed claim never leaves one behind, or turns it into the row of
+ * the rival whose advertisement it held back.  The backend is woken before
  * the advertisement goes out, to overlap the two: anything it does next
  * about the name is a job, served after this advertisement is published.
  */
@@ -124,13 +125,15 @@ decide_claim(Inflight *entry, bool win)
 	{
 		if (win && !(row->flags & KZ_ROW_LOST) && kz_row_alive(row))
 		{
+			/* a rival it held back loses by the rule, as it will everywhere */
+			kz_row_forget_rival(row);
 			kz_reg_set_state(row, KZ_ROW_LOCAL);
 			ts = row->timestamp;
 			owner_pid = row->pid;
 			won = true;
 		}
 		else
-			kz_drop_row(row, false);
+			(void) kz_row_end_claim(row);
 	}
 	LWLockRelease(kz_shared->reg_lock);
 
@@ -219,7 +222,7 @@ claim_still_wanted(const KzJob *job)
 	if (wanted && (row->flags & KZ_ROW_LOST))
 	{
 		/* a rival's claim beat it before the worker even started it */
-		kz_drop_row(row, false);
+		(void) kz_row_end_claim(row);
 		wanted = false;
 	}
 	LWLockRelease(kz_shared->reg_lock);

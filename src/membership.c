@@ -144,7 +144,8 @@ kz_member_is_pg(int node)
 
 /*
  * Drops the node's remote rows, all of them or (with only_unsynced) those
- * whose sync generation is not gen; returns how many.
+ * whose sync generation is not gen; returns how many.  Pending claims of
+ * ours forget the node as their held-back rival likewise.
  */
 static int
 drop_rows(int node, bool only_unsynced, uint32 gen)
@@ -159,12 +160,16 @@ drop_rows(int node, bool only_unsynced, uint32 gen)
 	{
 		KzRow	   *row = kz_reg_row(i);
 
-		if (row->state == KZ_ROW_REMOTE && row->node == node &&
-			!(only_unsynced && row->sync_gen == gen))
+		if (only_unsynced && row->sync_gen == gen)
+			continue;
+		if (row->state == KZ_ROW_REMOTE && row->node == node)
 		{
 			kz_drop_row(row, false);
 			dropped++;
 		}
+		else if (row->state == KZ_ROW_PENDING && (row->flags & KZ_ROW_RIVAL) &&
+				 row->rival_node == node)
+			kz_row_forget_rival(row);
 	}
 	LWLockRelease(kz_shared->reg_lock);
 	if (dropped > 0)

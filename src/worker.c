@@ -163,6 +163,7 @@ serve_job_offline(KzJob *job)
 		row = kz_reg_lookup(&name);
 		if (row != NULL && row->state == KZ_ROW_PENDING && row->claim_id == job->ref)
 		{
+			kz_row_forget_rival(row);
 			kz_reg_set_state(row, KZ_ROW_LOCAL);
 			result = KZ_RES_OK;
 			KZ_STAT_INC(claims_won);

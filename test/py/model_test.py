@@ -1476,10 +1476,8 @@ def main():
             parser.error("unknown variant %r (%s)" % (v, ", ".join(VARIANTS)))
     variants = [v for v in VARIANTS if v in variants]
 
-    log("model: seed %d (replay: KZ_MODEL_SEED=%d KZ_MODEL_EXAMPLES=%d "
-        "KZ_MODEL_STEPS=%d KZ_MODEL_PAR_EXAMPLES=%d KZ_MODEL_VARIANTS=%s), "
-        "hypothesis %s", SEED, SEED, EXAMPLES, STEPS, PAR_EXAMPLES,
-        ",".join(variants), hypothesis.__version__)
+    log("model: seed %d (replay: %s), hypothesis %s", SEED,
+        replay_command(variants), hypothesis.__version__)
     start = time.monotonic()
     try:
         C = Cluster(args.cluster)
@@ -1518,8 +1516,8 @@ def main():
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 raised = True
-                log("model: %s FAILED (replay with KZ_MODEL_SEED=%d "
-                    "KZ_MODEL_VARIANTS=%s and the same counts):", v, SEED, v)
+                log("model: %s FAILED (replay: %s):", v,
+                    replay_command([v]))
                 traceback.print_exc(file=sys.stdout)
             failed = 1 if raised or Tally.variant_failed else 0
             Tally.failed += failed
@@ -1538,6 +1536,15 @@ def main():
     log("model: %.0f s in all, seed %d", time.monotonic() - start, SEED)
     finish(args, Tally.passed, Tally.failed)
     return 1 if Tally.failed else 0
+
+
+def replay_command(variants):
+    """The command that runs these variants again with this seed and these
+    counts (test/run.sh passes every KZ_MODEL_* variable through)."""
+    return ("KZ_MODEL_SEED=%d KZ_MODEL_EXAMPLES=%d KZ_MODEL_STEPS=%d "
+            "KZ_MODEL_PAR_EXAMPLES=%d KZ_MODEL_VARIANTS=%s SUITES=model "
+            "make test" % (SEED, EXAMPLES, STEPS, PAR_EXAMPLES,
+                           ",".join(variants)))
 
 
 def finish(args, passed, failed):
