@@ -1295,7 +1295,8 @@ def parallel_round(C, plan, claim_ts):
                     cover("name_lost event on a Kazoo loser")
         # nobody else was told anything
         for c, s in sessions.items():
-            check_eq(s.receive(0), None, "%s's mailbox (%s)" % (c, report))
+            check_eq((getattr(s, "held", []), s.receive(0)), ([], None),
+                     "%s's mailbox (%s)" % (c, report))
         for sim in C.sims:
             lost = [e for e in sim.events(clear=False)
                     if e["event"] == "name_lost" and e["state"] == "local"]
@@ -1348,10 +1349,48 @@ def settle(C, labels, report):
             stable_since = None
         if time.monotonic() > deadline:
             raise AssertionError("the nodes do not agree on one owner per "
-                                 "name within %.1f s (%s):\n%s\n%s"
-                                 % (CONVERGE_S, report, views,
+                                 "name within %.1f s (%s):\n%s\n%s\n%s"
+                                 % (CONVERGE_S, report,
+                                    disagreement(C, labels), views,
                                     C.membership()))
         time.sleep(0.02)
+
+
+def disagreement(C, labels):
+    """Says, for each name the nodes disagree on, which nodes are only
+    behind (no row, or a pending one, where others name an owner) and which
+    are wrong (they name another owner, or there is not exactly one local
+    row).  Only for the report: agreement itself is decided by
+    describe_views, whatever this says."""
+    lines = []
+    for label in labels:
+        render = NAME_BY_LABEL[label].render
+        held = {}
+        for i, node in enumerate(C.pg_nodes):
+            mine = [r for r in C.pg_rows(i).elements()
+                    if r[0] in (render, label)]
+            held[node] = [(r[1], r[2]) for r in mine]
+        for sim in C.sims:
+            held[sim.node] = [(r["state"], r["node"]) for r in sim.table()
+                              if etf.encode(r["name"]) ==
+                              NAME_BY_LABEL[label].key]
+        owners = sorted({n for n, rows in held.items()
+                         for st_, _ in rows if st_ == "local"})
+        named = collections.Counter(o for rows in held.values()
+                                    for st_, o in rows if st_ != "pending")
+        behind = sorted(n for n, rows in held.items()
+                        if not rows or all(r[0] == "pending" for r in rows))
+        wrong = sorted(n for n, rows in held.items()
+                       if len(rows) > 1 or any(
+                           st_ != "pending" and len(owners) == 1 and
+                           o != owners[0] for st_, o in rows))
+        if len(owners) == 1 and not behind and not wrong:
+            continue
+        lines.append("  %s: owners (local rows) %s; named %s; behind (no "
+                     "row or pending) %s; wrong (another owner) %s"
+                     % (label, owners or "none", dict(named), behind or "-",
+                        wrong or "-"))
+    return "\n".join(lines) or "  (agreed when re-read)"
 
 
 def describe_views(C, labels):
@@ -1402,10 +1441,32 @@ def describe_views(C, labels):
     return text, owners, agreed, absent
 
 
+def receive_about(s, name, timeout_ms):
+    """The first message in s's mailbox about name, waiting up to
+    timeout_ms; messages about other names received meanwhile are kept
+    (in s.held) for their own turn: a session that lost several names
+    is told of each, in the order the conflicts were resolved."""
+    held = s.__dict__.setdefault("held", [])
+    deadline = time.monotonic() + timeout_ms / 1000.0
+    while True:
+        for got in held:
+            if got[0] == name.render:
+                held.remove(got)
+                return got
+        left = int((deadline - time.monotonic()) * 1000)
+        if left <= 0:
+            return None
+        got = s.receive(left)
+        if got is None:
+            return None
+        held.append(got)
+
+
 def expect_name_lost(s, name, winners, report):
-    got = s.receive(RECV_MS)
+    got = receive_about(s, name, RECV_MS)
     check(got is not None, "%s said yes to %s and lost, but got no "
-          "name_lost message in %d ms (%s)", s, name.label, RECV_MS, report)
+          "name_lost message in %d ms (%s; other messages: %r)", s,
+          name.label, RECV_MS, report, getattr(s, "held", []))
     check_eq(got[1], "system", "%s's message kind (%s)" % (s, report))
     body = json.loads(got[2])
     check_eq((got[0], body.get("event"), body.get("name")),
