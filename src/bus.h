@@ -156,6 +156,7 @@ extern void kz_member_connected(void);
 extern void kz_member_disconnected(void);
 extern int	kz_member_drop_node_rows(int node);
 extern void kz_member_set_server(int node, const char *server);
+extern bool kz_member_owner_up(const char *server);
 extern bool kz_member_batching_ok(void);
 extern bool kz_member_is_pg(int node);
 

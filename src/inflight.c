@@ -302,8 +302,11 @@ count_reply(Inflight *entry, int node)
 
 /*
  * Whether an answer to our claim denies it.  "remote" denies too (unlike
- * Kazoo, which lets only the owner deny), unless the answering node thinks
- * the owner is us (server is our queue): then its row is stale.
+ * Kazoo, which lets only the owner deny), unless the owner it names is not
+ * up as far as we know: us (server is our queue), a node we have expired or
+ * never heard of.  Then the answering node's row is stale: a Kazoo node
+ * keeps the rows of a node that died hard for as long as it runs, and would
+ * otherwise deny the name forever.
  */
 static bool
 answer_denies(const Inflight *entry, KzWireState state, bool has_ts, int64 ts,
@@ -315,7 +318,9 @@ answer_denies(const Inflight *entry, KzWireState state, bool has_ts, int64 ts,
 		case KZ_WS_REGISTERED:
 			return true;
 		case KZ_WS_REMOTE:
-			return server == NULL || strcmp(server, kz_bus.queue) != 0;
+			if (server == NULL || server[0] == '\0')
+				return true;
+			return strcmp(server, kz_bus.queue) != 0 && kz_member_owner_up(server);
 		case KZ_WS_PENDING:
 			return has_ts && kz_claim_beats(ts, replier, entry->ts, kz_node_name);
 		default:

@@ -109,6 +109,35 @@ kz_member_set_server(int node, const char *server)
 }
 
 /*
+ * Is the owner behind kz_globals queue server up, as far as this node
+ * knows?  Its node is found by the queue it last used, else by the node name
+ * that begins every kz_globals queue name.  An owner on a node that has
+ * expired, on a node this node has never heard of, or on an earlier session
+ * of this very node, is not up: a peer's row naming it is stale (Kazoo
+ * keeps such rows, with live proxies, after a node dies hard).
+ */
+bool
+kz_member_owner_up(const char *server)
+{
+	char		name[KZ_NODE_NAME_MAX];
+	int			idx = -1;
+	int			i;
+	bool		up;
+
+	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
+	for (i = 0; i < KZ_MAX_NODES && idx < 0; i++)
+	{
+		if (kz_node(i)->name[0] != '\0' && strcmp(kz_node(i)->server, server) == 0)
+			idx = i;
+	}
+	if (idx < 0 && kz_proto_queue_node(server, name, sizeof(name)))
+		idx = kz_node_find(name);
+	up = idx >= 0 && idx != KZ_SELF_NODE && kz_node(idx)->state == KZ_NODE_UP;
+	LWLockRelease(kz_shared->nodes_lock);
+	return up;
+}
+
+/*
  * True while batches may be used: no Kazoo node is up, since Kazoo nodes
  * understand only one message per event.
  */

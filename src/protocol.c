@@ -1721,3 +1721,26 @@ kz_proto_parse_msg_id(const char *s, uint64 *session, uint64 *seq)
 	*seq = b;
 	return true;
 }
+
+bool
+kz_proto_queue_node(const char *queue, char *node, size_t size)
+{
+	static const char marker[] = "-kz_globals-";
+	const char *at = NULL;
+	const char *p;
+	size_t		len;
+
+	if (queue == NULL)
+		return false;
+	/* the last marker: a node name may contain one, the tail does not */
+	for (p = strstr(queue, marker); p != NULL; p = strstr(p + 1, marker))
+		at = p;
+	if (at == NULL || at == queue)
+		return false;
+	len = at - queue;
+	if (len >= size)
+		return false;
+	memcpy(node, queue, len);
+	node[len] = '\0';
+	return true;
+}

@@ -244,4 +244,12 @@ extern void kz_proto_routing_key(StringInfo out, const char *event,
 extern void kz_proto_msg_id(char *out, uint64 session, uint64 seq);
 extern bool kz_proto_parse_msg_id(const char *s, uint64 *session, uint64 *seq);
 
+/*
+ * The node a kz_globals queue belongs to: every such queue is named
+ * "<node>-kz_globals-<rest>" (Kazoo's "<node>-kz_globals-<pid>-<hex>", ours
+ * "<node>-kz_globals-<session>").  Copies <node> into node (size bytes)
+ * and returns true; false for any other form, or a node that does not fit.
+ */
+extern bool kz_proto_queue_node(const char *queue, char *node, size_t size);
+
 #endif							/* KZ_PROTOCOL_H */

@@ -7,7 +7,7 @@ Kazoo's ``kz_globals`` and ``kz_nodes`` do (see
 
 * topology: exchanges ``globals`` (topic), ``targeted`` (direct) and
   ``nodes`` (fanout), non-durable; a kz_globals queue named like Kazoo's
-  (``<node>-<0.N.0>-<8 hex>``, auto-delete) bound to ``globals`` with
+  (``<node>-kz_globals-<0.N.0>-<8 hex>``, auto-delete) bound to ``globals`` with
   ``globals.*.*`` and to ``targeted`` with its own name; a second queue,
   like kz_nodes' own, bound to ``nodes`` (and to ``targeted``);
 * heartbeats (``nodes``/``advertise`` from ``kz_nodes``, ``Expires`` as a
@@ -222,8 +222,8 @@ class KazooNode:
         self.expire_names = expire_names
         self.atom_tag = atom_tag
         self._log = log
-        self.queue = self._queue_name()
-        self.nodes_queue = self._queue_name()
+        self.queue = self._queue_name("kz_globals")
+        self.nodes_queue = self._queue_name("kz_nodes")
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._table = {}
@@ -248,10 +248,13 @@ class KazooNode:
 
     # -- lifecycle --------------------------------------------------------
 
-    def _queue_name(self):
-        """A queue name as kz_amqp_util:new_queue_name/0 builds it."""
-        return "%s-<0.%d.0>-%s" % (self.node, random.randint(100, 99999),
-                                   random_hex(4))
+    def _queue_name(self, module):
+        """A queue name as real Kazoo's kz_amqp_util:new_queue_name/1
+        builds it for a module: "<node>-<module>-<pid>-<8 hex>" (measured:
+        kzA@localhost-kz_globals-<0.266.0>-8c4dc5dc)."""
+        return "%s-%s-<0.%d.0>-%s" % (self.node, module,
+                                      random.randint(100, 99999),
+                                      random_hex(4))
 
     def start(self, timeout=30):
         """Connects, declares the topology, starts consuming; returns self."""

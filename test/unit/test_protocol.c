@@ -2783,6 +2783,34 @@ test_fuzz_structured(void)
 	pfree(buf.data);
 }
 
+static void
+test_queue_node(void)
+{
+	char		node[64];
+	char		tiny[4];
+
+	CHECK(kz_proto_queue_node("kzA@localhost-kz_globals-<0.266.0>-8c4dc5dc", node, sizeof(node)));
+	CHECK_STR(node, "kzA@localhost");
+	CHECK(kz_proto_queue_node("pg1@127.0.0.1-kz_globals-0123456789abcdef", node, sizeof(node)));
+	CHECK_STR(node, "pg1@127.0.0.1");
+	/* a node name holding the marker itself: the last one counts */
+	CHECK(kz_proto_queue_node("a-kz_globals-b@h-kz_globals-01", node, sizeof(node)));
+	CHECK_STR(node, "a-kz_globals-b@h");
+	CHECK(kz_proto_queue_node("my-host@x-y-kz_globals-", node, sizeof(node)));
+	CHECK_STR(node, "my-host@x-y");
+
+	strcpy(node, "unchanged");
+	CHECK(!kz_proto_queue_node(NULL, node, sizeof(node)));
+	CHECK(!kz_proto_queue_node("", node, sizeof(node)));
+	CHECK(!kz_proto_queue_node("-kz_globals-01", node, sizeof(node)));
+	CHECK(!kz_proto_queue_node("kzA@localhost-kz_nodes-<0.1.0>-01", node, sizeof(node)));
+	CHECK(!kz_proto_queue_node("amq.gen-JzTY20BRgKO-HjmUJj0wLg", node, sizeof(node)));
+	CHECK_STR(node, "unchanged");
+	CHECK(!kz_proto_queue_node("node@h-kz_globals-01", tiny, sizeof(tiny)));
+	CHECK(kz_proto_queue_node("abc-kz_globals-01", tiny, sizeof(tiny)));
+	CHECK_STR(tiny, "abc");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2811,6 +2839,7 @@ main(int argc, char **argv)
 	test_escaping();
 	test_routing_keys();
 	test_msg_ids();
+	test_queue_node();
 	test_enum_names();
 	test_claim_beats();
 	test_fuzz();
