@@ -70,6 +70,10 @@ test/unit/test_protocol_test: test/unit/test_protocol.c src/protocol.c src/proto
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_protocol.c src/protocol.c src/etf.c \
 		src/conflict.c $(UNIT_LIBS)
 
+test/unit/test_rules_test: test/unit/test_rules.c src/rules.c src/rules.h src/conflict.c \
+		src/conflict.h src/registry.h src/protocol.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_rules.c src/rules.c src/conflict.c $(UNIT_LIBS)
+
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 

@@ -9,13 +9,12 @@
  * relay.c handles messages for owners, membership.c heartbeats and syncs,
  * inflight.c the replies to our own claims and queries.
  *
- * Kazoo's defects fixed here (SPEC section 5):
- *	1. a claim's own Timestamp is compared with ours when we answer
- *	   "pending", and if it wins our claim loses at once;
- *	4. an unregister is obeyed only from the node that owns the row;
- *	5. an advertisement that conflicts with a local row is decided by the
- *	   same rule on every node; the losing backend is told (and terminated
- *	   with on_conflict = terminate) and no superseded row is kept.
+ * What a registration event does to a row is decided by the rules
+ * (rules.c: Kazoo's defects 1, 2, 4 and 5 fixed there) and applied by
+ * rules_apply.c under reg_lock; this file carries out what must follow once
+ * the lock is released: answer the claimant, tell a losing backend (and
+ * terminate it with on_conflict = terminate), decide a claim of ours that
+ * lost, advertise ours again.
  *
  * IDENTIFICATION
  *	  src/bus_in.c
@@ -31,11 +30,11 @@
 
 #include "bus.h"
 #include "claims.h"
-#include "conflict.h"
 #include "guc.h"
 #include "mailbox.h"
 #include "names.h"
 #include "nodes.h"
+#include "rules_apply.h"
 #include "shmem.h"
 
 static bool logged_malformed[KZ_PROTO_NUM_ERRORS];
@@ -52,16 +51,6 @@ kz_in_malformed(KzProtoError err, const char *detail)
 					kz_proto_error_name(err)),
 			 detail ? errdetail_internal("%s", detail) : 0,
 			 errhint("Later messages refused for the same reason are only counted, in kz_globals.stats.bus_malformed.")));
-}
-
-/* The name of node index node, into buf. */
-static const char *
-node_name(int node, char *buf)
-{
-	if (node == KZ_SELF_NODE)
-		return kz_node_name;
-	kz_node_name_copy(node, buf);
-	return buf;
 }
 
 static void
@@ -111,101 +100,21 @@ notify_loser(int procno, int pid, const KzName *name, const char *winner)
 		(void) kill(pid, SIGTERM);
 }
 
-/* What applying a remote registration left to do once the lock is released. */
-typedef struct ApplyOutcome
-{
-	uint64		lost_claim;		/* our claim that lost, 0 if none */
-	int			loser_procno;	/* a local owner that lost, -1 if none */
-	int			loser_pid;
-	bool		readvertise;	/* ours won: tell the others again */
-	int64		our_ts;
-	int32		our_pid;
-} ApplyOutcome;
-
 /*
- * A pending claim of ours beat a registration by another node: keep the
- * one of its rivals that the rule prefers (the same node again replaces
- * its own), so that the name goes to it if our claim does not win.
+ * Applies a registration by another node to name's row (caller holds
+ * reg_lock exclusively).  False if it needed a new row and the table is
+ * full.
  */
-static void
-hold_rival(KzRow *row, int node, const char *who, int64 ts, int32 pid,
-		   bool kazoo, uint32 sync_gen)
-{
-	char		held[KZ_NODE_NAME_MAX];
-
-	if ((row->flags & KZ_ROW_RIVAL) && row->rival_node != node &&
-		!kz_claim_beats(ts, who, row->rival_ts, node_name(row->rival_node, held)))
-		return;
-	kz_row_hold_rival(row, node, ts, pid, kazoo, sync_gen);
-}
-
-/*
- * Decides between a row of ours (local or pending) and a registration by
- * another node.  Caller holds reg_lock exclusively.
- */
-static void
-resolve_with_ours(KzRow *row, int node, const char *who, int64 ts, int32 pid,
-				  bool kazoo, uint32 sync_gen, ApplyOutcome *out)
-{
-	if (!kz_claim_beats(ts, who, row->timestamp, kz_node_name))
-	{
-		/* ours is older: keep it, and make sure the other side hears so */
-		if (row->state == KZ_ROW_LOCAL)
-		{
-			out->readvertise = true;
-			out->our_ts = row->timestamp;
-			out->our_pid = row->pid;
-			KZ_STAT_INC(conflicts);
-		}
-		else
-			hold_rival(row, node, who, ts, pid, kazoo, sync_gen);
-		return;
-	}
-	if (row->state == KZ_ROW_PENDING)
-		out->lost_claim = row->claim_id;
-	else
-	{
-		out->loser_procno = row->procno;
-		out->loser_pid = row->pid;
-		KZ_STAT_INC(conflicts);
-	}
-	kz_row_make_remote(row, node, ts, pid, kazoo);
-}
-
-/* Applies the registration to the table.  Caller holds reg_lock exclusively. */
-static void
-apply_locked(const KzName *name, int node, const char *who, int64 ts, int32 pid,
-			 bool kazoo, uint32 sync_gen, ApplyOutcome *out)
+static bool
+apply_locked(const KzName *name, const KzRuleRemote *ev, KzRuleEffects *eff)
 {
 	KzRow	   *row = kz_reg_lookup(name);
-	char		other[KZ_NODE_NAME_MAX];
+	KzRuleRow	r;
+	KzRuleNames names;
 
-	if (row != NULL && !kz_row_alive(row))
-		row = kz_row_clear_dead(row);
-	if (row == NULL)
-	{
-		row = kz_reg_insert(name);
-		if (row == NULL)
-		{
-			ereport(LOG,
-					(errmsg("kz_globals name table is full; a registration by node \"%s\" is not recorded", who),
-					 errhint("Increase kz_globals.max_names and restart the server.")));
-			return;
-		}
-		kz_row_make_remote(row, node, ts, pid, kazoo);
-	}
-	else if (row->state == KZ_ROW_REMOTE)
-	{
-		/* the same owner again, or an older claim by another node */
-		if (row->node == node ||
-			kz_claim_beats(ts, who, row->timestamp, node_name(row->node, other)))
-			kz_row_make_remote(row, node, ts, pid, kazoo);
-	}
-	else
-		resolve_with_ours(row, node, who, ts, pid, kazoo, sync_gen, out);
-
-	if (row->state == KZ_ROW_REMOTE && row->node == node)
-		row->sync_gen = sync_gen;
+	kz_rules_read(row, &r, &names);
+	kz_rule_advert(&r, ev, kz_node_name, &r, eff);
+	return kz_rules_write(row, name, &r, eff) != NULL || r.state == KZ_ROW_FREE;
 }
 
 void
@@ -213,27 +122,37 @@ kz_in_apply_remote(const uint8 *data, size_t len, int node, int64 ts,
 				   int32 pid, bool kazoo)
 {
 	KzName		name;
-	ApplyOutcome out;
+	KzRuleRemote ev;
+	KzRuleEffects eff;
 	char		who[KZ_NODE_NAME_MAX];
-	uint32		sync_gen;
+	bool		recorded;
 
 	copy_name(data, len, &name);
-	memset(&out, 0, sizeof(out));
-	out.loser_procno = -1;
+	ev.node = node;
+	ev.node_name = who;
+	ev.ts = ts;
+	ev.pid = pid;
+	ev.kazoo = kazoo;
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
 	strlcpy(who, kz_node(node)->name, sizeof(who));
-	sync_gen = kz_node(node)->sync_gen;
+	ev.sync_gen = kz_node(node)->sync_gen;
 	LWLockRelease(kz_shared->nodes_lock);
-	apply_locked(&name, node, who, ts, pid, kazoo, sync_gen, &out);
+	recorded = apply_locked(&name, &ev, &eff);
 	LWLockRelease(kz_shared->reg_lock);
 
-	if (out.lost_claim)
-		kz_inflight_claim_lost(out.lost_claim);
-	if (out.loser_procno >= 0)
-		notify_loser(out.loser_procno, out.loser_pid, &name, who);
-	if (out.readvertise)
-		kz_outbox_advert(&name, out.our_ts, out.our_pid);
+	if (!recorded)
+		ereport(LOG,
+				(errmsg("kz_globals name table is full; a registration by node \"%s\" is not recorded", who),
+				 errhint("Increase kz_globals.max_names and restart the server.")));
+	if (eff.conflict)
+		KZ_STAT_INC(conflicts);
+	if (eff.lost_claim)
+		kz_inflight_claim_lost(eff.lost_claim);
+	if (eff.notify_loser)
+		notify_loser(eff.loser_procno, eff.loser_pid, &name, who);
+	if (eff.readvertise)
+		kz_outbox_advert(&name, eff.our_ts, eff.our_pid);
 }
 
 /* An advertisement: somebody owns the name. */
@@ -259,53 +178,34 @@ typedef struct ClaimAnswer
 
 
 /*
- * Reads the table for a claim by node (caller holds reg_lock exclusively):
- * claimant is its node name, and the claim's timestamp is ts if has_ts.  A
- * remote row naming the claimant itself is stale (a node does not claim a
- * name it holds) and is dropped.
+ * Answers a claim by node from the table, by the rules (caller holds
+ * reg_lock exclusively): claimant is its node name, and the claim's
+ * timestamp is ts if has_ts.
  */
 static void
 answer_claim_locked(const KzName *name, int node, const char *claimant,
 					bool has_ts, int64 ts, ClaimAnswer *ans)
 {
 	KzRow	   *row = kz_reg_lookup(name);
+	KzRuleRow	r;
+	KzRuleNames names;
+	KzRuleAnswer answer;
+	KzRuleEffects eff;
 
 	memset(ans, 0, sizeof(*ans));
-	if (row != NULL && !kz_row_alive(row))
-		row = kz_row_clear_dead(row);
-	if (row != NULL && row->state == KZ_ROW_REMOTE && row->node == node)
+	kz_rules_read(row, &r, &names);
+	kz_rule_claim(&r, node, claimant, has_ts, ts, kz_node_name, &r, &answer, &eff);
+	(void) kz_rules_write(row, name, &r, &eff);
+	ans->state = answer.state;
+	ans->ts = answer.ts;
+	ans->pid = answer.pid;
+	ans->lost_claim = eff.lost_claim;
+	ans->readvertise = eff.readvertise;
+	if (answer.state == KZ_WS_REMOTE)
 	{
-		kz_drop_row(row, false);
-		row = NULL;
-	}
-	if (row == NULL)
-	{
-		ans->state = KZ_WS_NONE;
-		return;
-	}
-	ans->ts = row->timestamp;
-	ans->pid = row->pid;
-	if (row->state == KZ_ROW_LOCAL)
-	{
-		ans->state = KZ_WS_LOCAL;
-		ans->readvertise = true;
-	}
-	else if (row->state == KZ_ROW_REMOTE)
-	{
-		ans->state = KZ_WS_REMOTE;
 		LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
-		strlcpy(ans->server, kz_node(row->node)->server, sizeof(ans->server));
+		strlcpy(ans->server, kz_node(answer.owner_node)->server, sizeof(ans->server));
 		LWLockRelease(kz_shared->nodes_lock);
-	}
-	else
-	{
-		/* fix 1: the rival's claim carries its timestamp; the rule decides */
-		ans->state = KZ_WS_PENDING;
-		if (has_ts && kz_claim_beats(ts, claimant, row->timestamp, kz_node_name))
-		{
-			row->flags |= KZ_ROW_LOST;
-			ans->lost_claim = row->claim_id;
-		}
 	}
 }
 
@@ -337,24 +237,20 @@ on_claim(const KzBusMsg *msg, int node)
 }
 
 /*
- * Fix 4: only the owner node can unregister a name; and only the
- * registration it names, when it says which.  The same goes for a rival
- * held back by a pending claim of ours.  Caller holds reg_lock
- * exclusively.
+ * Fix 4: only the owner node can unregister a name (or the rival a claim
+ * of ours held back), by the rules.  Caller holds reg_lock exclusively.
  */
 static void
 unregister_locked(const KzName *name, int node, bool has_ts, int64 ts)
 {
 	KzRow	   *row = kz_reg_lookup(name);
+	KzRuleRow	r;
 
 	if (row == NULL)
 		return;
-	if (row->state == KZ_ROW_REMOTE && row->node == node &&
-		(!has_ts || ts == row->timestamp))
-		kz_drop_row(row, false);
-	else if (row->state == KZ_ROW_PENDING && (row->flags & KZ_ROW_RIVAL) &&
-			 row->rival_node == node && (!has_ts || ts == row->rival_ts))
-		kz_row_forget_rival(row);
+	kz_rules_read(row, &r, NULL);
+	kz_rule_unregister(&r, node, has_ts, ts, &r);
+	(void) kz_rules_write(row, name, &r, NULL);
 }
 
 static void

@@ -31,6 +31,7 @@
 #include "names.h"
 #include "nodes.h"
 #include "request.h"
+#include "rules_apply.h"
 #include "shmem.h"
 
 /* Extra time a backend gives the worker beyond request_timeout. */
@@ -129,8 +130,8 @@ kz_wake_standbys(uint32 hash)
  * from exit callbacks too, so it never raises: if memory is short the event
  * is lost and the peers correct themselves at the next full sync.
  */
-static void
-tell_cluster_unregister(const KzRow *row)
+void
+kz_tell_unregister(const KzName *name, int64 ts, int32 pid)
 {
 	KzJobSpec	spec;
 
@@ -140,9 +141,9 @@ tell_cluster_unregister(const KzRow *row)
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = KZ_JOB_UNREGISTER;
 	spec.procno = -1;
-	spec.pid = row->pid;
-	spec.timestamp = row->timestamp;
-	spec.name = &row->name;
+	spec.pid = pid;
+	spec.timestamp = ts;
+	spec.name = name;
 	(void) kz_job_submit(&spec, true);
 }
 
@@ -155,7 +156,7 @@ kz_drop_row(KzRow *row, bool tell_cluster)
 		row->procno >= 0 && row->procno < MaxBackends)
 		kz_backends[row->procno].names_owned--;
 	if (tell_cluster && row->state == KZ_ROW_LOCAL)
-		tell_cluster_unregister(row);
+		kz_tell_unregister(&row->name, row->timestamp, row->pid);
 	kz_reg_delete(row);
 	kz_wake_standbys(hash);
 }
@@ -177,46 +178,28 @@ kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid, bool kazoo)
 	kz_reg_set_state(row, KZ_ROW_REMOTE);
 }
 
-void
-kz_row_hold_rival(KzRow *row, int node, int64 ts, int32 pid, bool kazoo,
-				  uint32 sync_gen)
-{
-	Assert(row->state == KZ_ROW_PENDING);
-	row->rival_node = (uint16) node;
-	row->rival_ts = ts;
-	row->rival_pid = pid;
-	row->sync_gen = sync_gen;
-	row->flags &= ~KZ_ROW_RIVAL_KAZOO;
-	row->flags |= KZ_ROW_RIVAL | (kazoo ? KZ_ROW_RIVAL_KAZOO : 0);
-}
-
-void
-kz_row_forget_rival(KzRow *row)
-{
-	row->flags &= ~(KZ_ROW_RIVAL | KZ_ROW_RIVAL_KAZOO);
-}
-
 bool
 kz_row_end_claim(KzRow *row)
 {
-	Assert(row->state == KZ_ROW_PENDING);
-	if (row->flags & KZ_ROW_RIVAL)
-	{
-		kz_row_make_remote(row, row->rival_node, row->rival_ts, row->rival_pid,
-						   (row->flags & KZ_ROW_RIVAL_KAZOO) != 0);
-		return true;
-	}
-	kz_drop_row(row, false);
-	return false;
+	KzRuleRow	r;
+	KzRuleEffects eff;
+	KzName		name = row->name;
+
+	kz_rules_read(row, &r, NULL);
+	kz_rule_verdict(&r, r.claim_id, false, &r, &eff);
+	return kz_rules_write(row, &name, &r, &eff) != NULL;
 }
 
 KzRow *
 kz_row_clear_dead(KzRow *row)
 {
-	if (row->state == KZ_ROW_PENDING)
-		return kz_row_end_claim(row) ? row : NULL;
-	kz_drop_row(row, true);
-	return NULL;
+	KzRuleRow	r;
+	KzRuleEffects eff;
+	KzName		name = row->name;
+
+	kz_rules_read(row, &r, NULL);
+	kz_rule_owner_gone(&r, &r, &eff);
+	return kz_rules_write(row, &name, &r, &eff);
 }
 
 static void

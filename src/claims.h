@@ -71,19 +71,17 @@ extern void kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid,
 							   bool kazoo);
 
 /*
- * Pending rows and their held-back rival (see KzRow.rival_*); caller holds
- * reg_lock exclusively.  kz_row_hold_rival records a rival's registration
- * on a pending row whose claim beats it; kz_row_forget_rival drops it (its
- * node unregistered the name or left).  kz_row_end_claim ends a pending
- * row whose claim did not win: it becomes the rival's row (true) or goes
- * (false).  kz_row_clear_dead removes a row whose local owner died, except
- * that a pending one yields to its rival; it returns the row if it stays.
+ * Caller holds reg_lock exclusively.  kz_row_end_claim ends a pending row
+ * whose claim did not win: it becomes the row of the rival it held back
+ * (true) or goes (false).  kz_row_clear_dead removes a row whose local
+ * owner died, except that a pending one yields to its rival; it returns
+ * the row if it stays.  Both by the rules (rules.h).
  */
-extern void kz_row_hold_rival(KzRow *row, int node, int64 ts, int32 pid,
-							  bool kazoo, uint32 sync_gen);
-extern void kz_row_forget_rival(KzRow *row);
 extern bool kz_row_end_claim(KzRow *row);
 extern KzRow *kz_row_clear_dead(KzRow *row);
+
+/* Queues the unregister event of a local registration that went. */
+extern void kz_tell_unregister(const KzName *name, int64 ts, int32 pid);
 
 /* Releases every name of backend (procno, pid): its exit.  Never errors. */
 extern void kz_release_backend(int procno, int pid);

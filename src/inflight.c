@@ -38,6 +38,7 @@
 #include "conflict.h"
 #include "guc.h"
 #include "nodes.h"
+#include "rules_apply.h"
 #include "shmem.h"
 
 typedef struct Inflight
@@ -109,39 +110,27 @@ static void
 decide_claim(Inflight *entry, bool win)
 {
 	KzRow	   *row;
+	KzRuleRow	r;
+	KzRuleEffects eff;
 	KzName		name = entry->name;
 	uint64		claim_id = entry->id;
 	int			procno = entry->procno;
 	int			pid = entry->pid;
 	uint64		req_id = entry->req_id;
-	int64		ts = 0;
-	int32		owner_pid = 0;
-	bool		won = false;
 
 	forget(entry);
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	row = kz_reg_lookup(&name);
-	if (row != NULL && row->state == KZ_ROW_PENDING && row->claim_id == claim_id)
-	{
-		if (win && !(row->flags & KZ_ROW_LOST) && kz_row_alive(row))
-		{
-			/* a rival it held back loses by the rule, as it will everywhere */
-			kz_row_forget_rival(row);
-			kz_reg_set_state(row, KZ_ROW_LOCAL);
-			ts = row->timestamp;
-			owner_pid = row->pid;
-			won = true;
-		}
-		else
-			(void) kz_row_end_claim(row);
-	}
+	kz_rules_read(row, &r, NULL);
+	kz_rule_verdict(&r, claim_id, win, &r, &eff);
+	(void) kz_rules_write(row, &name, &r, &eff);
 	LWLockRelease(kz_shared->reg_lock);
 
-	kz_request_finish(procno, pid, req_id, won ? KZ_RES_OK : KZ_RES_NO);
-	if (won)
+	kz_request_finish(procno, pid, req_id, eff.won ? KZ_RES_OK : KZ_RES_NO);
+	if (eff.won)
 	{
 		KZ_STAT_INC(claims_won);
-		kz_outbox_advert(&name, ts, owner_pid);
+		kz_outbox_advert(&name, r.ts, r.pid);
 	}
 	else
 		KZ_STAT_INC(claims_lost);

@@ -40,6 +40,7 @@
 #include "claims.h"
 #include "guc.h"
 #include "nodes.h"
+#include "rules_apply.h"
 #include "shmem.h"
 
 static TimestampTz next_heartbeat = 0;
@@ -189,16 +190,17 @@ drop_rows(int node, bool only_unsynced, uint32 gen)
 	{
 		KzRow	   *row = kz_reg_row(i);
 
-		if (only_unsynced && row->sync_gen == gen)
+		KzRuleRow	r;
+
+		/* only the rows the rule can change: few, and no name lookups */
+		if (!(row->state == KZ_ROW_REMOTE && row->node == node) &&
+			!(row->state == KZ_ROW_PENDING && (row->flags & KZ_ROW_RIVAL) &&
+			  row->rival_node == node))
 			continue;
-		if (row->state == KZ_ROW_REMOTE && row->node == node)
-		{
-			kz_drop_row(row, false);
+		kz_rules_read(row, &r, NULL);
+		kz_rule_node_gone(&r, node, only_unsynced, gen, &r);
+		if (kz_rules_write(row, &row->name, &r, NULL) == NULL)
 			dropped++;
-		}
-		else if (row->state == KZ_ROW_PENDING && (row->flags & KZ_ROW_RIVAL) &&
-				 row->rival_node == node)
-			kz_row_forget_rival(row);
 	}
 	LWLockRelease(kz_shared->reg_lock);
 	if (dropped > 0)

@@ -43,6 +43,7 @@
 #include "guc.h"
 #include "registry.h"
 #include "request.h"
+#include "rules_apply.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -156,21 +157,21 @@ serve_job_offline(KzJob *job)
 	{
 		KzName		name;
 		KzRow	   *row;
+		KzRuleRow	r;
+		KzRuleEffects eff;
 
+		/* no other node to ask: the claim wins unless it already lost */
 		name.len = job->name_len;
 		memcpy(name.data, KZ_JOB_NAME(job), job->name_len);
 		LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 		row = kz_reg_lookup(&name);
-		if (row != NULL && row->state == KZ_ROW_PENDING && row->claim_id == job->ref)
-		{
-			kz_row_forget_rival(row);
-			kz_reg_set_state(row, KZ_ROW_LOCAL);
-			result = KZ_RES_OK;
-			KZ_STAT_INC(claims_won);
-		}
-		else
-			result = KZ_RES_NO;
+		kz_rules_read(row, &r, NULL);
+		kz_rule_verdict(&r, job->ref, true, &r, &eff);
+		(void) kz_rules_write(row, &name, &r, &eff);
 		LWLockRelease(kz_shared->reg_lock);
+		result = eff.won ? KZ_RES_OK : KZ_RES_NO;
+		if (eff.won)
+			KZ_STAT_INC(claims_won);
 	}
 	kz_request_finish(job->procno, job->pid, job->req_id, result);
 }
