@@ -74,6 +74,10 @@ test/unit/test_rules_test: test/unit/test_rules.c src/rules.c src/rules.h src/co
 		src/conflict.h src/registry.h src/protocol.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_rules.c src/rules.c src/conflict.c $(UNIT_LIBS)
 
+test/unit/test_broker_uri_test: test/unit/test_broker_uri.c src/broker_uri.c src/broker_uri.h \
+		test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_broker_uri.c src/broker_uri.c $(UNIT_LIBS)
+
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 

@@ -265,8 +265,8 @@ login(const KzAmqpConfig *config, struct amqp_connection_info *info)
 
 	return amqp_login_with_properties(conn, info->vhost, 0, KZ_FRAME_MAX,
 									  config->heartbeat_s, &props_table,
-									  AMQP_SASL_METHOD_PLAIN,
-									  info->user, info->password);
+									  AMQP_SASL_METHOD_PLAIN, info->user,
+									  config->password ? config->password : info->password);
 }
 
 /* Opens the socket, with TLS for amqps://. */

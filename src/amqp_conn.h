@@ -28,6 +28,7 @@
 typedef struct KzAmqpConfig
 {
 	const char *uri;			/* one amqp:// or amqps:// URI */
+	const char *password;		/* if not NULL: instead of the URI's */
 	const char *cacert;			/* TLS files; "" for none */
 	const char *cert;
 	const char *key;

@@ -5,9 +5,12 @@
  *
  * Parameters that size shared memory or identify the node on the bus are
  * PGC_POSTMASTER and exist only when the library is preloaded; the others
- * are defined in every process that loads the library.  The broker URI and
- * the TLS files are superuser-only, and the URI is shown with its password
- * masked (SHOW, pg_settings) because it is never to appear in a view.
+ * are defined in every process that loads the library.  The broker URI,
+ * the password file and the TLS files are superuser-only.  A password in
+ * the broker URI never becomes part of the setting's value: the check hook
+ * moves it aside (see KzUriSecrets), so SHOW, every column of pg_settings,
+ * PostgreSQL's own log lines about the setting (in any language) and its
+ * errors only ever see "********".
  *
  * IDENTIFICATION
  *	  src/guc.c
@@ -18,14 +21,29 @@
 
 #include <unistd.h>
 
+#include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "postmaster/postmaster.h"
 #include "utils/guc.h"
 
+#include "broker_uri.h"
 #include "guc.h"
 #include "kz_globals.h"
 
+/*
+ * A check hook's new value and extra block are malloc'd before PostgreSQL
+ * 16, guc_malloc'd since.
+ */
+#if PG_VERSION_NUM >= 160000
+#define KZ_GUC_MALLOC(n) guc_malloc(LOG, (n))
+#define KZ_GUC_FREE(p) guc_free(p)
+#else
+#define KZ_GUC_MALLOC(n) malloc(n)
+#define KZ_GUC_FREE(p) free(p)
+#endif
+
 char	   *kz_amqp_uri = NULL;
+char	   *kz_amqp_password_file = NULL;
 char	   *kz_node_name = NULL;
 char	   *kz_zone = NULL;
 int			kz_max_names = 10000;
@@ -58,101 +76,122 @@ static const struct config_enum_entry verify_options[] = {
 };
 
 /*
- * Masks the password of every URI in a comma-separated list: the part of the
- * authority between the first ':' and the last '@' before the host.
+ * The passwords of kz_globals.amqp_uri's elements, in order ("" for an
+ * element without one), as the check hook took them out of the value: the
+ * setting itself only ever holds the URIs with their passwords masked, so
+ * that no view, log line or error can show them.  A GUC "extra" block:
+ * the count, then the passwords, each NUL-terminated.
  */
+typedef struct KzUriSecrets
+{
+	int			n;
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} KzUriSecrets;
+
+static const KzUriSecrets *uri_secrets = NULL;
+
 void
 kz_mask_uri(const char *uri, char *buf, size_t bufsize)
 {
 	StringInfoData out;
-	const char *p = uri ? uri : "";
 
 	initStringInfo(&out);
-	while (*p)
-	{
-		const char *end = strchr(p, ',');
-		const char *auth;
-		const char *slash;
-		const char *at = NULL;
-		const char *colon = NULL;
-		const char *q;
-
-		if (end == NULL)
-			end = p + strlen(p);
-		auth = strstr(p, "://");
-		auth = (auth && auth < end) ? auth + 3 : p;
-		slash = auth;
-		while (slash < end && *slash != '/')
-			slash++;
-		for (q = auth; q < slash; q++)
-		{
-			if (*q == '@')
-				at = q;
-		}
-		if (at)
-		{
-			for (q = auth; q < at; q++)
-			{
-				if (*q == ':')
-				{
-					colon = q;
-					break;
-				}
-			}
-		}
-		if (colon)
-		{
-			appendBinaryStringInfo(&out, p, colon + 1 - p);
-			appendStringInfoString(&out, "********");
-			appendBinaryStringInfo(&out, at, end - at);
-		}
-		else
-			appendBinaryStringInfo(&out, p, end - p);
-		p = end;
-		if (*p == ',')
-		{
-			appendStringInfoChar(&out, ',');
-			p++;
-		}
-	}
+	kz_uri_mask_list(uri, &out);
 	strlcpy(buf, out.data, bufsize);
 	pfree(out.data);
 }
 
-/* SHOW and pg_settings display the URI list without passwords. */
-static const char *
-show_amqp_uri(void)
+const char *
+kz_amqp_uri_secret(int i)
 {
-	static char buf[1024];
+	const char *p;
 
-	kz_mask_uri(kz_amqp_uri, buf, sizeof(buf));
-	return buf;
+	if (uri_secrets == NULL || i < 0 || i >= uri_secrets->n)
+		return "";
+	for (p = uri_secrets->data; i > 0; i--)
+		p += strlen(p) + 1;
+	return p;
+}
+
+uint64
+kz_amqp_secrets_hash(void)
+{
+	const char *end;
+	int			i;
+
+	if (uri_secrets == NULL)
+		return 0;
+	end = uri_secrets->data;
+	for (i = 0; i < uri_secrets->n; i++)
+		end += strlen(end) + 1;
+	return hash_bytes_extended((const unsigned char *) uri_secrets->data,
+							   end - uri_secrets->data, uri_secrets->n);
+}
+
+/* Replaces a GUC string value (malloc'd by the GUC machinery) with s. */
+static bool
+replace_guc_string(char **value, const char *s)
+{
+	char	   *copy = KZ_GUC_MALLOC(strlen(s) + 1);
+
+	if (copy == NULL)
+		return false;
+	strcpy(copy, s);
+	KZ_GUC_FREE(*value);
+	*value = copy;
+	return true;
 }
 
 /*
- * Every element of the list must be an amqp:// or amqps:// URI.  Whitespace
- * around commas is allowed.
+ * Every element of the list must be an amqp:// or amqps:// URI.  Passwords
+ * are moved out of the value into *extra (see KzUriSecrets); the value,
+ * even a rejected one (which PostgreSQL logs), keeps them masked.
  */
 static bool
 check_amqp_uri(char **newval, void **extra, GucSource source)
 {
-	const char *p = *newval ? *newval : "";
+	const char *pos = *newval ? *newval : "";
+	const char *start;
+	const char *end;
+	StringInfoData masked;
+	StringInfoData secrets;
+	KzUriSecrets *block;
+	bool		ok = true;
+	int			n = 0;
 
-	while (*p)
+	initStringInfo(&masked);
+	initStringInfo(&secrets);
+	while (kz_uri_next(&pos, &start, &end))
 	{
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		if (strncmp(p, "amqp://", 7) != 0 && strncmp(p, "amqps://", 8) != 0)
-		{
-			GUC_check_errdetail("Each broker must be an amqp:// or amqps:// URI.");
-			return false;
-		}
-		while (*p && *p != ',')
-			p++;
+		if (!kz_uri_scheme_ok(start, end))
+			ok = false;
+		if (n++ > 0)
+			appendStringInfoChar(&masked, ',');
+		(void) kz_uri_split(start, end, &masked, &secrets);
+		appendStringInfoChar(&secrets, '\0');
 	}
-	return true;
+	if (!replace_guc_string(newval, masked.data))
+		ok = false;
+	else if (!ok)
+		GUC_check_errdetail("Each broker must be an amqp:// or amqps:// URI.");
+	block = ok ? KZ_GUC_MALLOC(offsetof(KzUriSecrets, data) + secrets.len + 1) : NULL;
+	if (block != NULL)
+	{
+		block->n = n;
+		memcpy(block->data, secrets.data, secrets.len);
+		block->data[secrets.len] = '\0';
+		*extra = block;
+	}
+	explicit_bzero(secrets.data, secrets.maxlen);
+	pfree(secrets.data);
+	pfree(masked.data);
+	return ok && block != NULL;
+}
+
+static void
+assign_amqp_uri(const char *newval, void *extra)
+{
+	uri_secrets = (const KzUriSecrets *) extra;
 }
 
 /* Node names go into JSON and AMQP short strings: printable ASCII only. */
@@ -214,7 +253,7 @@ define_sighup_gucs(void)
 							   "Broker URIs (amqp:// or amqps://, comma-separated); empty for single-server mode.",
 							   NULL, &kz_amqp_uri, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
-							   check_amqp_uri, NULL, show_amqp_uri);
+							   check_amqp_uri, assign_amqp_uri, NULL);
 	DefineCustomIntVariable("kz_globals.request_timeout",
 							"How long a claim or query waits for replies from the other nodes.",
 							NULL, &kz_request_timeout, 2000, 10, 600000,
@@ -227,6 +266,11 @@ define_sighup_gucs(void)
 							 "What a backend that loses a name in a conflict gets: notify or terminate.",
 							 NULL, &kz_on_conflict, KZ_ON_CONFLICT_NOTIFY,
 							 on_conflict_options, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("kz_globals.amqp_password_file",
+							   "File whose first line is the broker password, for URIs that give none.",
+							   "Read by the background worker each time it connects.",
+							   &kz_amqp_password_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomStringVariable("kz_globals.amqp_cacert",
 							   "CA certificate file used to verify the broker (amqps://).",
 							   NULL, &kz_amqp_cacert, "",
@@ -288,45 +332,12 @@ kz_guc_init(bool preloading)
 	MarkGUCPrefixReserved("kz_globals");
 }
 
-static emit_log_hook_type prev_emit_log_hook = NULL;
-
-/*
- * PostgreSQL logs every parameter a reload changes with its new value,
- * which for kz_globals.amqp_uri would show the password.  This hook
- * rewrites that one message with the password masked.
- */
-static void
-kz_mask_log(ErrorData *edata)
-{
-	static const char prefix[] = "parameter \"kz_globals.amqp_uri\" changed to \"";
-
-	if (edata->message && strncmp(edata->message, prefix, sizeof(prefix) - 1) == 0)
-	{
-		const char *value = edata->message + sizeof(prefix) - 1;
-		size_t		len = strlen(value);
-		char	   *raw = pnstrdup(value, len > 0 ? len - 1 : 0);
-		char		masked[1024];
-
-		kz_mask_uri(raw, masked, sizeof(masked));
-		edata->message = psprintf("%s%s\"", prefix, masked);
-	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
-}
-
-void
-kz_guc_mask_log_init(void)
-{
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = kz_mask_log;
-}
-
 bool
 kz_cluster_configured(void)
 {
-	const char *p = kz_amqp_uri ? kz_amqp_uri : "";
+	const char *pos = kz_amqp_uri ? kz_amqp_uri : "";
+	const char *start;
+	const char *end;
 
-	while (*p == ' ' || *p == '\t' || *p == ',')
-		p++;
-	return *p != '\0';
+	return kz_uri_next(&pos, &start, &end);
 }

@@ -38,21 +38,25 @@ extern char *kz_amqp_cacert;
 extern char *kz_amqp_cert;
 extern char *kz_amqp_key;
 extern int	kz_amqp_verify;
+extern char *kz_amqp_password_file;
 
 extern void kz_guc_init(bool preloading);
 
 /*
- * Installs the log hook that masks the broker password in the server's own
- * "parameter changed" messages (called while preloading).
+ * The password of the i-th element of kz_globals.amqp_uri, which the
+ * setting's value holds masked; "" if it has none.
  */
-extern void kz_guc_mask_log_init(void);
+extern const char *kz_amqp_uri_secret(int i);
+
+/* A hash of those passwords: changes when one of them does. */
+extern uint64 kz_amqp_secrets_hash(void);
 
 /* True when kz_globals.amqp_uri names at least one broker. */
 extern bool kz_cluster_configured(void);
 
 /*
- * Copies uri into buf with any password replaced by "********", for logs,
- * views and SHOW.
+ * Copies a URI list into buf with any password replaced by "********", for
+ * log lines about a URI that may hold one.
  */
 extern void kz_mask_uri(const char *uri, char *buf, size_t bufsize);
 

@@ -181,11 +181,30 @@ kz_mailbox_take(void)
 	return msg;
 }
 
+/*
+ * A call's id is random, not a counter: it is the nonce of the caller's
+ * reply tag, so that nobody can guess the tag of another session's call.
+ */
+static uint64
+random_call_id(void)
+{
+	uint64		id = 0;
+
+	while (id == 0)
+	{
+		if (!pg_strong_random(&id, sizeof(id)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random call id")));
+	}
+	return id;
+}
+
 uint64
 kz_call_begin(void)
 {
 	KzBackend  *slot = kz_backend(MyProc->pgprocno);
-	uint64		id = kz_next_id();
+	uint64		id = random_call_id();
 	dsa_pointer stale;
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);

@@ -19,6 +19,7 @@
 
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "guc.h"
@@ -250,6 +251,41 @@ kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 	return text;
 }
 
+/*
+ * The reply tags of the calls this backend has taken from its mailbox,
+ * newest last, in a ring of KZ_RECEIVED_CALLS_MAX (backend memory).  Only
+ * these may be answered from here: a reply tag is bound to the session
+ * that received the call, whoever else learns it.
+ */
+#define KZ_RECEIVED_CALLS_MAX	1024
+
+static char *received_calls[KZ_RECEIVED_CALLS_MAX];
+static int	received_next = 0;
+
+static void
+remember_call(const char *tag)
+{
+	char	   *copy = MemoryContextStrdup(TopMemoryContext, tag);
+
+	if (received_calls[received_next] != NULL)
+		pfree(received_calls[received_next]);
+	received_calls[received_next] = copy;
+	received_next = (received_next + 1) % KZ_RECEIVED_CALLS_MAX;
+}
+
+static bool
+received_call(const char *tag)
+{
+	int			i;
+
+	for (i = 0; i < KZ_RECEIVED_CALLS_MAX; i++)
+	{
+		if (received_calls[i] != NULL && strcmp(received_calls[i], tag) == 0)
+			return true;
+	}
+	return false;
+}
+
 static const char *
 kind_name(uint8 kind)
 {
@@ -301,6 +337,8 @@ kz_receive(int timeout_ms, KzReceived *out)
 		{
 			unpack_message(kz_message_get(msg), out);
 			kz_message_free(msg);
+			if (out->reply_tag != NULL)
+				remember_call(out->reply_tag);
 			return true;
 		}
 		if (!kz_sleep_until(deadline, -1))
@@ -404,15 +442,31 @@ reply_remote(const char *tag, const char *response, size_t len)
 	return result == KZ_RES_OK;
 }
 
+/* A well-formed tag of a call this backend did not receive. */
+static void
+report_foreign_tag(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to reply to this call"),
+			 errdetail("Only the session that received a call with receive() may reply to it (one of its last %d calls).",
+					   KZ_RECEIVED_CALLS_MAX)));
+}
+
 bool
 kz_reply(const char *tag, const char *response, size_t len)
 {
-	if (strncmp(tag, "l:", 2) == 0)
-		return reply_local(tag, response, len);
-	if (strncmp(tag, "r:", 2) == 0)
-		return reply_remote(tag, response, len);
-	report_bad_tag(tag);
-	return false;				/* keep compiler quiet */
+	int			procno;
+	int			pid;
+	uint64		call_id;
+	TimestampTz deadline;
+	bool		local = parse_local_tag(tag, &procno, &pid, &call_id);
+
+	if (!local && !parse_remote_tag(tag, &deadline))
+		report_bad_tag(tag);
+	if (!received_call(tag))
+		report_foreign_tag();
+	return local ? reply_local(tag, response, len) : reply_remote(tag, response, len);
 }
 
 /*

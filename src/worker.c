@@ -258,7 +258,9 @@ pump_broker(void)
 static char *
 connection_settings(void)
 {
-	return psprintf("%s|%s|%s|%s|%d", kz_amqp_uri ? kz_amqp_uri : "",
+	return psprintf("%s|%016" INT64_MODIFIER "x|%s|%s|%s|%s|%d",
+					kz_amqp_uri ? kz_amqp_uri : "", kz_amqp_secrets_hash(),
+					kz_amqp_password_file ? kz_amqp_password_file : "",
 					kz_amqp_cacert ? kz_amqp_cacert : "",
 					kz_amqp_cert ? kz_amqp_cert : "",
 					kz_amqp_key ? kz_amqp_key : "", kz_amqp_verify);

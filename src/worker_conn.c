@@ -24,9 +24,11 @@
 #include "postgres.h"
 
 #include "common/pg_prng.h"
+#include "storage/fd.h"
 #include "utils/timestamp.h"
 
 #include "amqp_conn.h"
+#include "broker_uri.h"
 #include "bus.h"
 #include "guc.h"
 #include "shmem.h"
@@ -73,31 +75,62 @@ backoff_ms(void)
 	return ms - jitter + (int) (pg_prng_uint64(&pg_global_prng_state) % (2 * jitter + 1));
 }
 
-/* The i-th URI of the comma-separated list, trimmed; NULL past the end. */
-static char *
-uri_at(const char *list, int i)
+/*
+ * The i-th URI of kz_globals.amqp_uri, trimmed, as the setting holds it
+ * (password masked, for log lines) into *shown, and with its password put
+ * back into *real; false past the end.
+ */
+static bool
+uri_at(int i, char **shown, char **real)
 {
-	const char *p = list;
+	const char *pos = kz_amqp_uri ? kz_amqp_uri : "";
+	const char *start;
+	const char *end;
+	StringInfoData buf;
+	int			n;
 
-	for (;;)
+	for (n = 0; kz_uri_next(&pos, &start, &end); n++)
 	{
-		const char *end;
-		const char *start;
-
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '\0')
-			return NULL;
-		start = p;
-		end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		p = end;
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (i-- == 0)
-			return pnstrdup(start, end - start);
+		if (n < i)
+			continue;
+		*shown = pnstrdup(start, end - start);
+		initStringInfo(&buf);
+		kz_uri_unmask(start, end, kz_amqp_uri_secret(i), &buf);
+		*real = buf.data;
+		return true;
 	}
+	return false;
+}
+
+/*
+ * The first line of kz_globals.amqp_password_file, for a URI without a
+ * password (NULL: use the URI's); false, with err set, if it cannot be
+ * read.  The password itself never goes into err.
+ */
+static bool
+password_from_file(const char *shown, char **password, char *err, size_t errlen)
+{
+	FILE	   *f;
+	char		line[1024];
+
+	*password = NULL;
+	if (kz_amqp_password_file == NULL || kz_amqp_password_file[0] == '\0' ||
+		strstr(shown, ":" KZ_URI_MASK "@") != NULL)
+		return true;
+	f = AllocateFile(kz_amqp_password_file, "r");
+	if (f == NULL)
+	{
+		snprintf(err, errlen, "cannot open kz_globals.amqp_password_file \"%s\": %m",
+				 kz_amqp_password_file);
+		return false;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	FreeFile(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	*password = pstrdup(line);
+	explicit_bzero(line, sizeof(line));
+	return true;
 }
 
 /* Our queue: the node name (cut to fit) and the session. */
@@ -112,11 +145,16 @@ make_queue_name(void)
 }
 
 static bool
-try_uri(const char *uri, char *err, size_t errlen)
+try_uri(const char *shown, const char *uri, char *err, size_t errlen)
 {
 	KzAmqpConfig config;
 	char	   *name = psprintf("kz_globals %s", kz_node_name);
 	char		app_id[17];
+	char	   *password;
+	bool		ok;
+
+	if (!password_from_file(shown, &password, err, errlen))
+		return false;
 
 	/* a fresh session per connection: Msg-ID prefix, queue, app-id */
 	do
@@ -128,6 +166,7 @@ try_uri(const char *uri, char *err, size_t errlen)
 
 	memset(&config, 0, sizeof(config));
 	config.uri = uri;
+	config.password = password;
 	config.cacert = kz_amqp_cacert;
 	config.cert = kz_amqp_cert;
 	config.key = kz_amqp_key;
@@ -137,8 +176,14 @@ try_uri(const char *uri, char *err, size_t errlen)
 	config.max_body = KZ_MAX_BODY(kz_max_message_size);
 	config.connection_name = name;
 	config.app_id = app_id;
-	return kz_amqp_connect(&config, err, errlen) &&
+	ok = kz_amqp_connect(&config, err, errlen) &&
 		kz_amqp_declare(kz_bus.queue, err, errlen);
+	if (password != NULL)
+	{
+		explicit_bzero(password, strlen(password));
+		pfree(password);
+	}
+	return ok;
 }
 
 static void
@@ -181,17 +226,22 @@ connect_now(TimestampTz now)
 {
 	char		err[512] = "no broker URI";
 	char	   *last = NULL;
+	char	   *shown;
 	char	   *uri;
 	int			i;
 
-	for (i = 0; (uri = uri_at(kz_amqp_uri, i)) != NULL; i++)
+	for (i = 0; uri_at(i, &shown, &uri); i++)
 	{
-		if (try_uri(uri, err, sizeof(err)))
+		bool		ok = try_uri(shown, uri, err, sizeof(err));
+
+		explicit_bzero(uri, strlen(uri));
+		pfree(uri);
+		if (ok)
 		{
-			on_connected(uri, now);
+			on_connected(shown, now);
 			return;
 		}
-		last = uri;
+		last = shown;
 	}
 	on_failed(last ? last : "", err, now);
 }

@@ -58,7 +58,9 @@ SELECT * FROM err($$SELECT kz_globals.assert_owner('keep', NULL)$$);
 SELECT kz_globals.registered();
 SELECT name, state FROM kz_globals.registrations;
 SELECT messages_sent, messages_received, calls FROM kz_globals.stats;
--- a well-formed tag of a call nobody waits for is not an error
-SELECT kz_globals.reply('l:1:1:1', 'r');
+-- a well-formed tag of a call this session did not receive is refused
+-- (42501): a reply tag is bound to the session that took the call
+SELECT * FROM err($$SELECT kz_globals.reply('l:1:1:1', 'r')$$);
+SELECT * FROM err($$SELECT kz_globals.reply('r:1:x:y', 'r')$$);
 SELECT kz_globals.unregister_name('keep');
 
