@@ -23,13 +23,18 @@ is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Does an element start at p (after blanks)? */
+/* Does an element start at p (after blanks): a scheme and "://"? */
 static bool
 starts_element(const char *p)
 {
 	while (is_blank(*p))
 		p++;
-	return pg_strncasecmp(p, "amqp://", 7) == 0 || pg_strncasecmp(p, "amqps://", 8) == 0;
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+		return false;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		   (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	return strncmp(p, "://", 3) == 0;
 }
 
 bool

@@ -5,8 +5,8 @@
  *
  * kz_globals.amqp_uri is a comma-separated list of amqp:// and amqps://
  * URIs.  An element ends at a comma followed (after blanks) by the next
- * "amqp://" or "amqps://", or at the end, so that a comma inside a
- * password does not split it.  A password is the part of the authority
+ * URI's "<scheme>://", or at the end, so that a comma inside a password
+ * does not split it.  A password is the part of the authority
  * between the first ':' after "://" and the last '@' of the element,
  * whatever characters it holds ('/', ',', '@', '%' escapes).
  *

@@ -332,6 +332,62 @@ kz_guc_init(bool preloading)
 	MarkGUCPrefixReserved("kz_globals");
 }
 
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/* Replaces every occurrence of the current broker passwords in *text. */
+static void
+mask_secrets(char **text)
+{
+	int			i;
+
+	if (*text == NULL || uri_secrets == NULL)
+		return;
+	for (i = 0; i < uri_secrets->n; i++)
+	{
+		const char *secret = kz_amqp_uri_secret(i);
+		size_t		len = strlen(secret);
+		StringInfoData out;
+		const char *p;
+		const char *hit;
+
+		if (len == 0 || strstr(*text, secret) == NULL)
+			continue;
+		initStringInfo(&out);
+		for (p = *text; (hit = strstr(p, secret)) != NULL; p = hit + len)
+		{
+			appendBinaryStringInfo(&out, p, hit - p);
+			appendStringInfoString(&out, KZ_URI_MASK);
+		}
+		appendStringInfoString(&out, p);
+		*text = out.data;
+	}
+}
+
+/*
+ * PostgreSQL logs every parameter a reload changes with its new value as
+ * written in the configuration file, which for kz_globals.amqp_uri holds
+ * the password.  The setting's name is never translated, so any message
+ * that names it, in any language, has the current passwords masked.
+ */
+static void
+kz_mask_log(ErrorData *edata)
+{
+	if (edata->message != NULL && strstr(edata->message, "kz_globals.amqp_uri") != NULL)
+	{
+		mask_secrets(&edata->message);
+		mask_secrets(&edata->detail);
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+void
+kz_guc_mask_log_init(void)
+{
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = kz_mask_log;
+}
+
 bool
 kz_cluster_configured(void)
 {

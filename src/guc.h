@@ -48,6 +48,13 @@ extern void kz_guc_init(bool preloading);
  */
 extern const char *kz_amqp_uri_secret(int i);
 
+/*
+ * Installs the log hook that masks the broker passwords in messages about
+ * kz_globals.amqp_uri (PostgreSQL's own "parameter changed" line shows the
+ * raw file value); called while preloading.
+ */
+extern void kz_guc_mask_log_init(void);
+
 /* A hash of those passwords: changes when one of them does. */
 extern uint64 kz_amqp_secrets_hash(void);
 

@@ -38,6 +38,7 @@ _PG_init(void)
 	kz_guc_init(preloading);
 	if (!preloading)
 		return;
+	kz_guc_mask_log_init();
 	kz_shmem_init();
 	kz_backend_exit_init();
 	kz_worker_register();

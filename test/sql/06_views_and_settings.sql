@@ -28,6 +28,8 @@ SELECT * FROM err($$SET kz_globals.nonexistent = 1$$);
 -- invalid values are refused before they reach postgresql.auto.conf
 ALTER SYSTEM SET kz_globals.amqp_uri = 'http://broker';
 ALTER SYSTEM SET kz_globals.amqp_uri = 'amqp://a:5672, https://b';
+-- a rejected value is shown with its passwords masked, whatever they hold
+ALTER SYSTEM SET kz_globals.amqp_uri = 'amqp://u:hun/t,er2@a, https://v:x%40y@b';
 ALTER SYSTEM SET kz_globals.node_name = 'has space@host';
 ALTER SYSTEM SET kz_globals.max_names = 1;
 ALTER SYSTEM SET kz_globals.on_conflict = 'bogus';

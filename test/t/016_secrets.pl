@@ -33,7 +33,13 @@ my $raw_uri = "amqp://kzraw:$users{kzraw}\@127.0.0.1:$port/%2f";
 my @secrets = ($users{kzenc}, enc($users{kzenc}), $users{kzraw}, 'S3cr', 'pl41n', 'c0mma');
 
 my $node = KzHarness::node('n1', broker => $broker,
-	gucs => { 'kz_globals.amqp_uri' => $enc_uri, 'log_min_messages' => 'debug1' });
+	gucs => {
+		'kz_globals.amqp_uri' => $enc_uri,
+		'log_min_messages' => 'debug1',
+		# The text of a statement is the user's: ALTER SYSTEM with a password
+		# is logged as typed when statements are (see the README's limits).
+		'log_statement' => 'none',
+		'log_min_error_statement' => 'panic' });
 
 sub sql { my ($q, %o) = @_; return $node->safe_psql('postgres', $q, %o); }
 

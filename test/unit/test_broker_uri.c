@@ -94,6 +94,7 @@ main(int argc, char **argv)
 		"AMQPS://x:y@h",
 		"amqp://u:********@h",
 		"amqp://u:p,amqp://v:q@h",
+		"amqp://a:5672, https://u:q@b",
 		"",
 	};
 	StringInfoData out;
@@ -116,8 +117,9 @@ main(int argc, char **argv)
 	check_split("amqp://u@h", "amqp://u@h", "");
 	check_split(" amqp://a:b@h , amqp://c:d@h2 ,", "amqp://a:********@h|amqp://c:********@h2", "b|d");
 	check_split("AMQPS://x:y@h", "AMQPS://x:********@h", "y");
-	/* an element that is no URI still has its password masked */
-	check_split("amqp://u:p,mqp://v:q@h", "amqp://u:********@h", "p,mqp://v:q");
+	/* any scheme starts an element (and is refused by the check hook) */
+	check_split("amqp://a:5672, https://u:q@b", "amqp://a:5672|https://u:********@b", "|q");
+	check_split("amqp://u:p,w@h,x", "amqp://u:********@h,x", "p,w");
 	check_split("bogus://u:secret@h", "bogus://u:********@h", "secret");
 	check_split("", "", "");
 	check_split(",, ,", "", "");
@@ -129,6 +131,7 @@ main(int argc, char **argv)
 	pos = "amqp://h,amqps://h,  http://u:p@h";
 	CHECK(kz_uri_next(&pos, &start, &end) && kz_uri_scheme_ok(start, end));
 	CHECK(kz_uri_next(&pos, &start, &end) && kz_uri_scheme_ok(start, end));
+	CHECK(kz_uri_next(&pos, &start, &end) && !kz_uri_scheme_ok(start, end));
 	CHECK(!kz_uri_next(&pos, &start, &end));
 	pos = "http://u:p@h";
 	CHECK(kz_uri_next(&pos, &start, &end) && !kz_uri_scheme_ok(start, end));
