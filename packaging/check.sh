@@ -140,17 +140,31 @@ cleanup() {
     fi
     exit "$rc"
 }
+CHILD=""          # the running in_chroot step
+
+on_signal() {
+    echo "$0: interrupted, cleaning up" >&2
+    if [ -n "$CHILD" ]; then
+        kill -TERM "$CHILD" 2>/dev/null || true
+    fi
+    exit 130
+}
 trap cleanup EXIT
-trap 'echo "$0: interrupted" >&2; exit 130' INT TERM HUP
+trap on_signal INT TERM HUP
 
 # in_chroot ROOT CMD: run the shell command CMD in ROOT as root, with a
-# small environment and a time limit.
+# small environment and a time limit.  In the background, waited for, so
+# that a signal to this script is handled at once, not after the step.
 in_chroot() {
-    local r=$1
+    local r=$1 rc=0
     shift
     timeout --kill-after=30 "$STEP_TIMEOUT" chroot "$r" env -i \
         PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-        DEBIAN_FRONTEND=noninteractive sh -euc "$1"
+        DEBIAN_FRONTEND=noninteractive sh -euc "$1" &
+    CHILD=$!
+    wait "$CHILD" || rc=$?
+    CHILD=""
+    return "$rc"
 }
 
 # new_copy NAME: a mounted throwaway copy of ROOTFS, ready for apt-get, in
