@@ -202,11 +202,24 @@ source_tree() {
     fi
 }
 
-# count_regress LOG: pg_regress's "... ok" and "... FAILED" lines.
+# count_regress LOG: pg_regress's lines, one per test: "name ... ok|FAILED"
+# up to PostgreSQL 15, "ok N - name" / "not ok N - name" from 16 on.
 count_regress() {
     awk '/ \.\.\. ok( |$)/ || / \.\.\. failed \(ignored\)/ { p++ }
          / \.\.\. FAILED/ { f++ }
+         /^ok [0-9]+ / { p++ }
+         /^not ok [0-9]+ / { if ($0 ~ /# \(ignored\)/) p++; else f++ }
          END { print p + 0, f + 0 }' "$1"
+}
+
+# counted NAME RC P F: record a step's counts; a failed step without a
+# failed test, or a step that counted nothing, is one failure.
+counted() {
+    local p=$3 f=$4
+    if { [ "$2" -ne 0 ] || [ "$p" -eq 0 ]; } && [ "$f" -eq 0 ]; then
+        f=1
+    fi
+    record "$1" "$p" "$f"
 }
 
 # count_tap LOG: prove's "Tests=" total less the failures of its report.
@@ -250,8 +263,9 @@ in_chroot "$B" "
 " >"$OUT/build.log" 2>&1 || build_rc=$?
 cp -p "$B"/build/*.deb "$B"/build/*.dsc "$B"/build/*.changes "$B"/build/*.buildinfo \
     "$B"/build/*.tar.* "$OUT"/ 2>/dev/null || true
+# The packages of this build (not whatever an earlier run left in $OUT).
 DEBS=()
-for f in "$OUT"/postgresql-*-kz-globals_*.deb; do
+for f in "$B"/build/postgresql-*-kz-globals_*.deb; do
     if [ -e "$f" ]; then DEBS+=("${f##*/}"); fi
 done
 if [ "$build_rc" -ne 0 ] || [ "${#DEBS[@]}" -eq 0 ]; then
@@ -299,8 +313,7 @@ if [ "${#DEBS[@]}" -gt 0 ]; then
             >"$OUT/regress.log" 2>&1 || rc=$?
         cat "$OUT/regress.log"
         read -r p f < <(count_regress "$OUT/regress.log")
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-        record deb-regress "$p" "$f"
+        counted deb-regress "$rc" "$p" "$f"
         if [ -n "$TAP" ]; then
             log "tap: $TAP against the package"
             rc=0
@@ -308,8 +321,7 @@ if [ "${#DEBS[@]}" -gt 0 ]; then
                 >"$OUT/tap.log" 2>&1 || rc=$?
             cat "$OUT/tap.log"
             read -r p f < <(count_tap "$OUT/tap.log")
-            if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-            record deb-tap "$p" "$f"
+            counted deb-tap "$rc" "$p" "$f"
         fi
     fi
     umount_chroot "$C"
