@@ -8,7 +8,9 @@
 # installcheck needs an unprivileged user because it runs initdb.
 
 EXTENSION = kz_globals
-EXTVERSION = 1.0
+# The one version number: kz_globals.control (default_version), META.json and
+# debian/changelog must say the same; test/suites/versions.sh checks it.
+EXTVERSION = 1.1
 MODULE_big = kz_globals
 
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
@@ -52,6 +54,16 @@ PROVE_FLAGS += -I ./test/perl
 # The TAP suites alone (make installcheck runs pg_regress, then these).
 tapcheck:
 	$(prove_installcheck)
+
+# The release's files agree on EXTVERSION (also a suite of make test).
+versioncheck:
+	@bash test/suites/versions.sh
+
+# A PGXN release archive of the committed tree.
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		-o $(EXTENSION)-$(EXTVERSION).zip HEAD
+.PHONY: versioncheck dist
 
 # Unit tests of the pure code (term codec, protocol, conflict rule), built as
 # frontend programs against libpgcommon; no server needed.

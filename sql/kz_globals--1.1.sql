@@ -1,0 +1,153 @@
+/* kz_globals--1.1.sql: the SQL interface of kz_globals (SPEC section 3), version 1.1 */
+
+/*
+ * CREATE EXTENSION kz_globals runs this file alone; ALTER EXTENSION
+ * kz_globals UPDATE from 1.0 runs kz_globals--1.0--1.1.sql instead.  Every
+ * SQL change of 1.1 therefore goes into both files, and test/t/070_upgrade.pl
+ * checks that the two paths end in the same objects (README, "Upgrading").
+ */
+
+\echo Use "CREATE EXTENSION kz_globals" to load this file. \quit
+
+-- The owner of a name: the node and, for a PostgreSQL owner, its backend.
+CREATE TYPE @extschema@.owner AS (node text, pid integer);
+COMMENT ON TYPE @extschema@.owner IS
+	'owner of a global name: node name, and backend pid (NULL for a Kazoo owner)';
+
+-- Registration.  None of these functions is STRICT: a NULL argument is an
+-- error (SQLSTATE 22023), not a NULL result.
+
+CREATE FUNCTION @extschema@.register_name(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_register_name'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.register_name(text) IS
+	'register the calling backend under a global name; false if it is taken';
+
+CREATE FUNCTION @extschema@.register_name(name text, pid integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_register_name_pid'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.register_name(text, integer) IS
+	'register another backend of this server under a global name';
+
+CREATE FUNCTION @extschema@.unregister_name(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_unregister_name_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.unregister_name(text) IS
+	'remove a registration held by this server; false if not held here';
+
+CREATE FUNCTION @extschema@.whereis_name(name text)
+RETURNS @extschema@.owner
+AS 'MODULE_PATHNAME', 'kz_whereis_name'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.whereis_name(text) IS
+	'the owner of a global name, or NULL';
+
+CREATE FUNCTION @extschema@.registered()
+RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'kz_registered'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.registered() IS
+	'names this server knows as local or remote';
+
+-- Messages.
+
+CREATE FUNCTION @extschema@.send(name text, message text)
+RETURNS @extschema@.owner
+AS 'MODULE_PATHNAME', 'kz_send_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.send(text, text) IS
+	'deliver a message to the mailbox of the owner of a name';
+
+CREATE FUNCTION @extschema@.call(name text, request text, timeout_ms integer DEFAULT 5000)
+RETURNS text
+AS 'MODULE_PATHNAME', 'kz_call_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.call(text, text, integer) IS
+	'send a request to the owner of a name and wait for its reply';
+
+CREATE FUNCTION @extschema@.receive(timeout_ms integer DEFAULT NULL)
+RETURNS TABLE (name text, kind text, message text, sender_node text,
+			   sender_pid integer, reply_tag text, sent_at timestamptz)
+AS 'MODULE_PATHNAME', 'kz_receive_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.receive(integer) IS
+	'take the next message from this backend''s mailbox, waiting up to timeout_ms';
+
+CREATE FUNCTION @extschema@.reply(reply_tag text, response text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_reply_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.reply(text, text) IS
+	'answer a call; false if the caller is no longer waiting';
+
+-- Singletons.
+
+CREATE FUNCTION @extschema@.register_name_wait(name text, timeout_ms integer DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_register_name_wait'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.register_name_wait(text, integer) IS
+	'wait as a standby until a name is free anywhere, then claim it';
+
+CREATE FUNCTION @extschema@.token(name text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'kz_token'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.token(text) IS
+	'fencing token of the current registration of a name, or NULL';
+
+CREATE FUNCTION @extschema@.assert_owner(name text, token bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_assert_owner'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.assert_owner(text, bigint) IS
+	'true if this backend owns the name with this token, otherwise an error';
+
+-- Views, each backed by a set-returning function.
+
+CREATE FUNCTION @extschema@.registrations_data(
+	OUT name text, OUT state text, OUT node text, OUT pid integer,
+	OUT database text, OUT role text, OUT registered_at timestamptz,
+	OUT server text, OUT kazoo boolean, OUT token bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_registrations_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.registrations AS
+	SELECT * FROM @extschema@.registrations_data();
+COMMENT ON VIEW @extschema@.registrations IS
+	'every name in this server''s table: local, remote and pending';
+
+CREATE FUNCTION @extschema@.nodes_data(
+	OUT node text, OUT zone text, OUT state text, OUT last_heartbeat timestamptz,
+	OUT expires_ms integer, OUT names integer, OUT is_self boolean,
+	OUT started_at timestamptz, OUT kazoo boolean, OUT server text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_nodes_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.nodes AS
+	SELECT * FROM @extschema@.nodes_data();
+COMMENT ON VIEW @extschema@.nodes IS
+	'this node and the nodes it has heard on the bus';
+
+CREATE FUNCTION @extschema@.stats_data(
+	OUT broker_state text, OUT claims_won bigint, OUT claims_lost bigint,
+	OUT conflicts bigint, OUT names_expired bigint, OUT messages_sent bigint,
+	OUT messages_received bigint, OUT messages_dropped bigint, OUT calls bigint,
+	OUT broker_connects bigint, OUT broker_disconnects bigint,
+	OUT bus_malformed bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_stats_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.stats AS
+	SELECT * FROM @extschema@.stats_data();
+COMMENT ON VIEW @extschema@.stats IS
+	'counters of this server since it started';
+
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+GRANT SELECT ON @extschema@.registrations, @extschema@.nodes, @extschema@.stats TO PUBLIC;
