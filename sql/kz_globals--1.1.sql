@@ -149,5 +149,47 @@ CREATE VIEW @extschema@.stats AS
 COMMENT ON VIEW @extschema@.stats IS
 	'counters of this server since it started';
 
-GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
-GRANT SELECT ON @extschema@.registrations, @extschema@.nodes, @extschema@.stats TO PUBLIC;
+-- Privileges (README, "Security model"): nothing is granted to PUBLIC.  The
+-- three roles are cluster-wide, like PostgreSQL's predefined roles; they are
+-- created if missing and outlive the extension.  Every function also checks
+-- them in C (src/privileges.c), so a wider GRANT does not widen access.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kz_globals_reader') THEN
+		CREATE ROLE kz_globals_reader NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kz_globals_user') THEN
+		CREATE ROLE kz_globals_user NOLOGIN IN ROLE kz_globals_reader;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kz_globals_admin') THEN
+		CREATE ROLE kz_globals_admin NOLOGIN IN ROLE kz_globals_user;
+	END IF;
+END
+$$;
+
+REVOKE ALL ON SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON @extschema@.registrations, @extschema@.nodes, @extschema@.stats FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA @extschema@ TO kz_globals_reader;
+GRANT SELECT ON @extschema@.registrations, @extschema@.nodes, @extschema@.stats
+	TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.whereis_name(text),
+	@extschema@.registered(),
+	@extschema@.token(text),
+	@extschema@.registrations_data(),
+	@extschema@.nodes_data(),
+	@extschema@.stats_data()
+	TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.register_name(text),
+	@extschema@.register_name(text, integer),
+	@extschema@.unregister_name(text),
+	@extschema@.send(text, text),
+	@extschema@.call(text, text, integer),
+	@extschema@.receive(integer),
+	@extschema@.reply(text, text),
+	@extschema@.register_name_wait(text, integer),
+	@extschema@.assert_owner(text, bigint)
+	TO kz_globals_user;

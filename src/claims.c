@@ -30,6 +30,7 @@
 #include "guc.h"
 #include "names.h"
 #include "nodes.h"
+#include "privileges.h"
 #include "request.h"
 #include "rules_apply.h"
 #include "shmem.h"
@@ -456,14 +457,16 @@ kz_whereis(const KzName *name, KzOwner *owner)
 
 /*
  * May the current user remove a registration owned by a backend of this
- * role?  The owner itself, a member of the owner's role, or a superuser.
+ * role?  The owner itself, a member of the owner's role, kz_globals_admin
+ * or a superuser.
  */
 static bool
 may_unregister(const KzOwner *owner)
 {
 	if (owner->procno == MyProc->pgprocno && owner->pid == MyProcPid)
 		return true;
-	return superuser() || has_privs_of_role(GetUserId(), owner->roleid);
+	return has_privs_of_role(GetUserId(), owner->roleid) ||
+		kz_has_privilege(KZ_PRIV_ADMIN);
 }
 
 bool

@@ -29,6 +29,7 @@
 #include "guc.h"
 #include "messaging.h"
 #include "names.h"
+#include "privileges.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(kz_register_name);
@@ -119,6 +120,7 @@ kz_register_name(PG_FUNCTION_ARGS)
 	KzName		name;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	PG_RETURN_BOOL(kz_claim_name(&name, MyProc->pgprocno, MyProcPid,
 								 MyDatabaseId, GetSessionUserId()));
@@ -136,6 +138,7 @@ kz_register_name_pid(PG_FUNCTION_ARGS)
 	PGPROC	   *proc;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -163,6 +166,7 @@ kz_unregister_name_sql(PG_FUNCTION_ARGS)
 	KzName		name;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	PG_RETURN_BOOL(kz_unregister_name(&name));
 }
@@ -174,6 +178,7 @@ kz_whereis_name(PG_FUNCTION_ARGS)
 	KzOwner		owner;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_READ);
 	kz_name_from_arg(fcinfo, 0, &name);
 	if (!kz_whereis(&name, &owner))
 		PG_RETURN_NULL();
@@ -191,6 +196,7 @@ kz_registered(PG_FUNCTION_ARGS)
 	int			i;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_READ);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC | MAT_SRF_BLESS);
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
@@ -228,6 +234,7 @@ kz_send_sql(PG_FUNCTION_ARGS)
 	text	   *message;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	message = payload_arg(fcinfo, 1, "message");
 	kz_send(&name, VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message), &owner);
@@ -242,6 +249,7 @@ kz_call_sql(PG_FUNCTION_ARGS)
 	int			timeout_ms;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	request = payload_arg(fcinfo, 1, "request");
 	timeout_ms = timeout_arg(fcinfo, 2);
@@ -268,6 +276,7 @@ kz_receive_sql(PG_FUNCTION_ARGS)
 	int			timeout_ms;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	timeout_ms = timeout_arg(fcinfo, 0);
 	InitMaterializedSRF(fcinfo, 0);
 	if (!kz_receive(timeout_ms, &msg))
@@ -294,6 +303,7 @@ kz_reply_sql(PG_FUNCTION_ARGS)
 	char	   *tag;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -310,6 +320,7 @@ kz_register_name_wait(PG_FUNCTION_ARGS)
 	int			timeout_ms;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	timeout_ms = timeout_arg(fcinfo, 1);
 	PG_RETURN_BOOL(kz_claim_name_wait(&name, timeout_ms));
@@ -322,6 +333,7 @@ kz_token(PG_FUNCTION_ARGS)
 	int64		token;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_READ);
 	kz_name_from_arg(fcinfo, 0, &name);
 	if (!kz_name_token(&name, &token))
 		PG_RETURN_NULL();
@@ -339,6 +351,7 @@ kz_assert_owner(PG_FUNCTION_ARGS)
 	int64		token;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,

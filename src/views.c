@@ -25,6 +25,7 @@
 #include "guc.h"
 #include "names.h"
 #include "nodes.h"
+#include "privileges.h"
 #include "registry.h"
 #include "shmem.h"
 
@@ -102,15 +103,18 @@ put_registration(ReturnSetInfo *rsinfo, const KzRow *row, const KzNode *nodes)
 	bool		nulls[REGISTRATIONS_COLS];
 	const KzNode *node = &nodes[row->node];
 	bool		local = row->state != KZ_ROW_REMOTE;
-	char	   *dbname = local ? get_database_name(row->dbid) : NULL;
-	char	   *rolename = local ? GetUserNameFromId(row->roleid, true) : NULL;
+
+	/* who owns it, as pg_stat_activity shows other roles' sessions */
+	bool		visible = !local || kz_may_see_owner(row->roleid);
+	char	   *dbname = local && visible ? get_database_name(row->dbid) : NULL;
+	char	   *rolename = local && visible ? GetUserNameFromId(row->roleid, true) : NULL;
 
 	memset(nulls, 0, sizeof(nulls));
 	values[0] = CStringGetTextDatum(kz_name_to_cstring(&row->name));
 	values[1] = CStringGetTextDatum(row_state_name(row->state));
 	values[2] = CStringGetTextDatum(local ? kz_node_name : node->name);
 	values[3] = Int32GetDatum(row->pid);
-	nulls[3] = row->pid == 0;
+	nulls[3] = row->pid == 0 || !visible;
 	values[4] = dbname ? CStringGetTextDatum(dbname) : (Datum) 0;
 	nulls[4] = dbname == NULL;
 	values[5] = rolename ? CStringGetTextDatum(rolename) : (Datum) 0;
@@ -134,6 +138,7 @@ kz_registrations_data(PG_FUNCTION_ARGS)
 	int			i;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_READ);
 	InitMaterializedSRF(fcinfo, 0);
 	n = snapshot_rows(&rows);
 	nodes = snapshot_nodes();
@@ -191,6 +196,7 @@ kz_nodes_data(PG_FUNCTION_ARGS)
 	int			i;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_READ);
 	InitMaterializedSRF(fcinfo, 0);
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	counts = kz_reg_counts();
@@ -232,6 +238,7 @@ kz_stats_data(PG_FUNCTION_ARGS)
 	uint32		state;
 
 	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_READ);
 	InitMaterializedSRF(fcinfo, 0);
 	state = pg_atomic_read_u32(&kz_shared->broker_state);
 	memset(nulls, 0, sizeof(nulls));

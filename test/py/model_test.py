@@ -370,8 +370,8 @@ class Cluster:
         for admin in self.admins:
             for role in ROLES:
                 run_sql(admin, "DO $$ BEGIN CREATE ROLE %s LOGIN; "
-                        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-                        % role)
+                        "EXCEPTION WHEN duplicate_object THEN NULL; END $$; "
+                        "GRANT kz_globals_user TO %s" % (role, role))
         self.slow = None
         self.sims = []
         for i in range(SIMS):

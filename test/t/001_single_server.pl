@@ -105,7 +105,7 @@ ok($node->poll_query_until('postgres',
 	'an owner that exited without the callback is not shown');
 
 # a role that may not signal a backend may not register or unregister for it
-sql("CREATE ROLE kz_mallory LOGIN");
+sql("CREATE ROLE kz_mallory LOGIN IN ROLE kz_globals_user");
 $s = $node->background_psql('postgres');
 $pid = $s->query_safe('SELECT pg_backend_pid()');
 $s->query_safe("SELECT kz_globals.register_name('guarded')");
@@ -147,8 +147,11 @@ my $vpid = $victim->query_safe('SELECT pg_backend_pid()');
 kill 'KILL', $vpid;
 eval { $victim->quit };
 eval { $s->quit };
+# (the new start time, not just a worker: the old one may still be there
+# for a moment before the postmaster notices the crash)
 ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'"),
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'kz_globals worker' "
+		  . "AND (SELECT started_at FROM kz_globals.nodes WHERE is_self) <> '$started'"),
 	'the server comes back after a crash-restart');
 is(sql('SELECT count(*) FROM kz_globals.registrations'), '0', 'the table starts empty after it');
 isnt(sql("SELECT started_at FROM kz_globals.nodes WHERE is_self"), $started,

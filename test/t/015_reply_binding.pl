@@ -23,7 +23,7 @@ for my $node ($n1, $n2)
 	ok($node->poll_query_until('postgres',
 			"SELECT count(*) = 2 FROM kz_globals.nodes WHERE state = 'up'"),
 		$node->name . ' sees both servers');
-	sql($node, "CREATE ROLE $_ LOGIN") for qw(alice bob mallory);
+	sql($node, "CREATE ROLE $_ LOGIN IN ROLE kz_globals_user") for qw(alice bob mallory);
 	sql($node, 'CREATE TABLE answers (who text, answer text)');
 	sql($node, 'GRANT ALL ON answers TO PUBLIC');
 }
