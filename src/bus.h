@@ -39,7 +39,6 @@ typedef struct KzBusState
 	uint64		seq;			/* last Msg-ID sequence number used */
 	char		queue[KZ_SERVER_MAX];	/* our queue = our Server-ID */
 	TimestampTz connected_at;
-	TimestampTz ready_at;		/* membership known: claims may be decided */
 	bool		ready;
 	int64		sync_id;		/* last Sync-ID sent */
 } KzBusState;

@@ -33,6 +33,8 @@
  */
 #include "postgres.h"
 
+#include <time.h>
+
 #include "common/hashfn.h"
 #include "utils/timestamp.h"
 
@@ -43,13 +45,38 @@
 #include "rules_apply.h"
 #include "shmem.h"
 
-static TimestampTz next_heartbeat = 0;
-static TimestampTz next_expiry_check = 0;
+/*
+ * The schedule of heartbeats, expiry checks and the start-up wait, and the
+ * time since a peer was last heard, are measured on the monotonic clock:
+ * a step of the wall clock (backwards, or forwards) must neither stop our
+ * heartbeats nor expire a peer that is talking.
+ */
+static int64 next_heartbeat = 0;
+static int64 next_expiry_check = 0;
+static int64 ready_at = 0;
 static bool warned_table_full = false;
 static bool warned_name_clash = false;
 
 /* How often expiry is checked, at most. */
 #define KZ_EXPIRY_CHECK_MS		100
+
+/* Milliseconds on the monotonic clock (shared by every process here). */
+static int64
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Marks node n as heard now; caller holds nodes_lock exclusively. */
+static void
+mark_heard(KzNode *n)
+{
+	n->last_heartbeat = GetCurrentTimestamp();
+	n->heard_mono_ms = mono_ms();
+}
 
 /*
  * The index of a node, adding it if asked.  A node heard of other than by
@@ -85,7 +112,7 @@ kz_member_node(const char *name, bool create)
 		n->heard = false;
 		n->answers = false;
 		n->is_kazoo = true;
-		n->last_heartbeat = GetCurrentTimestamp();
+		mark_heard(n);
 		n->expires_ms = KZ_UNHEARD_EXPIRES_MS;
 	}
 	LWLockRelease(kz_shared->nodes_lock);
@@ -277,7 +304,7 @@ record_heartbeat(KzNode *n, const KzBusMsg *msg, HeartbeatChange *change)
 
 	n->state = KZ_NODE_UP;
 	n->heard = true;
-	n->last_heartbeat = GetCurrentTimestamp();
+	mark_heard(n);
 	/* Expires x 1.25, computed in 64 bits and clamped so that it cannot wrap */
 	n->expires_ms = msg->has_expires && msg->expires_ms > 0 ?
 		(int32) Min(Min(msg->expires_ms, (int64) PG_INT32_MAX) * 5 / 4,
@@ -389,9 +416,9 @@ kz_member_sync_in(const KzBusMsg *msg, int node)
 		(void) drop_rows(node, true, gen);	/* what the sync did not mention */
 }
 
-/* Expires peers not heard from in time (fix 7). */
+/* Expires peers not heard from in time (fix 7); mono is mono_ms(). */
 static void
-expire_nodes(TimestampTz now)
+expire_nodes(int64 mono)
 {
 	int			i;
 
@@ -406,8 +433,7 @@ expire_nodes(TimestampTz now)
 		{
 			KzNode	   *n = kz_node(i);
 
-			if (n->state == KZ_NODE_UP &&
-				now > TimestampTzPlusMilliseconds(n->last_heartbeat, n->expires_ms))
+			if (n->state == KZ_NODE_UP && mono > n->heard_mono_ms + n->expires_ms)
 			{
 				n->state = KZ_NODE_EXPIRED;
 				n->heard = false;
@@ -451,28 +477,31 @@ refresh_self(TimestampTz now)
 TimestampTz
 kz_member_service(TimestampTz now)
 {
+	int64		mono = mono_ms();
+	int64		next;
+
 	if (!kz_bus.up)
 		return 0;
-	if (now >= next_heartbeat)
+	if (mono >= next_heartbeat)
 	{
 		refresh_self(now);
 		kz_out_heartbeat(NULL, false);
-		next_heartbeat = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval);
+		next_heartbeat = mono + kz_heartbeat_interval;
 	}
-	if (now >= next_expiry_check)
+	if (mono >= next_expiry_check)
 	{
-		expire_nodes(now);
-		next_expiry_check = TimestampTzPlusMilliseconds(now, KZ_EXPIRY_CHECK_MS);
+		expire_nodes(mono);
+		next_expiry_check = mono + KZ_EXPIRY_CHECK_MS;
 	}
-	if (!kz_bus.ready && kz_bus.up && now >= kz_bus.ready_at)
+	if (!kz_bus.ready && kz_bus.up && mono >= ready_at)
 	{
 		kz_bus.ready = true;
 		pg_atomic_write_u32(&kz_shared->membership_ready, 1);
 		kz_inflight_start_deferred();
 	}
-	if (!kz_bus.ready)
-		return Min(next_heartbeat, kz_bus.ready_at);
-	return Min(next_heartbeat, next_expiry_check);
+	next = Min(next_heartbeat, kz_bus.ready ? next_expiry_check : ready_at);
+	/* the loop sleeps by the wall clock: tell it how long from now */
+	return TimestampTzPlusMilliseconds(now, Max(next - mono, 0));
 }
 
 /*
@@ -487,16 +516,16 @@ kz_member_connected(void)
 	int			i;
 
 	kz_bus.ready = false;
-	kz_bus.ready_at = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval * 5 / 4);
+	ready_at = mono_ms() + kz_heartbeat_interval * 5 / 4;
 	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
 	for (i = 0; i < KZ_MAX_NODES; i++)
 	{
 		if (i != KZ_SELF_NODE && kz_node(i)->state == KZ_NODE_UP)
-			kz_node(i)->last_heartbeat = now;
+			mark_heard(kz_node(i));
 	}
 	LWLockRelease(kz_shared->nodes_lock);
 	refresh_self(now);
-	next_heartbeat = TimestampTzPlusMilliseconds(now, kz_heartbeat_interval);
+	next_heartbeat = mono_ms() + kz_heartbeat_interval;
 	if (kz_out_heartbeat(NULL, false))
 		kz_out_sync(NULL);
 }

@@ -42,7 +42,9 @@ typedef struct KzNode
 	int32		names;			/* local names it advertises */
 	int64		started_at;		/* its incarnation, Gregorian us; 0 unknown */
 	uint64		session;		/* its current broker session; 0 unknown */
-	TimestampTz last_heartbeat; /* 0 if never heard */
+	TimestampTz last_heartbeat; /* 0 if never heard (wall clock, shown) */
+	int64		heard_mono_ms;	/* the same on the worker's monotonic clock:
+								 * expiry is measured on it */
 	char		name[KZ_NODE_NAME_MAX];
 	char		zone[KZ_ZONE_MAX];
 	char		server[KZ_SERVER_MAX];	/* its kz_globals queue */
