@@ -24,10 +24,6 @@
 #include <arpa/inet.h>
 #include <sys/time.h>
 
-#include <amqp.h>
-#include <amqp_framing.h>
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -37,6 +33,7 @@
 
 #include "amqp_conn.h"
 #include "protocol.h"
+#include "rabbitmq_c.h"
 
 /*
  * Two channels.  KZ_CHANNEL consumes and publishes what needs the broker's

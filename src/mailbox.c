@@ -165,7 +165,7 @@ kz_mailbox_put(int procno, int pid, dsa_pointer msg)
 dsa_pointer
 kz_mailbox_take(void)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	dsa_pointer msg;
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);
@@ -184,7 +184,7 @@ kz_mailbox_take(void)
 uint64
 kz_call_begin(void)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	uint64		id = kz_next_id();
 	dsa_pointer stale;
 
@@ -228,7 +228,7 @@ kz_call_answer(int procno, int pid, uint64 call_id, dsa_pointer reply)
 dsa_pointer
 kz_call_take_reply(uint64 call_id)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	dsa_pointer reply = InvalidDsaPointer;
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);
@@ -245,7 +245,7 @@ kz_call_take_reply(uint64 call_id)
 void
 kz_call_end(void)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	dsa_pointer stale;
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);

@@ -171,7 +171,7 @@ await_reply(uint64 call_id, TimestampTz deadline)
 
 		if (DsaPointerIsValid(reply))
 			return reply;
-		if (!kz_sleep_until(deadline, -1))
+		if (!kz_sleep_until(deadline, -1, KZ_WAIT_CALL))
 			return InvalidDsaPointer;
 	}
 }
@@ -190,7 +190,7 @@ send_call(const KzName *name, const KzOwner *owner, const char *request,
 		return;
 	}
 	snprintf(tag, sizeof(tag), "l:%d:%d:" UINT64_FORMAT,
-			 MyProc->pgprocno, MyProcPid, call_id);
+			 KZ_MY_PROCNO, MyProcPid, call_id);
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = KZ_MSG_CALL;
 	spec.sender_pid = MyProcPid;
@@ -303,7 +303,7 @@ kz_receive(int timeout_ms, KzReceived *out)
 			kz_message_free(msg);
 			return true;
 		}
-		if (!kz_sleep_until(deadline, -1))
+		if (!kz_sleep_until(deadline, -1, KZ_WAIT_RECEIVE))
 			return false;
 	}
 }

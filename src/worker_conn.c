@@ -107,7 +107,7 @@ make_queue_name(void)
 	char		node[KZ_SHORTSTR_MAX - 40];
 
 	strlcpy(node, kz_node_name, sizeof(node));
-	snprintf(kz_bus.queue, sizeof(kz_bus.queue), "%s-kz_globals-%016" INT64_MODIFIER "x",
+	snprintf(kz_bus.queue, sizeof(kz_bus.queue), "%s-kz_globals-%016" PRIx64,
 			 node, kz_bus.session);
 }
 
@@ -123,7 +123,7 @@ try_uri(const char *uri, char *err, size_t errlen)
 	{
 		kz_bus.session = pg_prng_uint64(&pg_global_prng_state);
 	} while (kz_bus.session == 0);
-	snprintf(app_id, sizeof(app_id), "%016" INT64_MODIFIER "x", kz_bus.session);
+	snprintf(app_id, sizeof(app_id), "%016" PRIx64, kz_bus.session);
 	make_queue_name();
 
 	memset(&config, 0, sizeof(config));

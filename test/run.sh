@@ -150,7 +150,7 @@ run_logged() {
 
 # make_cmd: the make command line the suites start from.
 make_cmd() {
-    MAKE_CMD=(make -C "$WORK" PG_CONFIG="$KZ_PG_CONFIG")
+    MAKE_CMD=(make -C "$WORK" PG_CONFIG="$KZ_PG_CONFIG" WERROR=-Werror)
 }
 
 # ---------------------------------------------------------------- counting
