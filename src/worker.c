@@ -130,12 +130,20 @@ fail_orphaned_requests(void)
 	LWLockRelease(kz_shared->job_lock);
 }
 
+/* Runs before worker_detach (callbacks run last-registered first). */
+static void
+worker_leave_broker(int code, Datum arg)
+{
+	kz_conn_shutdown();
+}
+
 static void
 worker_attach(void)
 {
 	(void) kz_dsa();
 	kz_shared->worker_procno = KZ_MY_PROCNO;
 	before_shmem_exit(worker_detach, (Datum) 0);
+	before_shmem_exit(worker_leave_broker, (Datum) 0);
 	pg_atomic_write_u32(&kz_shared->worker_pid, (uint32) MyProcPid);
 	fail_orphaned_requests();
 }

@@ -202,7 +202,10 @@ kz_conn_service(TimestampTz now)
 	if (!kz_cluster_configured())
 	{
 		if (kz_bus.up)
+		{
+			kz_amqp_close_gracefully(KZ_AMQP_CLOSE_MS);
 			kz_conn_lost("kz_globals.amqp_uri was emptied");
+		}
 		pg_atomic_write_u32(&kz_shared->broker_state, KZ_BROKER_DISABLED);
 		return;
 	}
@@ -233,4 +236,19 @@ kz_conn_lost(const char *why)
 	kz_member_disconnected();
 	failures = 0;
 	next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms());
+}
+
+/*
+ * The worker is exiting (server shutdown, or an error that ends it): leave
+ * the broker with connection.close rather than a dropped socket.  Runs in
+ * a before_shmem_exit callback: touches nothing but the connection.
+ */
+void
+kz_conn_shutdown(void)
+{
+	if (!kz_bus.up)
+		return;
+	kz_bus.up = false;
+	kz_bus.ready = false;
+	kz_amqp_close_gracefully(KZ_AMQP_CLOSE_MS);
 }
