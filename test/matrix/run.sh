@@ -13,8 +13,6 @@
 #      uncommitted changes are not tested) into /root/kz_globals there;
 #   4. run the steps (matrix_step_* below) in that chroot as root, like CI:
 #        test   CI=true bash .ci/run (packages, build, make test);
-#        pg16   only with PG16_SRC set: PostgreSQL 16 built from that
-#               source checkout, then make test against it;
 #   5. unmount, stop whatever still runs in the chroot and remove the copy,
 #      also on failure and Ctrl-C.
 # Then print one table: release, PostgreSQL, RabbitMQ, rabbitmq-c, OTP, each
@@ -29,9 +27,6 @@
 #                            e.g. for a mirror whose Release files have
 #                            expired (Acquire::Check-Valid-Until "false";)
 #   MATRIX_STEPS=test        steps to run per release (comma-separated)
-#   PG16_SRC=DIR             a PostgreSQL source checkout of REL_16_STABLE:
-#                            adds the pg16 step (on MATRIX_PG16_RELEASE,
-#                            default bookworm)
 #   MATRIX_KEEP=1            keep each run's rootfs (for a post-mortem)
 #   SUITES, PROVE_TESTS, KZ_SUITE_TIMEOUT: passed on to make test
 #
@@ -46,7 +41,6 @@ KZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 MATRIX_RELEASES=${MATRIX_RELEASES:-bookworm,trixie,sid}
 MATRIX_CACHE=${MATRIX_CACHE:-/srv/kzmatrix}
 MATRIX_STEPS=${MATRIX_STEPS:-test}
-MATRIX_PG16_RELEASE=${MATRIX_PG16_RELEASE:-bookworm}
 
 RUN_ROOT=""         # the rootfs copy in use (cleaned up by cleanup_root)
 TABLE=()            # result rows
@@ -257,41 +251,6 @@ matrix_step_test() {
     return "$rc"
 }
 
-# pg16: PostgreSQL 16, which no Debian release ships, built from the source
-# checkout $PG16_SRC (copied in; built with TAP support and installed to
-# /usr/local/pgsql16), then make test against it.  Runs .ci/run first for
-# the Debian packages (and the postgres user); its own results are not
-# counted here.
-matrix_step_pg16() {
-    local rc=0
-    [ -n "${PG16_SRC:-}" ] && [ -d "$PG16_SRC" ] || {
-        echo "PG16_SRC is not set to a PostgreSQL source checkout" >"$2"
-        return 1
-    }
-    mkdir -p "$RUN_ROOT/root/pg16"
-    if [ -d "$PG16_SRC/.git" ] || [ -f "$PG16_SRC/.git" ]; then
-        git -C "$PG16_SRC" archive --format=tar HEAD | tar -C "$RUN_ROOT/root/pg16" -xf -
-    else
-        cp -a "$PG16_SRC/." "$RUN_ROOT/root/pg16/"
-    fi
-    in_root bash -c '
-        set -e
-        cd /root/kz_globals
-        . test/harness/common.sh
-        kz_ensure_packages
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            bison flex libreadline-dev zlib1g-dev libicu-dev libipc-run-perl >/dev/null
-        cd /root/pg16
-        ./configure --prefix=/usr/local/pgsql16 --enable-tap-tests --without-llvm >/root/pg16.configure.log 2>&1 || { tail -n 30 /root/pg16.configure.log; exit 1; }
-        make -s -j"$(nproc)" >/root/pg16.build.log 2>&1 || { tail -n 30 /root/pg16.build.log; exit 1; }
-        make -s install >/dev/null
-        echo "built $(/usr/local/pgsql16/bin/pg_config --version)"
-        cd /root/kz_globals
-        PG_CONFIG=/usr/local/pgsql16/bin/pg_config make test' >"$2" 2>&1 || rc=$?
-    STEP_VERSIONS=$(versions /usr/local/pgsql16/bin/pg_config)
-    return "$rc"
-}
-
 # ---------------------------------------------------------------- main
 
 cleanup() {
@@ -336,13 +295,9 @@ main() {
 
     local rel step steps start rc
     IFS=, read -r -a steps <<<"$MATRIX_STEPS"
-    [ -z "${PG16_SRC:-}" ] || [[ ",$MATRIX_STEPS," == *,pg16,* ]] || steps+=(pg16)
     for rel in ${MATRIX_RELEASES//,/ }; do
         rootfs_ensure "$rel"
         for step in "${steps[@]}"; do
-            if [ "$step" = pg16 ] && [ "$rel" != "$MATRIX_PG16_RELEASE" ]; then
-                continue
-            fi
             declare -F "matrix_step_$step" >/dev/null || die "no such step: $step"
             start=$SECONDS
             run_root_create "$rel"
