@@ -11,8 +11,12 @@
 #      dev/pts and sys there, keep downloaded .debs in $MATRIX_CACHE/debs.REL;
 #   3. clone the current commit (HEAD of the checkout this script lives in;
 #      uncommitted changes are not tested) into /root/kz_globals there;
-#   4. run the steps (matrix_step_* below) in that chroot as root, like CI:
+#   4. run the steps (matrix_step_* below), each in a fresh copy, as root,
+#      like CI:
 #        test   CI=true bash .ci/run (packages, build, make test);
+#        demo   make demo, as a new user's first command;
+#      a new step is a function matrix_step_NAME (see there) named in
+#      MATRIX_STEPS;
 #   5. unmount, stop whatever still runs in the chroot and remove the copy,
 #      also on failure and Ctrl-C.
 # Then print one table: release, PostgreSQL, RabbitMQ, rabbitmq-c, OTP, each
@@ -26,7 +30,7 @@
 #   MATRIX_APT_CONF=FILE     an apt.conf snippet copied into every rootfs,
 #                            e.g. for a mirror whose Release files have
 #                            expired (Acquire::Check-Valid-Until "false";)
-#   MATRIX_STEPS=test        steps to run per release (comma-separated)
+#   MATRIX_STEPS=test,demo   steps to run per release (comma-separated)
 #   MATRIX_KEEP=1            keep each run's rootfs (for a post-mortem)
 #   SUITES, PROVE_TESTS, KZ_SUITE_TIMEOUT: passed on to make test
 #
@@ -40,7 +44,7 @@ set -euo pipefail
 KZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 MATRIX_RELEASES=${MATRIX_RELEASES:-bookworm,trixie,sid}
 MATRIX_CACHE=${MATRIX_CACHE:-/srv/kzmatrix}
-MATRIX_STEPS=${MATRIX_STEPS:-test}
+MATRIX_STEPS=${MATRIX_STEPS:-test,demo}
 
 RUN_ROOT=""         # the rootfs copy in use (cleaned up by cleanup_root)
 TABLE=()            # result rows
@@ -217,9 +221,15 @@ add_row() {
         p=${line%% passed*}
         f=${line#*, }
         f=${f%% failed*}
+    elif [ "$rc" -eq 0 ]; then
+        # a step that counts nothing (demo) is one check
+        p=1
+        f=0
+        cells="ok"
     else
         p=0
         f=1
+        cells="FAILED"
     fi
     # A step that failed without a counted failure (set-up, build) counts
     # as one.
@@ -247,6 +257,15 @@ STEP_VERSIONS=""
 matrix_step_test() {
     local rc=0
     in_root bash -c 'cd /root/kz_globals && bash .ci/run' >"$2" 2>&1 || rc=$?
+    STEP_VERSIONS=$(versions)
+    return "$rc"
+}
+
+# demo: make demo, as a new user would run it first, on its own fresh
+# rootfs (it installs the packages itself).
+matrix_step_demo() {
+    local rc=0
+    in_root bash -c 'cd /root/kz_globals && make demo' >"$2" 2>&1 || rc=$?
     STEP_VERSIONS=$(versions)
     return "$rc"
 }

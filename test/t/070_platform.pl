@@ -104,6 +104,41 @@ SKIP:
 			  . "AND name IN ('KzGlobalsWorkerMain', 'KzGlobalsReceive', 'KzGlobalsClaim')"),
 		'3', 'pg_wait_events lists the events seen on n1');
 }
+
+# ---------------------------------------------------------------- atoms
+
+# Kazoo nodes on OTP 25 write atoms as ATOM_EXT (tag 100), on OTP 26 and
+# later as SMALL_ATOM_UTF8_EXT (119): a second simulated node writes them
+# the OTP 25 way.  Both kinds of names and messages are read and shown in
+# Erlang syntax.
+my $k25 = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo25@sim.local',
+	args => [ '--heartbeat-ms', 500, '--otp25-atoms' ]);
+ok($n1->poll_query_until('postgres',
+		"SELECT count(*) = 4 FROM kz_globals.nodes WHERE state = 'up'"),
+	'n1 sees the OTP 25-style Kazoo node up');
+is($k25->cmd(register => { name => { atom => 'otp25_name' } }), 'yes',
+	'the OTP 25-style node registers an atom');
+is($k->cmd(register => { name => { atom => 'otp26_name' } }), 'yes',
+	'the OTP 26-style node registers an atom');
+ok( $n1->poll_query_until(
+		'postgres',
+		"SELECT string_agg(name || ' ' || node, ', ' ORDER BY name) FROM kz_globals.registrations "
+		  . "WHERE name IN ('otp25_name', 'otp26_name')",
+		'otp25_name kazoo25@sim.local, otp26_name kazoo1@sim.local'),
+	'n1 shows both atom names in Erlang syntax');
+is($owner->query_safe("SELECT kz_globals.register_name('atoms-inbox')"), 't',
+	'n1 registers a name for the messages');
+ok($k25->cmd(send => { name => 'atoms-inbox', lookup => JSON::PP::true,
+			message => { tuple => [ { atom => 'hello' }, { atom => 'Big World' }, 25 ] } }),
+	'the OTP 25-style node sends a tuple of atoms');
+ok($k->cmd(send => { name => 'atoms-inbox', lookup => JSON::PP::true,
+			message => { tuple => [ { atom => 'hello' }, { atom => 'Big World' }, 26 ] } }),
+	'so does the OTP 26-style node');
+my @got = sort map { $owner->query_safe("SELECT message FROM kz_globals.receive(10000)") } 1 .. 2;
+is_deeply(\@got, [ "{hello,'Big World',25}", "{hello,'Big World',26}" ],
+	'both messages read as the same Erlang terms');
+$k25->quit;
+
 $owner->quit;
 $caller->quit;
 
@@ -117,12 +152,12 @@ $k->quit;
 my $log_file = $broker->log_file;
 my @lines;
 ok( KzHarness::wait_until(
-		'the broker logs the closing of both servers\' connections', 20,
+		'the broker logs the closing of all four connections', 20,
 		sub {
 			@lines = split /\n/, slurp_file($log_file);
-			return (grep { /closing AMQP connection/ } @lines) >= 3;
+			return (grep { /closing AMQP connection/ } @lines) >= 4;
 		}),
-	'the broker logs three closed AMQP connections');
+	'the broker logs the closing of every connection');
 my @abrupt = grep { /unexpectedly closed|missed heartbeats|connection_closed_abruptly/ } @lines;
 is(scalar(@abrupt), 0, 'no connection was dropped without connection.close')
   or diag(join("\n", @abrupt));
