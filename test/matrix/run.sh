@@ -46,7 +46,8 @@ MATRIX_RELEASES=${MATRIX_RELEASES:-bookworm,trixie,sid}
 MATRIX_CACHE=${MATRIX_CACHE:-/srv/kzmatrix}
 MATRIX_STEPS=${MATRIX_STEPS:-test,demo}
 
-RUN_ROOT=""         # the rootfs copy in use (cleaned up by cleanup_root)
+RUN_ROOT=""         # the rootfs copy in use (cleaned up by run_root_cleanup)
+TESTED=""           # the commit under test
 TABLE=()            # result rows
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -183,7 +184,7 @@ in_root() {
 # clone_head: the current commit of this checkout into /root/kz_globals.
 clone_head() {
     local sha
-    sha=$(git -C "$KZ_ROOT" rev-parse HEAD)
+    sha=$(git -C "$KZ_ROOT" rev-parse "$TESTED")
     git clone --quiet --no-checkout "$KZ_ROOT" "$RUN_ROOT/root/kz_globals"
     git -C "$RUN_ROOT/root/kz_globals" checkout --quiet --detach "$sha"
 }
@@ -284,10 +285,26 @@ on_signal() {
     exit 130
 }
 
+# print_table: the table as text (also in table.txt) and as Markdown for
+# the README (table.md).
 print_table() {
+    local row
+    {
+        echo "| Debian | step | PostgreSQL | RabbitMQ | rabbitmq-c | OTP | passed/failed | wall time |"
+        echo "|---|---|---|---|---|---|---|---|"
+        for row in "${TABLE[@]}"; do
+            # shellcheck disable=SC2086
+            set -- $row
+            local rel=$1 step=$2 pg=$3 rmq=$4 rmqc=$5 otp=$6 cells time
+            shift 6
+            time=${*: -2:1}
+            cells=${*:1:$#-2}
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$rel" "$step" "$pg" "$rmq" \
+                "$rmqc" "$otp" "${cells// /, }" "$time"
+        done
+    } >"$LOGDIR/table.md"
     {
         printf '%-9s %-5s %-10s %-9s %-10s %-4s %s\n' release step PostgreSQL RabbitMQ rabbitmq-c OTP "suites (passed/failed), wall time, exit"
-        local row
         for row in "${TABLE[@]}"; do
             # shellcheck disable=SC2086
             set -- $row
@@ -295,7 +312,7 @@ print_table() {
             shift 6
             echo " $*"
         done
-        echo "matrix run of $(git -C "$KZ_ROOT" rev-parse --short HEAD) on $(date -u '+%F %H:%M UTC'), $((SECONDS / 60)) min"
+        echo "matrix run of $TESTED on $(date -u '+%F %H:%M UTC'), $((SECONDS / 60)) min"
         echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
     } | tee "$LOGDIR/table.txt"
 }
@@ -307,7 +324,8 @@ main() {
     trap on_signal INT TERM HUP
     LOGDIR="$MATRIX_CACHE/logs/$(date -u +%Y%m%dT%H%M%SZ)"
     mkdir -p "$LOGDIR"
-    log "testing $(git -C "$KZ_ROOT" rev-parse --short HEAD) ($(git -C "$KZ_ROOT" log -1 --format=%s HEAD | cut -c1-60)); logs in $LOGDIR"
+    TESTED=$(git -C "$KZ_ROOT" rev-parse --short HEAD)
+    log "testing $TESTED ($(git -C "$KZ_ROOT" log -1 --format=%s HEAD | cut -c1-60)); logs in $LOGDIR"
     if [ -n "$(git -C "$KZ_ROOT" status --porcelain --untracked-files=no)" ]; then
         log "note: uncommitted changes in $KZ_ROOT are not tested"
     fi
