@@ -115,7 +115,7 @@ kz_missing_packages() {
 # kz_ensure_packages: apt-get install whatever is missing.
 #
 # While installing, a temporary policy-rc.d forbids starting services: the
-# postinst scripts of postgresql-15 and rabbitmq-server would otherwise
+# postinst scripts of postgresql-NN and rabbitmq-server would otherwise
 # start a system cluster and broker (on a container without systemd, through
 # the init scripts) that we never use and that would compete for the CI
 # machine's two cores.  An existing policy-rc.d is left alone.  Set
