@@ -13,14 +13,13 @@
 #ifndef KZ_COMPAT_H
 #define KZ_COMPAT_H
 
-#include <inttypes.h>
-
-#include "common/jsonapi.h"
-
 /*
  * printf formats: PostgreSQL 18 dropped INT64_MODIFIER for C99's
  * <inttypes.h> macros (PRIx64 ...), which every version can use.
  */
+#include <inttypes.h>
+
+#include "common/jsonapi.h"
 
 /*
  * The bytes of common/base64.h's binary side (the source of
