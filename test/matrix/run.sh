@@ -178,7 +178,10 @@ in_root() {
     for v in SUITES PROVE_TESTS KZ_SUITE_TIMEOUT; do
         [ -z "${!v:-}" ] || envv+=("$v=${!v}")
     done
-    chroot "$RUN_ROOT" /usr/bin/env -i "${envv[@]}" "$@"
+    # In the background and waited for, so that a signal to this script is
+    # handled at once (bash runs traps only between foreground commands).
+    chroot "$RUN_ROOT" /usr/bin/env -i "${envv[@]}" "$@" &
+    wait "$!"
 }
 
 # clone_head: the current commit of this checkout into /root/kz_globals.
