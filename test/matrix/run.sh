@@ -14,7 +14,7 @@
 #   4. run the steps (matrix_step_* below), each in a fresh copy, as root,
 #      like CI:
 #        test   CI=true bash .ci/run (packages, build, make test);
-#        demo   make demo, as a new user's first command;
+#        demo   apt-get install make, then make demo, as a new user would;
 #      a new step is a function matrix_step_NAME (see there) named in
 #      MATRIX_STEPS;
 #   5. unmount, stop whatever still runs in the chroot and remove the copy,
@@ -266,10 +266,15 @@ matrix_step_test() {
 }
 
 # demo: make demo, as a new user would run it first, on its own fresh
-# rootfs (it installs the packages itself).
+# rootfs: make is all it needs (a minimal Debian has none), it installs
+# the rest itself.
 matrix_step_demo() {
     local rc=0
-    in_root bash -c 'cd /root/kz_globals && make demo' >"$2" 2>&1 || rc=$?
+    in_root bash -c '
+        set -e
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q && apt-get install -y -q --no-install-recommends make
+        cd /root/kz_globals && make demo' >"$2" 2>&1 || rc=$?
     STEP_VERSIONS=$(versions)
     return "$rc"
 }
