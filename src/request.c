@@ -224,6 +224,7 @@ kz_request_run(KzJobSpec *spec, int timeout_ms, KzReqResult *result)
 {
 	volatile bool answered = false;
 	volatile KzReqResult res = KZ_RES_WORKER_RESTART;
+	KzWait		wait = spec->kind == KZ_JOB_CLAIM ? KZ_WAIT_CLAIM : KZ_WAIT_REQUEST;
 
 	spec->procno = KZ_MY_PROCNO;
 	spec->pid = MyProcPid;
@@ -233,9 +234,7 @@ kz_request_run(KzJobSpec *spec, int timeout_ms, KzReqResult *result)
 		KzReqResult r;
 
 		kz_job_submit(spec, false);
-		if (kz_request_wait(spec->req_id, timeout_ms,
-							spec->kind == KZ_JOB_CLAIM ? KZ_WAIT_CLAIM : KZ_WAIT_REQUEST,
-							&r))
+		if (kz_request_wait(spec->req_id, timeout_ms, wait, &r))
 		{
 			res = r;
 			answered = true;
