@@ -7,9 +7,7 @@
 #ifndef AMQP_BENCH_H
 #define AMQP_BENCH_H
 
-#include <amqp.h>
-#include <amqp_framing.h>
-#include <amqp_tcp_socket.h>
+#include "rabbitmq_c.h"
 
 #include "bench_util.h"
 

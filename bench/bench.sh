@@ -113,8 +113,13 @@ kz_cluster_start "$DIR" 3 \
 
 # --- one AMQP round trip: the baseline of every latency ---
 BROKER_PORT=$(. "$DIR/cluster.env" && echo "$BROKER_PORT")
-gcc -O2 -o "$OUT/amqp_ping" "$HERE/amqp_ping.c" -lrabbitmq
-gcc -O2 -o "$OUT/amqp_fanout" "$HERE/amqp_fanout.c" -lrabbitmq -lpthread
+# src/rabbitmq_c.h picks rabbitmq-c's header names, as the Makefile does.
+RMQ_FLAGS=(-I"$HERE/../src")
+if printf '#include <rabbitmq-c/amqp.h>\n' | gcc -E -x c - >/dev/null 2>&1; then
+    RMQ_FLAGS+=(-DKZ_RABBITMQ_C_DIR)
+fi
+gcc -O2 "${RMQ_FLAGS[@]}" -o "$OUT/amqp_ping" "$HERE/amqp_ping.c" -lrabbitmq
+gcc -O2 "${RMQ_FLAGS[@]}" -o "$OUT/amqp_fanout" "$HERE/amqp_fanout.c" -lrabbitmq -lpthread
 gcc -O2 -I"$(pg_config --includedir)" -o "$OUT/visibility" "$HERE/visibility.c" -lpq -lpthread
 read -r RTT RTT99 _ < <("$OUT/amqp_ping" 127.0.0.1 "$BROKER_PORT" 2000)
 note "one AMQP round trip: median $RTT us, p99 $RTT99 us"

@@ -12,7 +12,8 @@
  *
  * On any error the connection is torn down with amqp_destroy_connection
  * alone: closing politely is a synchronous RPC that may hang on a broken
- * socket.
+ * socket.  Only a worker that leaves a healthy connection (the server shuts
+ * down, the URI was emptied) closes it politely, with a short time limit.
  *
  * IDENTIFICATION
  *	  src/amqp_conn.c
@@ -24,10 +25,6 @@
 #include <arpa/inet.h>
 #include <sys/time.h>
 
-#include <amqp.h>
-#include <amqp_framing.h>
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -37,6 +34,7 @@
 
 #include "amqp_conn.h"
 #include "protocol.h"
+#include "rabbitmq_c.h"
 
 /*
  * Two channels.  KZ_CHANNEL consumes and publishes what needs the broker's
@@ -184,6 +182,19 @@ ms_to_timeval(int ms)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	return tv;
+}
+
+void
+kz_amqp_close_gracefully(int timeout_ms)
+{
+	struct timeval tv = ms_to_timeval(timeout_ms);
+
+	if (conn == NULL)
+		return;
+	/* a broken socket or a silent broker cost at most timeout_ms */
+	amqp_set_rpc_timeout(conn, &tv);
+	(void) amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+	kz_amqp_close();
 }
 
 static bool

@@ -114,4 +114,12 @@ extern uint64 kz_amqp_publish(const char *exchange, const char *routing_key,
 /* Tears the connection down without waiting for the broker. */
 extern void kz_amqp_close(void);
 
+/*
+ * Closes the connection as AMQP asks (connection.close, the broker's
+ * close-ok), waiting timeout_ms at most, then tears it down.  RabbitMQ
+ * logs a connection dropped without it as a client that "unexpectedly
+ * closed TCP connection".
+ */
+extern void kz_amqp_close_gracefully(int timeout_ms);
+
 #endif							/* KZ_AMQP_CONN_H */

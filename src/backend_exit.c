@@ -49,8 +49,8 @@ static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
 static bool
 has_slot(void)
 {
-	return MyProc != NULL && MyProc->pgprocno >= 0 &&
-		MyProc->pgprocno < MaxBackends;
+	return MyProc != NULL && KZ_MY_PROCNO >= 0 &&
+		KZ_MY_PROCNO < MaxBackends;
 }
 
 static void
@@ -60,7 +60,7 @@ kz_backend_exit(int code, Datum arg)
 
 	if (kz_shared == NULL || !has_slot())
 		return;
-	procno = MyProc->pgprocno;
+	procno = KZ_MY_PROCNO;
 
 	/* a FATAL may have left a lock of ours held */
 	LWLockReleaseAll();
@@ -108,6 +108,6 @@ kz_session_attach(void)
 				 errmsg("kz_globals functions cannot be used in this kind of process")));
 	(void) kz_dsa();
 	arm_exit_callback();
-	if (kz_backends[MyProc->pgprocno].pid != MyProcPid)
-		kz_slot_claim(MyProc->pgprocno, MyProcPid);
+	if (kz_backends[KZ_MY_PROCNO].pid != MyProcPid)
+		kz_slot_claim(KZ_MY_PROCNO, MyProcPid);
 }

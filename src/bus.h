@@ -48,6 +48,8 @@ extern KzBusState kz_bus;
 /* AMQP heartbeat and the bound on every broker operation. */
 #define KZ_AMQP_HEARTBEAT_S		2
 #define KZ_AMQP_TIMEOUT_MS		2000
+/* How long a worker leaving the broker waits for its close-ok. */
+#define KZ_AMQP_CLOSE_MS		1000
 
 /* Largest message body accepted from the bus. */
 #define KZ_MAX_BODY(max_message) ((size_t) (max_message) * 2 + 65536)
@@ -58,6 +60,7 @@ extern KzBusState kz_bus;
 /* worker_conn.c */
 extern void kz_conn_service(TimestampTz now);
 extern void kz_conn_lost(const char *why);
+extern void kz_conn_shutdown(void);
 extern void kz_conn_reset_backoff(void);
 extern TimestampTz kz_conn_next_attempt(void);
 extern bool kz_conn_usable(void);

@@ -355,7 +355,7 @@ kz_out_heartbeat(const char *queue, bool sync_request)
 	values[0] = counts.local;
 	values[1] = counts.remote;
 	values[2] = counts.pending;
-	snprintf(session, sizeof(session), "%016" INT64_MODIFIER "x", kz_bus.session);
+	snprintf(session, sizeof(session), "%016" PRIx64, kz_bus.session);
 
 	kz_bus_next_msg_id(msg_id);
 	begin(&buf, KZ_APP_NAME_NODES, "nodes", "advertise", msg_id);

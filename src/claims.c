@@ -90,7 +90,7 @@ wait_cluster_up(void)
 		if (pg_atomic_read_u32(&kz_shared->broker_state) != KZ_BROKER_CONNECTED &&
 			pg_atomic_read_u32(&kz_shared->broker_failures) > 0)
 			return false;
-		if (!kz_sleep_until(deadline, KZ_STATE_POLL_MS))
+		if (!kz_sleep_until(deadline, KZ_STATE_POLL_MS, KZ_WAIT_CLUSTER_UP))
 			return false;
 	}
 	return true;
@@ -463,7 +463,7 @@ kz_whereis(const KzName *name, KzOwner *owner)
 static bool
 may_unregister(const KzOwner *owner)
 {
-	if (owner->procno == MyProc->pgprocno && owner->pid == MyProcPid)
+	if (owner->procno == KZ_MY_PROCNO && owner->pid == MyProcPid)
 		return true;
 	return has_privs_of_role(GetUserId(), owner->roleid) ||
 		kz_has_privilege(KZ_PRIV_ADMIN);
@@ -578,7 +578,7 @@ owned_by_me(const KzName *name, const int64 *token)
 
 	return kz_find_owner(name, &owner) &&
 		owner.state == KZ_ROW_LOCAL &&
-		owner.procno == MyProc->pgprocno &&
+		owner.procno == KZ_MY_PROCNO &&
 		owner.pid == MyProcPid &&
 		(token == NULL || owner.token == *token);
 }
@@ -600,7 +600,7 @@ name_taken(const KzName *name)
 static void
 set_wait_hash(uint32 hash)
 {
-	kz_backends[MyProc->pgprocno].wait_hash = hash;
+	kz_backends[KZ_MY_PROCNO].wait_hash = hash;
 	pg_memory_barrier();
 }
 
@@ -625,7 +625,7 @@ await_free(const KzName *name, TimestampTz deadline, bool after_loss)
 			cap_ms = KZ_STANDBY_NAP_MS;
 			napped = true;
 		}
-		if (!kz_sleep_until(deadline, cap_ms))
+		if (!kz_sleep_until(deadline, cap_ms, KZ_WAIT_REGISTER))
 			return false;
 	}
 }
@@ -649,7 +649,7 @@ kz_claim_name_wait(const KzName *name, int timeout_ms)
 		set_wait_hash(kz_name_hash(name));
 		while (await_free(name, deadline, lost))
 		{
-			if (kz_claim_name(name, MyProc->pgprocno, MyProcPid,
+			if (kz_claim_name(name, KZ_MY_PROCNO, MyProcPid,
 							  MyDatabaseId, GetSessionUserId()))
 			{
 				won = true;

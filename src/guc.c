@@ -27,20 +27,11 @@
 #include "utils/guc.h"
 
 #include "broker_uri.h"
+#include "compat.h"
 #include "guc.h"
 #include "kz_globals.h"
 
-/*
- * A check hook's new value and extra block are malloc'd before PostgreSQL
- * 16, guc_malloc'd since.
- */
-#if PG_VERSION_NUM >= 160000
-#define KZ_GUC_MALLOC(n) guc_malloc(LOG, (n))
-#define KZ_GUC_FREE(p) guc_free(p)
-#else
-#define KZ_GUC_MALLOC(n) malloc(n)
-#define KZ_GUC_FREE(p) free(p)
-#endif
+
 
 char	   *kz_amqp_uri = NULL;
 char	   *kz_amqp_password_file = NULL;

@@ -165,7 +165,7 @@ kz_mailbox_put(int procno, int pid, dsa_pointer msg)
 dsa_pointer
 kz_mailbox_take(void)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	dsa_pointer msg;
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);
@@ -203,7 +203,7 @@ random_call_id(void)
 uint64
 kz_call_begin(void)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	uint64		id = random_call_id();
 	dsa_pointer stale;
 
@@ -247,7 +247,7 @@ kz_call_answer(int procno, int pid, uint64 call_id, dsa_pointer reply)
 dsa_pointer
 kz_call_take_reply(uint64 call_id)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	dsa_pointer reply = InvalidDsaPointer;
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);
@@ -264,7 +264,7 @@ kz_call_take_reply(uint64 call_id)
 void
 kz_call_end(void)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	dsa_pointer stale;
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);

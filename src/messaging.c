@@ -172,7 +172,7 @@ await_reply(uint64 call_id, TimestampTz deadline)
 
 		if (DsaPointerIsValid(reply))
 			return reply;
-		if (!kz_sleep_until(deadline, -1))
+		if (!kz_sleep_until(deadline, -1, KZ_WAIT_CALL))
 			return InvalidDsaPointer;
 	}
 }
@@ -191,7 +191,7 @@ send_call(const KzName *name, const KzOwner *owner, const char *request,
 		return;
 	}
 	snprintf(tag, sizeof(tag), "l:%d:%d:" UINT64_FORMAT,
-			 MyProc->pgprocno, MyProcPid, call_id);
+			 KZ_MY_PROCNO, MyProcPid, call_id);
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = KZ_MSG_CALL;
 	spec.sender_pid = MyProcPid;
@@ -341,7 +341,7 @@ kz_receive(int timeout_ms, KzReceived *out)
 				remember_call(out->reply_tag);
 			return true;
 		}
-		if (!kz_sleep_until(deadline, -1))
+		if (!kz_sleep_until(deadline, -1, KZ_WAIT_RECEIVE))
 			return false;
 	}
 }

@@ -56,6 +56,7 @@
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 
+#include "compat.h"
 #include "etf.h"
 #include "protocol.h"
 
@@ -642,19 +643,21 @@ container_start(ParseState *ps, JsonTokenType type)
 	ps->depth++;
 }
 
-static void
+static KZ_JSON_ACTION
 cb_object_start(void *state)
 {
 	container_start((ParseState *) state, JSON_TOKEN_OBJECT_START);
+	KZ_JSON_ACTION_DONE;
 }
 
-static void
+static KZ_JSON_ACTION
 cb_array_start(void *state)
 {
 	container_start((ParseState *) state, JSON_TOKEN_ARRAY_START);
+	KZ_JSON_ACTION_DONE;
 }
 
-static void
+static KZ_JSON_ACTION
 cb_container_end(void *state)
 {
 	ParseState *ps = (ParseState *) state;
@@ -663,13 +666,14 @@ cb_container_end(void *state)
 	if (ps->depth == 2 && in_names(ps) && ps->nentries > 0 &&
 		ps->entries[ps->nentries - 1].nitems < 2)
 		names_error(ps, "a Names entry has fewer than 2 elements");
+	KZ_JSON_ACTION_DONE;
 }
 
 /*
  * A field starts.  The name is freed here, not in the end callback: the
  * parser passes the same pointer to both.
  */
-static void
+static KZ_JSON_ACTION
 cb_field_start(void *state, char *fname, bool isnull)
 {
 	ParseState *ps = (ParseState *) state;
@@ -689,9 +693,10 @@ cb_field_start(void *state, char *fname, bool isnull)
 	}
 	if (fname != NULL)
 		pfree(fname);
+	KZ_JSON_ACTION_DONE;
 }
 
-static void
+static KZ_JSON_ACTION
 cb_field_end(void *state, char *fname, bool isnull)
 {
 	ParseState *ps = (ParseState *) state;
@@ -700,19 +705,21 @@ cb_field_end(void *state, char *fname, bool isnull)
 		ps->field = F_UNKNOWN;
 	else if (ps->depth == 2)
 		ps->globals_in_local = false;
+	KZ_JSON_ACTION_DONE;
 }
 
 /* Counts the elements of a Globals array (only [] is accepted). */
-static void
+static KZ_JSON_ACTION
 cb_element_start(void *state, bool isnull)
 {
 	ParseState *ps = (ParseState *) state;
 
 	if (ps->depth == 2 && ps->field == F_GLOBALS)
 		ps->globals_members++;
+	KZ_JSON_ACTION_DONE;
 }
 
-static void
+static KZ_JSON_ACTION
 cb_scalar(void *state, char *token, JsonTokenType type)
 {
 	ParseState *ps = (ParseState *) state;
@@ -733,6 +740,7 @@ cb_scalar(void *state, char *token, JsonTokenType type)
 		kept = entry_item(ps, token, type);
 	if (!kept && token != NULL)
 		pfree(token);
+	KZ_JSON_ACTION_DONE;
 }
 
 /* Frees whatever the parse state still owns. */
@@ -779,9 +787,9 @@ parse_body(char *json, size_t len, ParseState *ps, const char **detail)
 	JsonSemAction sem;
 	JsonParseErrorType err;
 
-	lex = makeJsonLexContextCstringLen(json, (int) len, PG_UTF8, false);
+	lex = KZ_JSON_LEXER(json, len, false);
 	err = pg_parse_json(lex, &nullSemAction);
-	pfree(lex);
+	KZ_JSON_LEXER_FREE(lex);
 	if (err != JSON_SUCCESS)
 		return fail(KZ_PROTO_BAD_JSON, detail, "%s", json_error_text(err));
 
@@ -796,11 +804,9 @@ parse_body(char *json, size_t len, ParseState *ps, const char **detail)
 	sem.array_element_start = cb_element_start;
 	sem.scalar = cb_scalar;
 
-	lex = makeJsonLexContextCstringLen(json, (int) len, PG_UTF8, true);
+	lex = KZ_JSON_LEXER(json, len, true);
 	err = pg_parse_json(lex, &sem);
-	pfree(lex->strval->data);
-	pfree(lex->strval);
-	pfree(lex);
+	KZ_JSON_LEXER_FREE(lex);
 	if (err != JSON_SUCCESS)
 		return fail(KZ_PROTO_BAD_JSON, detail, "%s", json_error_text(err));
 	if (!ps->top_object)
@@ -1157,7 +1163,7 @@ decode_term(const char *b64, const char *what, size_t max_len,
 	if (dlen == 0)
 		return fail(KZ_PROTO_BAD_TERM, detail, "%s is empty", what);
 	buf = palloc(dlen);
-	if (pg_b64_decode(b64, (int) len, (char *) buf, (int) dlen) != dlen)
+	if (pg_b64_decode(b64, (int) len, (KzB64Byte *) buf, (int) dlen) != dlen)
 	{
 		pfree(buf);
 		return fail(KZ_PROTO_BAD_BASE64, detail, "%s is not base64", what);
@@ -1431,7 +1437,7 @@ append_base64(StringInfo out, const uint8 *data, size_t len)
 	int			n;
 
 	enlargeStringInfo(out, enc_len);
-	n = pg_b64_encode((const char *) data, (int) len,
+	n = pg_b64_encode((const KzB64Byte *) data, (int) len,
 					  out->data + out->len, enc_len);
 	if (n > 0)
 		out->len += n;
@@ -1633,7 +1639,7 @@ append_hex_base64(StringInfo out, int start, const uint8 *term, size_t len)
 	int			i;
 
 	if (term != NULL && len > 0)
-		n = pg_b64_encode((const char *) term,
+		n = pg_b64_encode((const KzB64Byte *) term,
 						  (int) Min(len, ROUTING_TERM_PREFIX), b64, sizeof(b64));
 	for (i = 0; i < n; i++)
 	{

@@ -93,7 +93,7 @@ kz_job_free(dsa_pointer job)
 uint64
 kz_request_start(void)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	uint64		id = kz_next_id();
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);
@@ -107,7 +107,7 @@ kz_request_start(void)
 static bool
 request_done(uint64 req_id, KzReqResult *result)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 	bool		done = false;
 
 	LWLockAcquire(&slot->lock, LW_SHARED);
@@ -120,6 +120,31 @@ request_done(uint64 req_id, KzReqResult *result)
 	return done;
 }
 
+/* The names of the KzWait events, as pg_stat_activity shows them. */
+static const char *const kz_wait_names[] = {
+	[KZ_WAIT_CLAIM] = "KzGlobalsClaim",
+	[KZ_WAIT_REQUEST] = "KzGlobalsRequest",
+	[KZ_WAIT_CLUSTER_UP] = "KzGlobalsClusterUp",
+	[KZ_WAIT_REGISTER] = "KzGlobalsRegisterWait",
+	[KZ_WAIT_RECEIVE] = "KzGlobalsReceive",
+	[KZ_WAIT_CALL] = "KzGlobalsCall",
+	[KZ_WAIT_WORKER] = "KzGlobalsWorkerMain",
+};
+
+uint32
+kz_wait_event(KzWait wait)
+{
+	/* looked up once per process: registering takes a lock */
+	static uint32 ids[lengthof(kz_wait_names)];
+
+	StaticAssertStmt(lengthof(kz_wait_names) == KZ_WAIT_WORKER + 1,
+					 "a name for every KzWait");
+	Assert(wait >= 0 && wait < lengthof(kz_wait_names));
+	if (ids[wait] == 0)
+		ids[wait] = KZ_WAIT_EVENT_NEW(kz_wait_names[wait]);
+	return ids[wait];
+}
+
 TimestampTz
 kz_deadline_in(int timeout_ms)
 {
@@ -128,7 +153,7 @@ kz_deadline_in(int timeout_ms)
 }
 
 bool
-kz_sleep_until(TimestampTz deadline, long cap_ms)
+kz_sleep_until(TimestampTz deadline, long cap_ms, KzWait wait)
 {
 	int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
 	long		wait_ms = cap_ms;
@@ -143,20 +168,20 @@ kz_sleep_until(TimestampTz deadline, long cap_ms)
 	}
 	if (wait_ms >= 0)
 		events |= WL_TIMEOUT;
-	(void) WaitLatch(MyLatch, events, wait_ms, PG_WAIT_EXTENSION);
+	(void) WaitLatch(MyLatch, events, wait_ms, kz_wait_event(wait));
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 	return true;
 }
 
 bool
-kz_request_wait(uint64 req_id, int timeout_ms, KzReqResult *result)
+kz_request_wait(uint64 req_id, int timeout_ms, KzWait wait, KzReqResult *result)
 {
 	TimestampTz deadline = kz_deadline_in(timeout_ms);
 
 	while (!request_done(req_id, result))
 	{
-		if (!kz_sleep_until(deadline, -1))
+		if (!kz_sleep_until(deadline, -1, wait))
 			return false;
 	}
 	return true;
@@ -165,7 +190,7 @@ kz_request_wait(uint64 req_id, int timeout_ms, KzReqResult *result)
 void
 kz_request_abandon(void)
 {
-	KzBackend  *slot = kz_backend(MyProc->pgprocno);
+	KzBackend  *slot = kz_backend(KZ_MY_PROCNO);
 
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);
 	slot->req_id = 0;
@@ -199,8 +224,9 @@ kz_request_run(KzJobSpec *spec, int timeout_ms, KzReqResult *result)
 {
 	volatile bool answered = false;
 	volatile KzReqResult res = KZ_RES_WORKER_RESTART;
+	KzWait		wait = spec->kind == KZ_JOB_CLAIM ? KZ_WAIT_CLAIM : KZ_WAIT_REQUEST;
 
-	spec->procno = MyProc->pgprocno;
+	spec->procno = KZ_MY_PROCNO;
 	spec->pid = MyProcPid;
 	spec->req_id = kz_request_start();
 	PG_TRY();
@@ -208,7 +234,7 @@ kz_request_run(KzJobSpec *spec, int timeout_ms, KzReqResult *result)
 		KzReqResult r;
 
 		kz_job_submit(spec, false);
-		if (kz_request_wait(spec->req_id, timeout_ms, &r))
+		if (kz_request_wait(spec->req_id, timeout_ms, wait, &r))
 		{
 			res = r;
 			answered = true;

@@ -92,24 +92,46 @@ extern KzJob *kz_job_get(dsa_pointer job);
 extern void kz_job_free(dsa_pointer job);
 
 /*
+ * What a backend or the worker is waiting for.  From PostgreSQL 17 on,
+ * pg_stat_activity shows each as a wait event of its own (type
+ * "Extension", names in request.c); before, all are "Extension".
+ */
+typedef enum KzWait
+{
+	KZ_WAIT_CLAIM,				/* the worker's verdict on a claim */
+	KZ_WAIT_REQUEST,			/* the worker, on any other request */
+	KZ_WAIT_CLUSTER_UP,			/* the worker's first view of the cluster */
+	KZ_WAIT_REGISTER,			/* register_name_wait: the name to be free */
+	KZ_WAIT_RECEIVE,			/* receive(): a message */
+	KZ_WAIT_CALL,				/* call(): the reply */
+	KZ_WAIT_WORKER				/* the worker's main loop */
+} KzWait;
+
+/* The wait event id of a KzWait, to pass to WaitLatch and friends. */
+extern uint32 kz_wait_event(KzWait wait);
+
+/*
  * Backend side: every wait of a backend on its latch.  kz_deadline_in
  * turns a timeout in milliseconds into a deadline (negative: none, 0).
- * kz_sleep_until sleeps until the latch is set, the deadline passes or
- * cap_ms elapse (-1: no cap), serving interrupts on waking; it returns
- * false at once, without sleeping, if the deadline has passed.
+ * kz_sleep_until sleeps, as wait event "wait", until the latch is set,
+ * the deadline passes or cap_ms elapse (-1: no cap), serving interrupts on
+ * waking; it returns false at once, without sleeping, if the deadline has
+ * passed.
  */
 extern TimestampTz kz_deadline_in(int timeout_ms);
-extern bool kz_sleep_until(TimestampTz deadline, long cap_ms);
+extern bool kz_sleep_until(TimestampTz deadline, long cap_ms, KzWait wait);
 
 /* Backend side: start a request (returns its id) and wait for its result. */
 extern uint64 kz_request_start(void);
 
 /*
- * Waits until the worker finishes request req_id or timeout_ms pass (-1:
- * no limit).  Returns true with *result set when finished.  Interruptible;
- * an error thrown out of the wait leaves the request abandoned.
+ * Waits, as wait event "wait", until the worker finishes request req_id or
+ * timeout_ms pass (-1: no limit).  Returns true with *result set when
+ * finished.  Interruptible; an error thrown out of the wait leaves the
+ * request abandoned.
  */
-extern bool kz_request_wait(uint64 req_id, int timeout_ms, KzReqResult *result);
+extern bool kz_request_wait(uint64 req_id, int timeout_ms, KzWait wait,
+							KzReqResult *result);
 
 /* Forget the outstanding request (a late result will be ignored). */
 extern void kz_request_abandon(void);

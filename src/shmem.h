@@ -35,6 +35,7 @@
 #include "utils/dsa.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "kz_globals.h"
 
 typedef enum KzBrokerState

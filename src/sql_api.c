@@ -122,7 +122,7 @@ kz_register_name(PG_FUNCTION_ARGS)
 	kz_session_attach();
 	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
-	PG_RETURN_BOOL(kz_claim_name(&name, MyProc->pgprocno, MyProcPid,
+	PG_RETURN_BOOL(kz_claim_name(&name, KZ_MY_PROCNO, MyProcPid,
 								 MyDatabaseId, GetSessionUserId()));
 }
 
@@ -146,7 +146,7 @@ kz_register_name_pid(PG_FUNCTION_ARGS)
 				 errmsg("pid must not be null")));
 	pid = PG_GETARG_INT32(1);
 	proc = BackendPidGetProc(pid);
-	if (proc == NULL || proc->pgprocno >= MaxBackends ||
+	if (proc == NULL || KZ_PROCNO(proc) >= MaxBackends ||
 		pid == (int32) pg_atomic_read_u32(&kz_shared->worker_pid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -156,7 +156,7 @@ kz_register_name_pid(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to register a name for PID %d", pid),
 				 errdetail("Only a superuser or a member of the backend's role may do that.")));
-	PG_RETURN_BOOL(kz_claim_name(&name, proc->pgprocno, pid,
+	PG_RETURN_BOOL(kz_claim_name(&name, KZ_PROCNO(proc), pid,
 								 proc->databaseId, proc->roleId));
 }
 

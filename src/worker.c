@@ -131,12 +131,20 @@ fail_orphaned_requests(void)
 	LWLockRelease(kz_shared->job_lock);
 }
 
+/* Runs before worker_detach (callbacks run last-registered first). */
+static void
+worker_leave_broker(int code, Datum arg)
+{
+	kz_conn_shutdown();
+}
+
 static void
 worker_attach(void)
 {
 	(void) kz_dsa();
-	kz_shared->worker_procno = MyProc->pgprocno;
+	kz_shared->worker_procno = KZ_MY_PROCNO;
 	before_shmem_exit(worker_detach, (Datum) 0);
+	before_shmem_exit(worker_leave_broker, (Datum) 0);
 	pg_atomic_write_u32(&kz_shared->worker_pid, (uint32) MyProcPid);
 	fail_orphaned_requests();
 }
@@ -350,7 +358,7 @@ ensure_wait_set(pgsocket sock)
 		return;
 	if (wait_set != NULL)
 		FreeWaitEventSet(wait_set);
-	wait_set = CreateWaitEventSet(TopMemoryContext, 3);
+	wait_set = KZ_CREATE_PROCESS_WAIT_SET(3);
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	if (sock != PGINVALID_SOCKET)
@@ -372,7 +380,8 @@ wait_for_work(TimestampTz wake)
 		return;
 	timeout = Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake));
 	ensure_wait_set(kz_bus.up && sock >= 0 ? sock : PGINVALID_SOCKET);
-	(void) WaitEventSetWait(wait_set, timeout, &event, 1, PG_WAIT_EXTENSION);
+	(void) WaitEventSetWait(wait_set, timeout, &event, 1,
+							 kz_wait_event(KZ_WAIT_WORKER));
 	ResetLatch(MyLatch);
 }
 

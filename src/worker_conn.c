@@ -140,7 +140,7 @@ make_queue_name(void)
 	char		node[KZ_SHORTSTR_MAX - 40];
 
 	strlcpy(node, kz_node_name, sizeof(node));
-	snprintf(kz_bus.queue, sizeof(kz_bus.queue), "%s-kz_globals-%016" INT64_MODIFIER "x",
+	snprintf(kz_bus.queue, sizeof(kz_bus.queue), "%s-kz_globals-%016" PRIx64,
 			 node, kz_bus.session);
 }
 
@@ -161,7 +161,7 @@ try_uri(const char *shown, const char *uri, char *err, size_t errlen)
 	{
 		kz_bus.session = pg_prng_uint64(&pg_global_prng_state);
 	} while (kz_bus.session == 0);
-	snprintf(app_id, sizeof(app_id), "%016" INT64_MODIFIER "x", kz_bus.session);
+	snprintf(app_id, sizeof(app_id), "%016" PRIx64, kz_bus.session);
 	make_queue_name();
 
 	memset(&config, 0, sizeof(config));
@@ -252,7 +252,10 @@ kz_conn_service(TimestampTz now)
 	if (!kz_cluster_configured())
 	{
 		if (kz_bus.up)
+		{
+			kz_amqp_close_gracefully(KZ_AMQP_CLOSE_MS);
 			kz_conn_lost("kz_globals.amqp_uri was emptied");
+		}
 		pg_atomic_write_u32(&kz_shared->broker_state, KZ_BROKER_DISABLED);
 		return;
 	}
@@ -283,4 +286,19 @@ kz_conn_lost(const char *why)
 	kz_member_disconnected();
 	failures = 0;
 	next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms());
+}
+
+/*
+ * The worker is exiting (server shutdown, or an error that ends it): leave
+ * the broker with connection.close rather than a dropped socket.  Runs in
+ * a before_shmem_exit callback: touches nothing but the connection.
+ */
+void
+kz_conn_shutdown(void)
+{
+	if (!kz_bus.up)
+		return;
+	kz_bus.up = false;
+	kz_bus.ready = false;
+	kz_amqp_close_gracefully(KZ_AMQP_CLOSE_MS);
 }

@@ -150,7 +150,7 @@ run_logged() {
 
 # make_cmd: the make command line the suites start from.
 make_cmd() {
-    MAKE_CMD=(make -C "$WORK" PG_CONFIG="$KZ_PG_CONFIG")
+    MAKE_CMD=(make -C "$WORK" PG_CONFIG="$KZ_PG_CONFIG" WERROR=-Werror)
 }
 
 # ---------------------------------------------------------------- counting
@@ -171,12 +171,16 @@ count_unit() {
     echo "$p $f"
 }
 
-# count_regress LOG RC: pg_regress prints one "name ... ok|FAILED" per test.
+# count_regress LOG RC: pg_regress prints one line per test: "name ...
+# ok|FAILED" up to PostgreSQL 15, TAP-style "ok N - name" / "not ok N -
+# name" from 16 on.
 count_regress() {
     local p f
     read -r p f < <(awk '
         / \.\.\. ok( |$)/ || / \.\.\. failed \(ignored\)/ { p++ }
         / \.\.\. FAILED/ { f++ }
+        /^ok [0-9]+ / { p++ }
+        /^not ok [0-9]+ / { if ($0 ~ /# \(ignored\)/) p++; else f++ }
         END { print p + 0, f + 0 }' "$1")
     if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "regress: pg_regress failed (exit $2) without a failed test" >&2

@@ -16,7 +16,9 @@
 # kz_cluster_start writes DIR/cluster.env: BROKER_PORT, NODES, PORT_1..N.
 
 KZ_CLUSTER_HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-KZ_PG_BIN=${KZ_PG_BIN:-/usr/lib/postgresql/15/bin}
+# The server binaries of the PostgreSQL we were built for (PG_CONFIG is set
+# by kz_user_cmd; pg_config is also first on its PATH).
+KZ_PG_BIN=${KZ_PG_BIN:-$("${PG_CONFIG:-pg_config}" --bindir)}
 
 # kz_free_port: a TCP port nobody listens on at this moment.
 kz_free_port() {

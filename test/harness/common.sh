@@ -13,13 +13,39 @@
 #   kz_as_user "$user" make -C "$work" ...    (or kz_user_cmd, see there)
 #   kz_cleanup_dir "$work"
 #
-# Environment: PG_CONFIG (default /usr/lib/postgresql/15/bin/pg_config),
-# KZ_TEST_USER (default: postgres when root, else the current user),
-# KZ_TMPDIR (where the private copy goes, default /tmp).
+# Environment: PG_CONFIG (default: the pg_config of the newest PostgreSQL
+# installed from Debian's packages, /usr/lib/postgresql/NN/bin/pg_config;
+# on a machine without any, the newest the release ships is installed
+# first), KZ_TEST_USER (default: postgres when root, else the current
+# user), KZ_TMPDIR (where the private copy goes, default /tmp).
 
 KZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-KZ_PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 KZ_PACKAGES_FILE="$KZ_ROOT/test/harness/packages.txt"
+
+# kz_newest_pg FILE: the newest /usr/lib/postgresql/NN/bin/FILE there is.
+kz_newest_pg() {
+    local f best="" major best_major=0
+    for f in /usr/lib/postgresql/*/bin/"$1"; do
+        [ -x "$f" ] || continue
+        major=${f#/usr/lib/postgresql/}
+        major=${major%%/*}
+        case "$major" in
+            *[!0-9]*) continue ;;
+        esac
+        if [ "$major" -gt "$best_major" ]; then
+            best=$f
+            best_major=$major
+        fi
+    done
+    echo "$best"
+}
+
+# kz_default_pg_config: $PG_CONFIG, else the newest Debian pg_config.
+kz_default_pg_config() {
+    echo "${PG_CONFIG:-$(kz_newest_pg pg_config)}"
+}
+
+KZ_PG_CONFIG=$(kz_default_pg_config)
 
 kz_log() {
     printf '== %s\n' "$*"
@@ -45,9 +71,33 @@ kz_as_root() {
     fi
 }
 
-# kz_packages: the package list, comments and blank lines removed.
+# kz_pg_major: the PostgreSQL major version whose Debian packages
+# (postgresql-NN, postgresql-server-dev-NN) we need: the one of PG_CONFIG
+# when that is a Debian one; else the newest server installed; else the
+# one the release's "postgresql" metapackage depends on (the newest it
+# ships; needs apt's package lists).  Empty if none is known.
+kz_pg_major() {
+    local v=${PG_CONFIG:-}
+    case "$v" in
+        /usr/lib/postgresql/[0-9]*/bin/pg_config) ;;
+        *) v=$(kz_newest_pg postgres) ;;
+    esac
+    if [ -n "$v" ]; then
+        v=${v#/usr/lib/postgresql/}
+        echo "${v%%/*}"
+        return 0
+    fi
+    apt-cache depends postgresql 2>/dev/null |
+        sed -n 's/^ *Depends: postgresql-\([0-9][0-9]*\)$/\1/p' | sort -n | tail -n 1
+}
+
+# kz_packages: the package list, comments and blank lines removed, @PG@
+# replaced by kz_pg_major.
 kz_packages() {
-    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$KZ_PACKAGES_FILE"
+    local major
+    major=$(kz_pg_major)
+    [ -n "$major" ] || major=UNKNOWN
+    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e "s/@PG@/$major/g" "$KZ_PACKAGES_FILE"
 }
 
 # kz_missing_packages: the listed packages dpkg does not have installed.
@@ -65,7 +115,7 @@ kz_missing_packages() {
 # kz_ensure_packages: apt-get install whatever is missing.
 #
 # While installing, a temporary policy-rc.d forbids starting services: the
-# postinst scripts of postgresql-15 and rabbitmq-server would otherwise
+# postinst scripts of postgresql-NN and rabbitmq-server would otherwise
 # start a system cluster and broker (on a container without systemd, through
 # the init scripts) that we never use and that would compete for the CI
 # machine's two cores.  An existing policy-rc.d is left alone.  Set
@@ -75,9 +125,10 @@ kz_ensure_packages() {
     missing=$(kz_missing_packages | tr '\n' ' ')
     missing=${missing% }
     if [ -z "$missing" ]; then
+        KZ_PG_CONFIG=$(kz_default_pg_config)
         return 0
     fi
-    kz_log "installing missing packages: $missing"
+    kz_log "installing missing packages (after apt-get update)"
     command -v apt-get >/dev/null 2>&1 ||
         kz_die "apt-get not found; install these packages by hand: $missing"
 
@@ -88,6 +139,12 @@ kz_ensure_packages() {
     fi
     kz_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q || rc=$?
     if [ "$rc" -eq 0 ]; then
+        # With the package lists there, the PostgreSQL version is known.
+        missing=$(kz_missing_packages | tr '\n' ' ')
+        case " $missing " in
+            *UNKNOWN*) kz_die "no PostgreSQL found to build against: install postgresql-NN and postgresql-server-dev-NN, or set PG_CONFIG" ;;
+        esac
+        kz_log "installing: $missing"
         # shellcheck disable=SC2086 # the package list is meant to be split
         kz_as_root env DEBIAN_FRONTEND=noninteractive \
             apt-get install -y -q --no-install-recommends $missing || rc=$?
@@ -98,14 +155,17 @@ kz_ensure_packages() {
     [ "$rc" -eq 0 ] || kz_die "apt-get failed (exit $rc) installing: $missing"
     missing=$(kz_missing_packages | tr '\n' ' ')
     [ -z "$missing" ] || kz_die "still missing after apt-get: $missing"
+    KZ_PG_CONFIG=$(kz_default_pg_config)
 }
 
 # kz_build_install: build in the checkout (warnings are errors) and install
-# into the PostgreSQL 15 tree (through sudo unless root).
+# into the PostgreSQL that $KZ_PG_CONFIG belongs to (through sudo unless
+# root).
 kz_build_install() {
-    [ -x "$KZ_PG_CONFIG" ] || kz_die "pg_config not found at $KZ_PG_CONFIG (set PG_CONFIG)"
-    kz_log "building kz_globals"
-    if ! make -C "$KZ_ROOT" -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$KZ_PG_CONFIG"; then
+    [ -n "$KZ_PG_CONFIG" ] && [ -x "$KZ_PG_CONFIG" ] ||
+        kz_die "pg_config not found${KZ_PG_CONFIG:+ at $KZ_PG_CONFIG} (set PG_CONFIG)"
+    kz_log "building kz_globals for $("$KZ_PG_CONFIG" --version)"
+    if ! make -C "$KZ_ROOT" -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$KZ_PG_CONFIG" WERROR=-Werror; then
         kz_warn "build failed (make in $KZ_ROOT), see the compiler output above"
         return 1
     fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# rabbitmq.sh - run a throwaway RabbitMQ 3.10 broker as the current user.
+# rabbitmq.sh - run a throwaway RabbitMQ broker (3.10 to 4.x) as the current user.
 #
 # Everything an instance owns lives below one directory DIR: its config,
 # Erlang cookie ($DIR/home), Mnesia data, logs and pid file.  It listens on

@@ -7,7 +7,8 @@ Kazoo's ``kz_globals`` and ``kz_nodes`` do (see
 
 * topology: exchanges ``globals`` (topic), ``targeted`` (direct) and
   ``nodes`` (fanout), non-durable; a kz_globals queue named like Kazoo's
-  (``<node>-kz_globals-<0.N.0>-<8 hex>``, auto-delete) bound to ``globals`` with
+  (``<node>-kz_globals-<0.N.0>-<8 hex>``, auto-delete; exclusive, where
+  Kazoo's is not, see ``_connect``) bound to ``globals`` with
   ``globals.*.*`` and to ``targeted`` with its own name; a second queue,
   like kz_nodes' own, bound to ``nodes`` (and to ``targeted``);
 * heartbeats (``nodes``/``advertise`` from ``kz_nodes``, ``Expires`` as a
@@ -333,7 +334,15 @@ class KazooNode:
         ch.exchange_declare(EXCHANGE_NODES, "fanout", durable=False,
                             auto_delete=False)
         for q in (self.queue, self.nodes_queue):
-            ch.queue_declare(q, durable=False, auto_delete=True)
+            # Kazoo itself declares these non-durable, auto-delete and not
+            # exclusive: a transient non-exclusive queue, which RabbitMQ 4
+            # deprecates (transient_nonexcl_queues, a warning in its log;
+            # refused once the feature is denied).  Exclusive is what the
+            # queues are in effect (one consumer, this connection, gone
+            # with it), and what a Kazoo node should declare to share a
+            # RabbitMQ 4 broker; see the README's platform notes.
+            ch.queue_declare(q, durable=False, auto_delete=True,
+                             exclusive=True)
             ch.queue_bind(q, EXCHANGE_TARGETED, routing_key=q)
         ch.queue_bind(self.queue, EXCHANGE_GLOBALS, routing_key="globals.*.*")
         ch.queue_bind(self.nodes_queue, EXCHANGE_NODES, routing_key="")

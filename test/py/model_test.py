@@ -1259,6 +1259,7 @@ def parallel_round(C, plan, claim_ts):
                   "%s: every claim said no, so no claim won (%s):\n%s",
                   label, report, describe_views(C, plan.names)[0])
         owners = settle(C, plan.names, report)
+        losses = {}
         for label in plan.names:
             name = NAME_BY_LABEL[label]
             yes = [c for c in plan.contenders if results[(c, label)]]
@@ -1288,15 +1289,16 @@ def parallel_round(C, plan, claim_ts):
                     continue
                 others = {node_of(o) for o in yes if o != c}
                 if c in sessions:
-                    expect_name_lost(sessions[c], name, others, report)
+                    losses.setdefault(c, []).append((name, others))
                     cover("name_lost system message received by a PG loser")
                 else:
                     expect_sim_name_lost(C.sim(c), name, others, report)
                     cover("name_lost event on a Kazoo loser")
+        for c, lost in losses.items():
+            expect_names_lost(sessions[c], lost, report)
         # nobody else was told anything
         for c, s in sessions.items():
-            check_eq((getattr(s, "held", []), s.receive(0)), ([], None),
-                     "%s's mailbox (%s)" % (c, report))
+            check_eq(s.receive(0), None, "%s's mailbox (%s)" % (c, report))
         for sim in C.sims:
             lost = [e for e in sim.events(clear=False)
                     if e["event"] == "name_lost" and e["state"] == "local"]
@@ -1441,41 +1443,28 @@ def describe_views(C, labels):
     return text, owners, agreed, absent
 
 
-def receive_about(s, name, timeout_ms):
-    """The first message in s's mailbox about name, waiting up to
-    timeout_ms; messages about other names received meanwhile are kept
-    (in s.held) for their own turn: a session that lost several names
-    is told of each, in the order the conflicts were resolved."""
-    held = s.__dict__.setdefault("held", [])
-    deadline = time.monotonic() + timeout_ms / 1000.0
-    while True:
-        for got in held:
-            if got[0] == name.render:
-                held.remove(got)
-                return got
-        left = int((deadline - time.monotonic()) * 1000)
-        if left <= 0:
-            return None
-        got = s.receive(left)
-        if got is None:
-            return None
-        held.append(got)
-
-
-def expect_name_lost(s, name, winners, report):
-    got = receive_about(s, name, RECV_MS)
-    check(got is not None, "%s said yes to %s and lost, but got no "
-          "name_lost message in %d ms (%s; other messages: %r)", s,
-          name.label, RECV_MS, report, getattr(s, "held", []))
-    check_eq(got[1], "system", "%s's message kind (%s)" % (s, report))
-    body = json.loads(got[2])
-    check_eq((got[0], body.get("event"), body.get("name")),
-             (name.render, "name_lost", name.render),
-             "%s's system message %r (%s)" % (s, got, report))
-    check(body.get("winner_node") in winners and got[3] == body["winner_node"],
-          "%s lost %s to %r, not to one of the other claims that said yes "
-          "%r (%s)", s, name.label, body.get("winner_node"), sorted(winners),
-          report)
+def expect_names_lost(s, lost, report):
+    """s said yes to every (name, winners) in lost and lost them all: one
+    name_lost message for each, in the order the conflicts were decided
+    (which need not be the plan's)."""
+    pending = {name.render: (name, winners) for name, winners in lost}
+    while pending:
+        labels = ", ".join(sorted(n.label for n, _ in pending.values()))
+        got = s.receive(RECV_MS)
+        check(got is not None, "%s said yes to %s and lost, but got no "
+              "name_lost message in %d ms (%s)", s, labels, RECV_MS, report)
+        check_eq(got[1], "system", "%s's message kind (%s)" % (s, report))
+        body = json.loads(got[2])
+        check(body.get("event") == "name_lost" and
+              body.get("name") == got[0] and got[0] in pending,
+              "%s's system message %r is not the name_lost of one of %s "
+              "(%s)", s, got, labels, report)
+        name, winners = pending.pop(got[0])
+        check(body.get("winner_node") in winners and
+              got[3] == body["winner_node"],
+              "%s lost %s to %r, not to one of the other claims that said "
+              "yes %r (%s)", s, name.label, body.get("winner_node"),
+              sorted(winners), report)
 
 
 def expect_sim_name_lost(sim, name, winners, report):

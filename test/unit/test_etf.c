@@ -978,7 +978,7 @@ append_erl_bytes(StringInfo buf, const char *s, size_t len)
 static FILE *
 run_erl(const char *script, char *path)
 {
-	char		cmd[256];
+	char		cmd[512];
 	FILE	   *f;
 	int			fd;
 
@@ -992,9 +992,15 @@ run_erl(const char *script, char *path)
 	fputs("%% -*- coding: utf-8 -*-\n", f);
 	fputs(script, f);
 	fclose(f);
+	/*
+	 * The scripts write bytes (UTF-8 already) to standard_io: make it a
+	 * latin1 device, which passes bytes through.  OTP 26 and later make it
+	 * a unicode device under a UTF-8 locale, which would encode them again.
+	 */
 	snprintf(cmd, sizeof(cmd),
 			 "erl -noshell +pc unicode -eval "
-			 "'case file:script(hd(init:get_plain_arguments())) of "
+			 "'io:setopts(standard_io, [{encoding, latin1}]), "
+			 "case file:script(hd(init:get_plain_arguments())) of "
 			 "{ok, _} -> ok; E -> io:format(standard_error, \"~p~n\", [E]) "
 			 "end, halt().' "
 			 "-extra %s", path);
@@ -1251,6 +1257,13 @@ cross_check_decode(void)
 	{
 		const uint8 *b = (const uint8 *) vectors[i].bytes;
 
+		/*
+		 * An empty BIT_BINARY_EXT with 0 bits in its last byte: OTP 25
+		 * decodes it as <<>>, later releases refuse it (we accept it, as
+		 * the older ones did); no OTP release writes it.
+		 */
+		if (b[1] == ETF_BIT_BINARY_EXT && vectors[i].len == 7 && b[6] == 0)
+			continue;
 		if (b[1] == ETF_SMALL_ATOM_EXT || b[1] == ETF_ATOM_UTF8_EXT ||
 			b[1] == ETF_SMALL_BIG_EXT || b[1] == ETF_LARGE_BIG_EXT ||
 			b[1] == ETF_LIST_EXT || b[1] == ETF_FLOAT_EXT ||

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/base64.h"
+#include "compat.h"
 #include "conflict.h"
 #include "etf.h"
 #include "protocol.h"
@@ -316,7 +317,7 @@ static bool
 term_is(const uint8 *term, size_t len, const char *b64)
 {
 	char		buf[256];
-	int			n = pg_b64_decode(b64, strlen(b64), buf, sizeof(buf));
+	int			n = pg_b64_decode(b64, strlen(b64), (KzB64Byte *) buf, sizeof(buf));
 
 	return term != NULL && n >= 0 && (size_t) n == len &&
 		memcmp(term, buf, len) == 0;
@@ -2184,7 +2185,7 @@ test_routing_keys(void)
 		/* the same as the uncut encoding's prefix */
 		StringInfoData full;
 		char		b64[2048];
-		int			n = pg_b64_encode(buf.data, buf.len, b64, sizeof(b64));
+		int			n = pg_b64_encode((KzB64Byte *) buf.data, buf.len, b64, sizeof(b64));
 
 		initStringInfo(&full);
 		appendStringInfoString(&full, "globals.query.");
