@@ -151,7 +151,8 @@ kz_user_cmd() {
     )
     local v
     # Pass through the knobs developers use with the PostgreSQL TAP tests.
-    for v in PG_TEST_NOCLEAN PG_TEST_EXTRA PG_TEST_TIMEOUT_DEFAULT TERM; do
+    # KAZOO_SRC: the Kazoo checkout of the interop tests (test/kazoo).
+    for v in PG_TEST_NOCLEAN PG_TEST_EXTRA PG_TEST_TIMEOUT_DEFAULT TERM KAZOO_SRC; do
         if [ -n "${!v:-}" ]; then
             envv+=("$v=${!v}")
         fi

@@ -25,7 +25,7 @@ export ERL_LIBS=$RMQ_PLUGINS
 # A private HOME: erl wants a cookie file even without listening.
 export HOME=${LOG%/*}/home-$NODE
 mkdir -p "$HOME"
-exec erl -noshell -sname "$NODE" -dist_listen false -hidden \
+exec erl -noshell -sname "$NODE" -dist_listen false -start_epmd false -hidden \
     -setcookie kzt_not_used \
     -pa "$EBIN" \
     -kernel logger '[{handler,default,undefined}]' -kernel error_logger silent \

@@ -16,6 +16,7 @@
 %% Commands:
 %%   register  name          spawn an owner process and register it:
 %%                           "yes" | "no" (kz_globals:register_name/2)
+%%   register_many names     claim all the names at once: {name: "yes"|"no"}
 %%   unregister name         kz_globals:unregister_name/1 -> "ok"
 %%   exit      name reason   the owner of name (started by register) exits
 %%                           with reason (a string, made an atom)
@@ -143,11 +144,17 @@ name(Cmd) -> maps:get(<<"name">>, Cmd).
 run(<<"ping">>, _) -> <<"pong">>;
 run(<<"register">>, Cmd) ->
     Name = name(Cmd),
-    Pid = proc_lib:spawn(?MODULE, owner_init, [Name]),
-    case kz_globals:register_name(Name, Pid) of
-        yes -> put({owner, Name}, Pid), <<"yes">>;
-        no -> exit(Pid, kill), <<"no">>
-    end;
+    claim(Name);
+run(<<"register_many">>, Cmd) ->
+    %% One claim per name, all at once (each from its own process).
+    Self = self(),
+    Names = maps:get(<<"names">>, Cmd),
+    [spawn(fun() -> Self ! {claimed, N, claim(N), get({owner, N})} end) || N <- Names],
+    maps:from_list([receive
+                        {claimed, N, R, Pid} ->
+                            Pid =/= undefined andalso put({owner, N}, Pid),
+                            {N, R}
+                    end || N <- Names]);
 run(<<"unregister">>, Cmd) ->
     ok = kz_globals:unregister_name(name(Cmd)),
     <<"ok">>;
@@ -212,6 +219,15 @@ run(<<"quit">>, _) ->
     erlang:halt(0);
 run(Other, _) ->
     throw({error, <<"unknown command ", Other/binary>>}).
+
+%% Runs in the command loop or in a process of register_many: the owners are
+%% kept in the loop's dictionary, so register_many's are told to it.
+claim(Name) ->
+    Pid = proc_lib:spawn(?MODULE, owner_init, [Name]),
+    case kz_globals:register_name(Name, Pid) of
+        yes -> put({owner, Name}, Pid), <<"yes">>;
+        no -> exit(Pid, kill), <<"no">>
+    end.
 
 where(Name, Pid) ->
     case ets:lookup(?TABLE, Name) of
