@@ -118,10 +118,14 @@ try_uri(const char *uri, char *err, size_t errlen)
 	char	   *name = psprintf("kz_globals %s", kz_node_name);
 	char		app_id[17];
 
-	/* a fresh session per connection: Msg-ID prefix, queue, app-id */
+	/*
+	 * A fresh session per connection: Msg-ID prefix, queue, app-id.  It is
+	 * KZ_SESSION_BITS wide, so that it fits Kazoo's 16-digit Msg-IDs with a
+	 * sequence number.
+	 */
 	do
 	{
-		kz_bus.session = pg_prng_uint64(&pg_global_prng_state);
+		kz_bus.session = pg_prng_uint64(&pg_global_prng_state) & KZ_SESSION_MASK;
 	} while (kz_bus.session == 0);
 	snprintf(app_id, sizeof(app_id), "%016" INT64_MODIFIER "x", kz_bus.session);
 	make_queue_name();

@@ -96,8 +96,10 @@ for f in "$HERE"/shims/*.erl "$HERE"/kzt_*.erl; do
     erlc "${opts[@]}" "$f"
 done
 
-if git -C "$SRC" rev-parse HEAD >/dev/null 2>&1; then
-    git -C "$SRC" rev-parse HEAD >"$OUT/kazoo_commit"
+# safe.directory: the checkout usually belongs to another user than the
+# one running the tests, which git otherwise refuses to read.
+if git -c safe.directory="$SRC" -C "$SRC" rev-parse HEAD >/dev/null 2>&1; then
+    git -c safe.directory="$SRC" -C "$SRC" rev-parse HEAD >"$OUT/kazoo_commit"
 else
     echo unknown >"$OUT/kazoo_commit"
 fi

@@ -299,6 +299,9 @@ is(sql($_, "SELECT count(*) FROM kz_globals.registrations WHERE state = 'pending
 
 # ------------------------------------------------------------ a Kazoo node killed
 
+# (quebec is for later: a restarted server has to ask Kazoo for it.)
+is($kzA->cmd(register => { name => 'quebec' }, 30), 'yes', 'kzA registers quebec');
+
 is($kzB->cmd(register => { name => 'india' }, 30), 'yes', 'kzB registers india');
 ok($pg1->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM kz_globals.registrations WHERE name = 'india' AND node = 'kzB\@localhost'"),
@@ -347,6 +350,10 @@ ok($pg2->poll_query_until('postgres',
 	'pg2 is back and sees kzA');
 ok(wait_for('kzA sees pg2 again', 60, sub { grep { $_ eq $pgname{pg2} } @{ $kzA->cmd('nodes') } }),
 	'kzA sees pg2 again');
+# Kazoo sends no bulk state: the restarted server learns Kazoo's names by
+# claims (answered State=local) and queries.
+is(sql($pg2, "SELECT kz_globals.register_name('papa1')"), 'f', 'the restarted pg2 cannot register papa1 of kzA');
+is(pg_owner($pg2, 'quebec'), 'kzA@localhost', 'the restarted pg2 finds quebec on kzA by a query');
 
 # ------------------------------------------------------------ broker restart
 
