@@ -297,6 +297,21 @@ for my $n (@race)
 is(sql($_, "SELECT count(*) FROM kz_globals.registrations WHERE state = 'pending'"), '0',
 	$_->name . ' keeps no pending rows') for $pg1, $pg2;
 
+# ------------------------------------------------------------ names Kazoo can address
+
+# kazoo_addressable() is true only for names a Kazoo node can claim itself.
+for my $n (qw(k9x abcdefg Zz9Zz x1234y789 alpha2))
+{
+	is(sql($pg1, "SELECT kz_globals.kazoo_addressable('$n')"), 't', "$n is Kazoo-addressable");
+	is($kzA->cmd(register => { name => $n }, 30), 'yes', "and kzA can claim it");
+}
+for my $n ('job-2', 'abcd', 'ab==', 'a_b', 'x.y1')
+{
+	is(sql($pg1, "SELECT kz_globals.kazoo_addressable('$n')"), 'f', "$n is not Kazoo-addressable");
+	($ok, $res) = $kzA->try_cmd(register => { name => $n }, 30);
+	note("kzA claims $n: " . ($ok ? $res : 'error'));
+}
+
 # ------------------------------------------------------------ a Kazoo node killed
 
 # (quebec is for later: a restarted server has to ask Kazoo for it.)
@@ -420,5 +435,6 @@ my ($prc, $pout) = KzKazoo::run_cmd('/usr/bin/python3', "$KzKazoo::KAZOO_DIR/gol
 	'--check-properties', $capture);
 is($prc, 0, 'our messages carry the AMQP properties Kazoo sets') or diag($pout);
 
-$_->quit for $alpha, $papa, $hotel, $dash, @racers, $india, $juliet1, $kilo;
+# (the sessions on pg2 died with it when it was stopped hard)
+$_->quit for $alpha, $hotel, $dash, $racers[0], $india, $juliet1, $kilo;
 done_testing();
