@@ -282,7 +282,6 @@ kz_out_call(const char *queue, const uint8 *name, size_t name_len,
 	StringInfoData buf;
 	StringInfo	term = binary_term(body, len);
 	char		call_msg_id[KZ_MSG_ID_LEN + 1];
-
 	KzSender	me = sender();
 
 	kz_proto_msg_id(call_msg_id, kz_bus.session, call_id);
