@@ -103,6 +103,11 @@ test/unit/test_broker_uri_test: test/unit/test_broker_uri.c src/broker_uri.c src
 		test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_broker_uri.c src/broker_uri.c $(UNIT_LIBS)
 
+test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire.c src/wire.h \
+		src/protocol.c src/protocol.h src/etf.c src/etf.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_kazoo_fixtures.c src/wire.c src/protocol.c \
+		src/etf.c $(UNIT_LIBS)
+
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 

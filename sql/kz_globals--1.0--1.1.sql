@@ -11,10 +11,28 @@
  * re-granting what the old one had); new objects are created here as in
  * the fresh script.
  *
- * 1.1 changes the privileges (below); the same kz_globals.so serves 1.0 and
- * 1.1, and its checks in C apply to both: a 1.0 installation needs the roles
- * too, which this update creates.
+ * 1.1 adds kazoo_addressable() and changes the privileges (below).  The
+ * same kz_globals.so serves 1.0 and 1.1, and its checks in C apply to both:
+ * a 1.0 installation needs the roles too, which this update creates.
  */
+
+-- New in 1.1.
+
+-- Whether a Kazoo node can address a name itself.  Kazoo (measured with
+-- master dcf86cbc6d on OTP 25) passes a binary name through base64:decode
+-- and binary_to_term before it claims, finds, sends to or unregisters it,
+-- and fails on names that decoding accepts or that break it in a complete
+-- group of four bytes: names with "-", "_", ".", "=", "+", "/", non-ASCII
+-- bytes, or whose length is a multiple of 4.  Letters and digits, of a
+-- length that is not a multiple of 4, are always safe; this says true for
+-- those only (some others work too).  Every name can be owned here and is
+-- seen by Kazoo nodes.
+CREATE FUNCTION @extschema@.kazoo_addressable(name text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT $1 ~ '^[A-Za-z0-9]+$' AND octet_length($1) % 4 <> 0 $$;
+COMMENT ON FUNCTION @extschema@.kazoo_addressable(text) IS
+	'true if a Kazoo node (OTP 25) can claim, find, send to and unregister this name itself';
 
 -- Privileges (README, "Security model"): nothing is granted to PUBLIC.  The
 -- three roles are cluster-wide, like PostgreSQL's predefined roles; they are
@@ -45,6 +63,7 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.whereis_name(text),
 	@extschema@.registered(),
 	@extschema@.token(text),
+	@extschema@.kazoo_addressable(text),
 	@extschema@.registrations_data(),
 	@extschema@.nodes_data(),
 	@extschema@.stats_data()

@@ -31,8 +31,10 @@
 #include "lib/stringinfo.h"
 #include "storage/fd.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "amqp_conn.h"
+#include "kz_globals.h"
 #include "protocol.h"
 #include "rabbitmq_c.h"
 
@@ -436,8 +438,10 @@ kz_amqp_publish(const char *exchange, const char *routing_key,
 	}
 	memset(&props, 0, sizeof(props));
 	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-		AMQP_BASIC_APP_ID_FLAG;
+		AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG;
 	props.content_type = amqp_cstring_bytes("application/json");
+	/* Kazoo stamps each publish with kz_time:now_us(): Gregorian µs. */
+	props.timestamp = (uint64_t) (GetCurrentTimestamp() + KZ_GREGORIAN_PG_EPOCH_US);
 	props.delivery_mode = 1;	/* transient */
 	props.app_id = amqp_cstring_bytes(app_id);
 	if (message_id)

@@ -27,8 +27,10 @@
 #include "bus.h"
 #include "etf.h"
 #include "guc.h"
+#include "mailbox.h"
 #include "nodes.h"
 #include "shmem.h"
+#include "wire.h"
 
 /* Names per sync message: keeps bodies well under a frame or two. */
 #define KZ_SYNC_CHUNK			256
@@ -109,6 +111,7 @@ publish_to_owner(const char *queue, const char *event, const uint8 *name,
 	return publish(KZ_EXCHANGE_TARGETED, queue, body, true, property_id);
 }
 
+/* Opens a batch or sync body (kz_globals' own events) with our envelope. */
 static void
 begin(StringInfo buf, const char *app, const char *category, const char *event,
 	  const char *msg_id)
@@ -125,27 +128,29 @@ begin(StringInfo buf, const char *app, const char *category, const char *event,
 	kz_proto_begin(buf, &env);
 }
 
-/*
- * Starts the answer to req (register_resp, query_resp), under its Msg-ID
- * (a fresh one if it had none), with server as Server-ID (NULL or empty:
- * our queue).
- */
-static void
-begin_answer(StringInfo buf, const KzBusMsg *req, const char *event, const char *server)
+/* Us, for the builders of wire.c. */
+static KzSender
+sender(void)
 {
-	KzEnvelope env;
-	char		fresh[KZ_MSG_ID_LEN + 1];
+	KzSender	me;
 
-	if (req->msg_id == NULL)
-		kz_bus_next_msg_id(fresh);
-	env.app_name = KZ_APP_NAME_GLOBALS;
-	env.category = "globals";
-	env.event = event;
-	env.msg_id = req->msg_id ? req->msg_id : fresh;
-	env.node = kz_node_name;
-	env.server_id = (server && server[0]) ? server : kz_bus.queue;
-	initStringInfo(buf);
-	kz_proto_begin(buf, &env);
+	me.node = kz_node_name;
+	me.queue = kz_bus.queue;
+	me.zone = kz_zone;
+	return me;
+}
+
+/*
+ * The Msg-ID of the answer to req (register_resp, query_resp): the
+ * request's, or a fresh one in fresh if it had none.
+ */
+static const char *
+answer_msg_id(const KzBusMsg *req, char *fresh)
+{
+	if (req->msg_id != NULL)
+		return req->msg_id;
+	kz_bus_next_msg_id(fresh);
+	return fresh;
 }
 
 /* A term buffer holding the binary text[0..len). */
@@ -163,13 +168,11 @@ kz_out_claim(const KzName *name, int64 ts, uint64 claim_id)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
+	KzSender	me = sender();
 
 	kz_proto_msg_id(msg_id, kz_bus.session, claim_id);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "register", msg_id);
-	kz_proto_add_term(&buf, "Name", name->data, name->len);
-	kz_proto_add_str(&buf, "State", "pending");
-	kz_proto_add_int(&buf, "Timestamp", ts);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_claim(&buf, &me, msg_id, name->data, name->len, ts);
 	return publish_globals("register", name->data, name->len, &buf) != 0;
 }
 
@@ -178,16 +181,11 @@ kz_out_advert(const KzName *name, int64 ts, int32 pid)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
+	KzSender	me = sender();
 
 	kz_bus_next_msg_id(msg_id);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "register", msg_id);
-	kz_proto_add_term(&buf, "Name", name->data, name->len);
-	kz_proto_add_str(&buf, "State", "registered");
-	kz_proto_add_int(&buf, "Timestamp", ts);
-	kz_proto_add_str(&buf, "Zone", kz_zone);
-	if (pid > 0)
-		kz_proto_add_int(&buf, "Pid", pid);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_advert(&buf, &me, msg_id, name->data, name->len, ts, pid);
 	return publish_globals("register", name->data, name->len, &buf) != 0;
 }
 
@@ -200,17 +198,14 @@ kz_out_register_resp(const KzBusMsg *req, KzWireState state, int64 ts,
 					 const char *server, int32 pid)
 {
 	StringInfoData buf;
+	char		fresh[KZ_MSG_ID_LEN + 1];
+	KzSender	me = sender();
 
 	if (req->server_id == NULL || req->server_id[0] == '\0')
 		return true;			/* nowhere to answer */
-	begin_answer(&buf, req, "register_resp", server);
-	kz_proto_add_term(&buf, "Name", req->name, req->name_len);
-	kz_proto_add_str(&buf, "State", kz_proto_state_name(state));
-	if (state != KZ_WS_NONE)
-		kz_proto_add_int(&buf, "Timestamp", ts);
-	if (pid > 0)
-		kz_proto_add_int(&buf, "Pid", pid);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_register_resp(&buf, &me, answer_msg_id(req, fresh), server,
+						  req->name, req->name_len, state, ts, pid);
 	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
 }
 
@@ -219,11 +214,11 @@ kz_out_query(const KzName *name, uint64 query_id)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
+	KzSender	me = sender();
 
 	kz_proto_msg_id(msg_id, kz_bus.session, query_id);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "query", msg_id);
-	kz_proto_add_term(&buf, "Name", name->data, name->len);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_query(&buf, &me, msg_id, name->data, name->len);
 	return publish_globals("query", name->data, name->len, &buf) != 0;
 }
 
@@ -231,19 +226,14 @@ bool
 kz_out_query_resp(const KzBusMsg *req, bool owned, int64 ts, int32 pid)
 {
 	StringInfoData buf;
+	char		fresh[KZ_MSG_ID_LEN + 1];
+	KzSender	me = sender();
 
 	if (req->server_id == NULL || req->server_id[0] == '\0')
 		return true;			/* nowhere to answer */
-	begin_answer(&buf, req, "query_resp", NULL);
-	kz_proto_add_term(&buf, "Name", req->name, req->name_len);
-	kz_proto_add_str(&buf, "State", owned ? "local" : "none");
-	if (owned)
-	{
-		kz_proto_add_int(&buf, "Timestamp", ts);
-		if (pid > 0)
-			kz_proto_add_int(&buf, "Pid", pid);
-	}
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_query_resp(&buf, &me, answer_msg_id(req, fresh), req->name,
+					   req->name_len, owned, ts, pid);
 	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
 }
 
@@ -252,18 +242,12 @@ bool
 kz_out_unregister(const uint8 *name, size_t len, int64 ts)
 {
 	StringInfoData buf;
-	StringInfoData reason;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
+	KzSender	me = sender();
 
-	initStringInfo(&reason);
-	etf_put_version(&reason);
-	etf_put_atom(&reason, "normal", 6);
 	kz_bus_next_msg_id(msg_id);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "unregister", msg_id);
-	kz_proto_add_term(&buf, "Name", name, len);
-	kz_proto_add_term(&buf, "Reason", (const uint8 *) reason.data, reason.len);
-	kz_proto_add_int(&buf, "Timestamp", ts);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_unregister(&buf, &me, msg_id, name, len, ts);
 	return publish_globals("unregister", name, len, &buf) != 0;
 }
 
@@ -278,13 +262,12 @@ kz_out_send(const char *queue, const uint8 *name, size_t name_len,
 {
 	StringInfoData buf;
 	StringInfo	term = binary_term(body, len);
+	KzSender	me = sender();
 
 	kz_bus_next_msg_id(msg_id);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "send", msg_id);
-	kz_proto_add_term(&buf, "Name", name, name_len);
-	kz_proto_add_term(&buf, "Message", (const uint8 *) term->data, term->len);
-	kz_proto_add_int(&buf, "Sender-Pid", sender_pid);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_send(&buf, &me, msg_id, name, name_len, (const uint8 *) term->data,
+				 term->len, sender_pid);
 	return publish_to_owner(queue, "send", name, name_len, &buf, msg_id);
 }
 
@@ -300,15 +283,15 @@ kz_out_call(const char *queue, const uint8 *name, size_t name_len,
 	StringInfoData buf;
 	StringInfo	term = binary_term(body, len);
 	char		call_msg_id[KZ_MSG_ID_LEN + 1];
+	KzSender	me = sender();
 
+	StaticAssertStmt(KZ_CALL_ID_MASK == KZ_SEQ_MASK,
+					 "a call id must fit a Msg-ID's sequence part");
 	kz_proto_msg_id(call_msg_id, kz_bus.session, call_id);
 	kz_bus_next_msg_id(msg_id);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "call", call_msg_id);
-	kz_proto_add_term(&buf, "Name", name, name_len);
-	kz_proto_add_term(&buf, "Message", (const uint8 *) term->data, term->len);
-	kz_proto_add_int(&buf, "Sender-Pid", sender_pid);
-	kz_proto_add_int(&buf, "Timeout", timeout_ms);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_call(&buf, &me, call_msg_id, name, name_len, (const uint8 *) term->data,
+				 term->len, sender_pid, timeout_ms);
 	return publish_to_owner(queue, "call", name, name_len, &buf, msg_id);
 }
 
@@ -323,13 +306,12 @@ kz_out_reply(const char *queue, const char *req_msg_id, const char *body,
 {
 	StringInfoData buf;
 	StringInfo	term = binary_term(body, len);
+	KzSender	me = sender();
 
 	kz_bus_next_msg_id(msg_id);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "reply", req_msg_id);
-	kz_proto_add_term(&buf, "Reply", (const uint8 *) term->data, term->len);
-	if (owner_exited)
-		kz_proto_add_bool(&buf, "Owner-Exited", true);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_wire_reply(&buf, &me, req_msg_id, (const uint8 *) term->data, term->len,
+				  owner_exited);
 	return publish(KZ_EXCHANGE_TARGETED, queue, &buf, true, msg_id);
 }
 
@@ -342,33 +324,27 @@ kz_out_reply(const char *queue, const char *req_msg_id, const char *body,
 bool
 kz_out_heartbeat(const char *queue, bool sync_request)
 {
-	static const char *const state_names[] = {"local", "remote", "pending"};
 	StringInfoData buf;
-	char		msg_id[KZ_MSG_ID_LEN + 1];
-	char		session[17];
+	char		msg_id[KZ_NODES_MSG_ID_LEN + 1];
 	KzRegistryCounts counts;
-	int64		values[3];
+	KzHeartbeat hb;
+	KzSender	me = sender();
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	counts = kz_reg_counts();
 	LWLockRelease(kz_shared->reg_lock);
-	values[0] = counts.local;
-	values[1] = counts.remote;
-	values[2] = counts.pending;
-	snprintf(session, sizeof(session), "%016" PRIx64, kz_bus.session);
+	hb.expires_ms = (int64) kz_heartbeat_interval * 12 / 5;
+	hb.version = "kz_globals 1.0 (PostgreSQL " PG_MAJORVERSION ")";
+	hb.local = counts.local;
+	hb.remote = counts.remote;
+	hb.pending = counts.pending;
+	hb.incarnation = kz_shared->started_at;
+	hb.session = kz_bus.session;
+	hb.sync_request = sync_request;
 
-	kz_bus_next_msg_id(msg_id);
-	begin(&buf, KZ_APP_NAME_NODES, "nodes", "advertise", msg_id);
-	kz_proto_add_int(&buf, "Expires", (int64) kz_heartbeat_interval * 12 / 5);
-	kz_proto_add_str(&buf, "Zone", kz_zone);
-	kz_proto_add_counts(&buf, "Globals", state_names, values, 3);
-	kz_proto_add_str(&buf, "Version", "kz_globals 1.0 (PostgreSQL " PG_MAJORVERSION ")");
-	kz_proto_add_int(&buf, "Incarnation", kz_shared->started_at);
-	kz_proto_add_str(&buf, "Session", session);
-	kz_proto_add_int(&buf, "PG-Globals-Version", KZ_PG_PROTOCOL_VERSION);
-	if (sync_request)
-		kz_proto_add_bool(&buf, "Sync-Request", true);
-	kz_proto_end(&buf);
+	kz_proto_nodes_msg_id(msg_id, kz_bus.session, ++kz_bus.seq);
+	initStringInfo(&buf);
+	kz_wire_heartbeat(&buf, &me, msg_id, &hb);
 	if (queue)
 		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
 	return publish(KZ_EXCHANGE_NODES, "", &buf, false, NULL) != 0;

@@ -1650,6 +1650,21 @@ etf_put_atom(StringInfo out, const char *name, size_t len)
 }
 
 /*
+ * Appends an atom as ATOM_EXT: a 2-byte length and Latin-1 bytes.  OTP 25's
+ * term_to_binary/1 writes atoms this way (OTP 26 switched to
+ * SMALL_ATOM_UTF8_EXT); Kazoo nodes on OTP 25 compare what we write with
+ * what they wrote, so where Kazoo writes an atom we write it as they do.
+ */
+void
+etf_put_atom_latin1(StringInfo out, const char *name, size_t len)
+{
+	Assert(len <= 255);
+	appendStringInfoChar(out, (char) ETF_ATOM_EXT);
+	append_be(out, len, 2);
+	appendBinaryStringInfo(out, name, len);
+}
+
+/*
  * Appends an integer as term_to_binary does: SMALL_INTEGER_EXT for 0..255,
  * INTEGER_EXT for the rest of the 32-bit range, else SMALL_BIG_EXT with as
  * few digit bytes as needed.

@@ -87,6 +87,8 @@ extern EtfStatus etf_validate(const uint8 *buf, size_t len);
 extern void etf_put_version(StringInfo out);
 extern void etf_put_binary(StringInfo out, const char *data, size_t len);
 extern void etf_put_atom(StringInfo out, const char *name, size_t len);
+/* ATOM_EXT (tag 100), as term_to_binary/1 writes Latin-1 atoms on OTP 25. */
+extern void etf_put_atom_latin1(StringInfo out, const char *name, size_t len);
 extern void etf_put_integer(StringInfo out, int64 value);
 extern void etf_put_tuple_header(StringInfo out, uint32 arity);
 extern void etf_put_list_header(StringInfo out, uint32 length);

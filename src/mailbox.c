@@ -184,6 +184,8 @@ kz_mailbox_take(void)
 /*
  * A call's id is random, not a counter: it is the nonce of the caller's
  * reply tag, so that nobody can guess the tag of another session's call.
+ * KZ_CALL_ID_MASK bits of it, since a remote call's id travels in the
+ * sequence part of a 16-digit Msg-ID (bus_out.c checks that they agree).
  */
 static uint64
 random_call_id(void)
@@ -196,6 +198,7 @@ random_call_id(void)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not generate a random call id")));
+		id &= KZ_CALL_ID_MASK;
 	}
 	return id;
 }

@@ -103,7 +103,11 @@ extern dsa_pointer kz_mailbox_take(void);
  */
 extern void kz_slot_claim(int procno, int pid);
 
-/* call(): start waiting, hand over a reply, take it, stop waiting. */
+/*
+ * call(): start waiting, hand over a reply, take it, stop waiting.  A call
+ * id is a random number of 40 bits (KZ_CALL_ID_MASK), never 0.
+ */
+#define KZ_CALL_ID_MASK		((UINT64CONST(1) << 40) - 1)
 extern uint64 kz_call_begin(void);
 extern bool kz_call_answer(int procno, int pid, uint64 call_id, dsa_pointer reply);
 extern dsa_pointer kz_call_take_reply(uint64 call_id);

@@ -1686,13 +1686,25 @@ put_hex64(char *out, uint64 v)
 	}
 }
 
-/* Writes the id and a NUL: out must hold KZ_MSG_ID_LEN + 1 bytes. */
+/*
+ * Writes the id and a NUL: out must hold KZ_MSG_ID_LEN + 1 bytes.  session
+ * must fit KZ_SESSION_BITS; seq is taken modulo 2^40.
+ */
 void
 kz_proto_msg_id(char *out, uint64 session, uint64 seq)
 {
+	Assert((session & ~KZ_SESSION_MASK) == 0);
+	put_hex64(out, (session << (64 - KZ_SESSION_BITS)) | (seq & KZ_SEQ_MASK));
+	out[KZ_MSG_ID_LEN] = '\0';
+}
+
+/* A heartbeat's id: out must hold KZ_NODES_MSG_ID_LEN + 1 bytes. */
+void
+kz_proto_nodes_msg_id(char *out, uint64 session, uint64 seq)
+{
 	put_hex64(out, session);
 	put_hex64(out + 16, seq);
-	out[KZ_MSG_ID_LEN] = '\0';
+	out[KZ_NODES_MSG_ID_LEN] = '\0';
 }
 
 /* Reads 16 lower-case hex digits; false at any other character. */
@@ -1717,14 +1729,12 @@ get_hex64(const char *s, uint64 *value)
 bool
 kz_proto_parse_msg_id(const char *s, uint64 *session, uint64 *seq)
 {
-	uint64		a;
-	uint64		b;
+	uint64		v;
 
-	if (s == NULL || !get_hex64(s, &a) || !get_hex64(s + 16, &b) ||
-		s[KZ_MSG_ID_LEN] != '\0')
+	if (s == NULL || !get_hex64(s, &v) || s[KZ_MSG_ID_LEN] != '\0')
 		return false;
-	*session = a;
-	*seq = b;
+	*session = v >> (64 - KZ_SESSION_BITS);
+	*seq = v & KZ_SEQ_MASK;
 	return true;
 }
 

@@ -236,13 +236,21 @@ extern void kz_proto_routing_key(StringInfo out, const char *event,
 								 const uint8 *term, size_t len);
 
 /*
- * Message ids: 32 lower-case hex digits, the sender's 64-bit session
- * followed by a 64-bit sequence number; out needs KZ_MSG_ID_LEN + 1 bytes.
- * Parsing fails for any other form (Kazoo's own random ids, say).
+ * Message ids of globals messages: 16 lower-case hex digits, as Kazoo's
+ * (kz_binary:rand_hex(8)).  Ours are the sender's session (24 bits) and a
+ * sequence number (40 bits); out needs KZ_MSG_ID_LEN + 1 bytes.  Parsing
+ * fails for any other form; a Kazoo id parses, but into a session that is
+ * not ours but by chance.  Heartbeats carry 32 digits, as kz_nodes' do:
+ * the whole 64-bit session, then a 64-bit sequence number.
  */
-#define KZ_MSG_ID_LEN 32
+#define KZ_MSG_ID_LEN 16
+#define KZ_NODES_MSG_ID_LEN 32
+#define KZ_SESSION_BITS 24
+#define KZ_SESSION_MASK ((UINT64CONST(1) << KZ_SESSION_BITS) - 1)
+#define KZ_SEQ_MASK ((UINT64CONST(1) << (64 - KZ_SESSION_BITS)) - 1)
 extern void kz_proto_msg_id(char *out, uint64 session, uint64 seq);
 extern bool kz_proto_parse_msg_id(const char *s, uint64 *session, uint64 *seq);
+extern void kz_proto_nodes_msg_id(char *out, uint64 session, uint64 seq);
 
 /*
  * The node a kz_globals queue belongs to: every such queue is named

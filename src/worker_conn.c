@@ -156,10 +156,14 @@ try_uri(const char *shown, const char *uri, char *err, size_t errlen)
 	if (!password_from_file(shown, &password, err, errlen))
 		return false;
 
-	/* a fresh session per connection: Msg-ID prefix, queue, app-id */
+	/*
+	 * A fresh session per connection: Msg-ID prefix, queue, app-id.  It is
+	 * KZ_SESSION_BITS wide, so that it fits Kazoo's 16-digit Msg-IDs with a
+	 * sequence number.
+	 */
 	do
 	{
-		kz_bus.session = pg_prng_uint64(&pg_global_prng_state);
+		kz_bus.session = pg_prng_uint64(&pg_global_prng_state) & KZ_SESSION_MASK;
 	} while (kz_bus.session == 0);
 	snprintf(app_id, sizeof(app_id), "%016" PRIx64, kz_bus.session);
 	make_queue_name();

@@ -344,6 +344,9 @@ main() {
     local start=$SECONDS
     if [ "${KZ_SKIP_SETUP:-0}" != 1 ]; then
         kz_ensure_packages
+        if [ -n "${KAZOO_SRC:-}" ]; then
+            KZ_PACKAGES_FILE=$KZ_ROOT/test/kazoo/packages.txt kz_ensure_packages
+        fi
         if ! kz_build_install; then
             record build 0 1
             printf '%s\n' "${SUMMARY[@]}"
@@ -366,6 +369,9 @@ main() {
 
     if [ "$ANY_FAILED" -ne 0 ]; then
         show_failure_details
+    fi
+    if [ -z "${KAZOO_SRC:-}" ] && wants tap; then
+        kz_log "SKIPPED the interop tests against real Kazoo (test/t/070_kazoo_interop.pl): KAZOO_SRC is not set (README, \"Talking to Kazoo nodes\")"
     fi
     kz_log "results ($((SECONDS - start)) s)"
     if [ "${#SUMMARY[@]}" -gt 0 ]; then

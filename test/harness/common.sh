@@ -212,8 +212,9 @@ kz_user_cmd() {
     local v
     # Pass through the knobs developers use with the PostgreSQL TAP tests.
     # And the suites' own knobs (KZ_MODEL_*, KZ_FUZZ_*), so that the replay
-    # command a failing suite prints works through `make test`.
-    for v in PG_TEST_NOCLEAN PG_TEST_EXTRA PG_TEST_TIMEOUT_DEFAULT TERM KEEP \
+    # command a failing suite prints works through `make test`; KAZOO_SRC:
+    # the Kazoo checkout of the interop tests (test/kazoo).
+    for v in PG_TEST_NOCLEAN PG_TEST_EXTRA PG_TEST_TIMEOUT_DEFAULT TERM KEEP KAZOO_SRC \
         $(compgen -v KZ_MODEL_) $(compgen -v KZ_FUZZ_); do
         if [ -n "${!v:-}" ]; then
             envv+=("$v=${!v}")

@@ -10,9 +10,18 @@ Kazoo's ``kz_globals`` and ``kz_nodes`` do (see
   (``<node>-kz_globals-<0.N.0>-<8 hex>``, auto-delete; exclusive, where
   Kazoo's is not, see ``_connect``) bound to ``globals`` with
   ``globals.*.*`` and to ``targeted`` with its own name; a second queue,
-  like kz_nodes' own, bound to ``nodes`` (and to ``targeted``);
-* heartbeats (``nodes``/``advertise`` from ``kz_nodes``, ``Expires`` as a
-  string of milliseconds, ``Globals`` = counts of the table by state),
+  like kz_nodes' own (``<node>-kz_nodes-...``), bound to ``nodes`` (and to
+  ``targeted``);
+* messages as real Kazoo writes them (captured from Kazoo's own nodes, see
+  test/fixtures/kazoo): Msg-ID 16 hex digits (32 on heartbeats);
+  System-Log-ID (the Msg-ID) on claims, queries and calls; Server-ID on
+  claims, advertisements, queries, calls and answers that name an owner,
+  not on answers with State=none, sends, unregisters or replies; Name in
+  replies; atoms as ATOM_EXT (tag 100, OTP 25); AMQP properties
+  content_type and timestamp (Gregorian microseconds);
+* heartbeats (``nodes``/``advertise`` from ``kz_nodes``, no Server-ID,
+  ``Expires`` an integer of milliseconds, ``Globals`` = counts of the table
+  by state, and the VM figures Kazoo sends),
   expiry of peers after ``Expires`` x 1.25, checked every second, which
   drops the expired node's remote rows;
 * claims (``register`` with ``State=pending``, by default without a
@@ -35,6 +44,10 @@ Where it differs from Kazoo, on purpose:
   (Kazoo's claim worker crashes and its caller waits a day);
 * the heartbeat period is fixed (Kazoo draws 5-15 s) and Expires equals
   it, so peers expire the node 1.25 periods after its last heartbeat;
+* requests collect their replies on the kz_globals queue (Kazoo's use the
+  queue of a kz_amqp_worker, ``<node>-kz_amqp_worker-<pid>-<8 hex>``);
+* ``heartbeat_server_id=True`` puts kz_nodes' queue in heartbeats as
+  Server-ID, which real Kazoo does not;
 * expiry always reaches the registry (Kazoo may lose that subscription,
   defect 7.8); ``expire_names=False`` keeps an expired node's rows;
 * routing keys are cut to 255 bytes (Kazoo would fail to publish);
@@ -90,6 +103,11 @@ def now_us():
 def random_hex(nbytes):
     """Lower-case hex of random bytes, as kz_binary:rand_hex/1."""
     return os.urandom(nbytes).hex()
+
+
+def globals_msg_id():
+    """A Msg-ID as Kazoo's kz_globals messages carry: 16 hex digits."""
+    return random_hex(8)
 
 
 def beats(ts_a, node_a, ts_b, node_b):
@@ -202,7 +220,9 @@ class KazooNode:
       startup_grace  use Kazoo's 2-minute grace (10 replies, 10 s)
       expire_names   drop an expired node's rows (Kazoo: yes, when kz_nodes
                      notifies kz_globals)
-      atom_tag       100 to write atoms as OTP 25 does, 119 as OTP 26+
+      atom_tag       100 to write atoms as OTP 25 does (the default, as
+                     the Kazoo measured), 119 as OTP 26+
+      heartbeat_server_id  put kz_nodes' queue in heartbeats (Kazoo: no)
       log            a callable for debug lines, or None
     """
 
@@ -210,7 +230,7 @@ class KazooNode:
                  zone="local", request_timeout_ms=2000,
                  claim_timestamp=False, keep_failed_pending=False,
                  startup_grace=False, expire_names=True,
-                 atom_tag=etf.SMALL_ATOM_UTF8_EXT, log=None):
+                 atom_tag=etf.ATOM_EXT, heartbeat_server_id=False, log=None):
         self.uri = uri
         self.node = node
         self.zone = zone
@@ -222,6 +242,7 @@ class KazooNode:
         self.startup_grace = startup_grace
         self.expire_names = expire_names
         self.atom_tag = atom_tag
+        self.heartbeat_server_id = heartbeat_server_id
         self._log = log
         self.queue = self._queue_name("kz_globals")
         self.nodes_queue = self._queue_name("kz_nodes")
@@ -250,12 +271,9 @@ class KazooNode:
     # -- lifecycle --------------------------------------------------------
 
     def _queue_name(self, module):
-        """A queue name as real Kazoo's kz_amqp_util:new_queue_name/1
-        builds it for a module: "<node>-<module>-<pid>-<8 hex>" (measured:
-        kzA@localhost-kz_globals-<0.266.0>-8c4dc5dc)."""
+        """A queue name as Kazoo builds it: <node>-<module>-<pid>-<8 hex>."""
         return "%s-%s-<0.%d.0>-%s" % (self.node, module,
-                                      random.randint(100, 99999),
-                                      random_hex(4))
+                                      random.randint(100, 99999), random_hex(4))
 
     def start(self, timeout=30):
         """Connects, declares the topology, starts consuming; returns self."""
@@ -382,7 +400,7 @@ class KazooNode:
         if isinstance(body, str):
             body = body.encode("utf-8")
         props = properties or pika.BasicProperties(
-            content_type="application/json", delivery_mode=1)
+            content_type="application/json", timestamp=now_us())
         self._channel.basic_publish(exchange, key, body, properties=props)
         self.counters["published"] += 1
 
@@ -402,12 +420,15 @@ class KazooNode:
 
     def envelope(self, event, category="globals", app_name=APP_NAME,
                  msg_id=None, node=None, server_id=None):
-        """Kazoo's envelope fields for a message (any Node may be forged)."""
-        return {"App-Name": app_name, "App-Version": APP_VERSION,
+        """Kazoo's envelope fields for a message (any Node may be forged).
+        Server-ID is our queue unless given; False leaves it out."""
+        body = {"App-Name": app_name, "App-Version": APP_VERSION,
                 "Event-Category": category, "Event-Name": event,
-                "Msg-ID": msg_id or random_hex(16),
-                "Node": node or self.node,
-                "Server-ID": self.queue if server_id is None else server_id}
+                "Msg-ID": msg_id or globals_msg_id(),
+                "Node": node or self.node}
+        if server_id is not False:
+            body["Server-ID"] = self.queue if server_id is None else server_id
+        return body
 
     def _encode_name(self, name):
         return etf.encode(name, self.atom_tag)
@@ -419,9 +440,14 @@ class KazooNode:
         body.update(fields)
         return body
 
-    def _broadcast(self, event, name, fields, msg_id=None):
-        """Publishes an event about a name on globals (in the I/O thread)."""
-        body = self._globals_msg(event, name, fields, msg_id=msg_id)
+    def _broadcast(self, event, name, fields, msg_id=None, server_id=None):
+        """Publishes an event about a name on globals (in the I/O thread).
+        Requests that collect replies carry System-Log-ID, as Kazoo's
+        kz_amqp_worker sets it."""
+        body = self._globals_msg(event, name, fields, msg_id=msg_id,
+                                 server_id=server_id)
+        if event in ("query", "call") or fields.get("State") == "pending":
+            body["System-Log-ID"] = body["Msg-ID"]
         key = routing_key(event, self._encode_name(name))
         self._basic_publish(EXCHANGE_GLOBALS, key, json.dumps(body))
 
@@ -432,8 +458,7 @@ class KazooNode:
     def _advertise(self, row):
         """Broadcasts State=registered for a row owned here."""
         self._broadcast("register", row.name, {
-            "State": "registered", "Timestamp": row.timestamp,
-            "Zone": self.zone})
+            "State": "registered", "Timestamp": row.timestamp})
 
     # -- heartbeats and expiry (kz_nodes) ---------------------------------
 
@@ -447,16 +472,17 @@ class KazooNode:
 
     def _publish_heartbeat(self):
         body = self.envelope("advertise", category="nodes",
-                             app_name=NODES_APP_NAME,
-                             server_id=self.nodes_queue)
+                             app_name=NODES_APP_NAME, msg_id=random_hex(16),
+                             server_id=(self.nodes_queue
+                                        if self.heartbeat_server_id else False))
         body.update({
-            "Expires": str(self.expires_ms),
+            "Expires": self.expires_ms,
             "Zone": self.zone,
             "Globals": self.stats(),
-            "Version": "4.3-sim - 25",
+            "Version": "5.0 - 25",
             "Used-Memory": 0, "Processes": threading.active_count(),
-            "Ports": 0, "Channels": 0, "Registrations": 0,
-            "WhApps": {"kazoo_globals": {}},
+            "Ports": 0, "Channels": 0, "Conferences": 0, "Registrations": 0,
+            "Node-Info": {}, "WhApps": {}, "md5": random_hex(8),
         })
         self._basic_publish(EXCHANGE_NODES, "", json.dumps(body))
 
@@ -585,15 +611,14 @@ class KazooNode:
         """A peer's claim: reply with what the table says (Kazoo's rules)."""
         name, key = self._name_of(msg)
         reply = {"State": "none"}
-        server = self.queue
+        server = False          # State=none: no Server-ID, as Kazoo
         with self._lock:
             row = self._table.get(key)
             if row is not None:
                 reply = {"State": row.state, "Timestamp": row.timestamp}
+                server = row.server or self.queue
                 if row.state == "local" and row.node == self.node:
                     self._advertise(row)
-                else:
-                    server = row.server or self.queue
         if not msg.get("Server-ID"):
             return
         body = self._globals_msg("register_resp", name, reply,
@@ -635,7 +660,8 @@ class KazooNode:
                 reply = {"State": "local", "Timestamp": row.timestamp}
         if msg.get("Server-ID"):
             self._targeted(msg["Server-ID"], self._globals_msg(
-                "query_resp", name, reply, msg_id=msg.get("Msg-ID")))
+                "query_resp", name, reply, msg_id=msg.get("Msg-ID"),
+                server_id=None if reply["State"] == "local" else False))
 
     def _on_unregister(self, msg):
         """Obeyed only when it comes from the node that owns the row."""
@@ -696,7 +722,7 @@ class KazooNode:
     def _collect(self, event, name, fields, expected, timeout_ms):
         """Publishes a request and gathers replies with its Msg-ID until
         ``expected`` have come or the timeout passes."""
-        msg_id = random_hex(16)
+        msg_id = globals_msg_id()
         collector = _Collector(expected)
         with self._lock:
             self._collectors[msg_id] = collector
@@ -795,7 +821,8 @@ class KazooNode:
             del self._table[key]
         reason = etf.to_b64(Atom("normal"), self.atom_tag)
         self._in_io(lambda: self._broadcast("unregister", name,
-                                            {"Reason": reason}))
+                                            {"Reason": reason},
+                                            server_id=False))
         return True
 
     def whereis(self, name, timeout_ms=None):
@@ -846,7 +873,8 @@ class KazooNode:
                 self._cond.notify_all()
             return "local"
         body = {"Message": etf.to_b64(message, self.atom_tag)}
-        self._in_io(lambda: self._broadcast("send", name, body))
+        self._in_io(lambda: self._broadcast("send", name, body,
+                                            server_id=False))
         return "sent"
 
     def call(self, name, message, timeout_ms=PROXY_CALL_TIMEOUT_MS,
@@ -855,7 +883,7 @@ class KazooNode:
         the decoded Reply, or the value {error, timeout} as the proxy does.
         Looks the name up first (whereis) unless ``lookup`` is False."""
         row = self._route(name, lookup, force)
-        msg_id = random_hex(16)
+        msg_id = globals_msg_id()
         collector = _Collector(1)
         with self._lock:
             self._collectors[msg_id] = collector
@@ -913,7 +941,8 @@ class KazooNode:
                 return
         if not entry.get("server_id"):
             return
-        body = self.envelope("reply", msg_id=entry["msg_id"])
+        body = self.envelope("reply", msg_id=entry["msg_id"], server_id=False)
+        body["Name"] = base64.b64encode(self._encode_name(entry["name"])).decode()
         body["Reply"] = etf.to_b64(term, self.atom_tag)
         self._in_io(lambda: self._targeted(entry["server_id"], body),
                     wait=threading.current_thread() is not self._thread)
@@ -1314,7 +1343,11 @@ def main(argv=None):
     parser.add_argument("--no-expire-names", action="store_true",
                         help="keep an expired node's rows")
     parser.add_argument("--otp25-atoms", action="store_true",
-                        help="write atoms as ATOM_EXT (tag 100)")
+                        help="write atoms as ATOM_EXT (tag 100; the default)")
+    parser.add_argument("--otp26-atoms", action="store_true",
+                        help="write atoms as SMALL_ATOM_UTF8_EXT (tag 119)")
+    parser.add_argument("--heartbeat-server-id", action="store_true",
+                        help="put kz_nodes' queue in heartbeats (Kazoo does not)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
 
@@ -1330,7 +1363,8 @@ def main(argv=None):
         keep_failed_pending=args.keep_failed_pending,
         startup_grace=args.startup_grace,
         expire_names=not args.no_expire_names,
-        atom_tag=etf.ATOM_EXT if args.otp25_atoms else etf.SMALL_ATOM_UTF8_EXT,
+        atom_tag=etf.SMALL_ATOM_UTF8_EXT if args.otp26_atoms else etf.ATOM_EXT,
+        heartbeat_server_id=args.heartbeat_server_id,
         log=log if args.verbose else None)
     try:
         node.start()

@@ -52,3 +52,10 @@ SELECT kz_globals.register_name_wait('standby-free') AS already_mine_no_timeout;
 -- clean up
 SELECT count(*) FROM (SELECT kz_globals.unregister_name(n) FROM kz_globals.registered() n) s;
 SELECT count(*) FROM kz_globals.registered();
+
+-- names a Kazoo node can address itself (letters and digits, length not a
+-- multiple of 4)
+SELECT n, kz_globals.kazoo_addressable(n)
+  FROM unnest(ARRAY['alpha', 'abc', 'abcdefg', 'Zz9', 'job-1', 'invoice-worker',
+                    'abcd', 'job1', 'a b', 'ab==', 'é', '', 'x.y', 'a_b']) AS n;
+SELECT kz_globals.kazoo_addressable(NULL) IS NULL AS null_is_null;

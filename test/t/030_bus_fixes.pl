@@ -21,7 +21,7 @@ my $n1 = KzHarness::node('n1', broker => $broker, gucs => \%gucs);
 my $n2 = KzHarness::node('n2', broker => $broker,
 	gucs => { %gucs, 'kz_globals.on_conflict' => 'terminate' });
 my $k = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo1@sim.local',
-	args => [ '--heartbeat-ms', 500, '--expires-ms', 30000 ]);
+	args => [ '--heartbeat-ms', 500, '--expires-ms', 30000, '--heartbeat-server-id' ]);
 my $KZ = 'kazoo1@sim.local';
 
 sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
@@ -209,11 +209,14 @@ ok(wait_row($n2, 'fix6', 'none'), 'fix 6: ... and without it once it is gone');
 
 # --- fix 7: a Kazoo node that restarts (new kz_nodes queue) or expires
 #     loses all its rows at once ---
+# (The simulated node puts its kz_nodes queue in its heartbeats as
+# Server-ID, which is how a restart is recognised here; real Kazoo's
+# heartbeats carry no Server-ID: see test/t/070_kazoo_interop.pl.)
 $k->cmd(register => { name => 'fix7' });
 wait_row($n1, 'fix7', "remote $KZ") or die;
 $k->quit;
 $k = KzHarness::Kazoo->new(broker => $broker, node => $KZ,
-	args => [ '--heartbeat-ms', 500, '--expires-ms', 30000 ]);
+	args => [ '--heartbeat-ms', 500, '--expires-ms', 30000, '--heartbeat-server-id' ]);
 ok(wait_row($n1, 'fix7', 'none'), 'fix 7: a restarted Kazoo node loses its old names at once');
 my $k2 = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo2@sim.local',
 	args => [ '--heartbeat-ms', 500 ]);

@@ -78,6 +78,9 @@ exercised('kz_globals.registered()');
 is(sql('updated', "SELECT kz_globals.token('up-owner')"), $token,
 	'token() is unchanged by the update');
 exercised('kz_globals.token(text)');
+is(sql('updated', "SELECT kz_globals.kazoo_addressable('abc') AND NOT kz_globals.kazoo_addressable('job-1')"),
+	't', 'kazoo_addressable() (new in 1.1) is there after the update');
+exercised('kz_globals.kazoo_addressable(text)');
 is($owner->query_safe("SELECT kz_globals.assert_owner('up-owner', $token)"), 't',
 	'assert_owner() holds for the owner with its token');
 exercised('kz_globals.assert_owner(text,bigint)');

@@ -1393,7 +1393,7 @@ test_null_fields(void)
  */
 
 /* The values every round-trip message carries. */
-#define RT_SESSION		UINT64CONST(0x0123456789abcdef)
+#define RT_SESSION		UINT64CONST(0x89abcd)	/* KZ_SESSION_BITS wide */
 #define RT_NODE			"pg1@db1.example.com"
 #define RT_SERVER		"pg1@db1.example.com-kz_globals-00ff"
 #define RT_TIMESTAMP	INT64CONST(63881234567890123)
@@ -2354,41 +2354,56 @@ static void
 test_msg_ids(void)
 {
 	static const char *const bad[] = {
-		"", "0", "0123456789abcdef0123456789abcde",
-		"0123456789abcdef0123456789abcdef0", "0123456789ABCDEF0123456789abcdef",
-		"0123456789abcdef0123456789abcdeg", "0123456789abcdef 123456789abcdef",
-		"f1c9a0b3-e8d2-474c-9d6b-1c2e3f4a5b6c", "+123456789abcdef0123456789abcdef",
-		"0x23456789abcdef0123456789abcdef",
+		"", "0", "0123456789abcde", "0123456789abcdef0",
+		"0123456789ABCDEF", "0123456789abcdeg", "01234567 9abcdef",
+		"+123456789abcdef", "0x23456789abcdef",
+		/* the 32-digit form of earlier versions (and of heartbeats) */
+		"0123456789abcdef000000000000002a",
+		"f1c9a0b3-e8d2-474c-9d6b-1c2e3f4a5b6c",
 	};
 	char		id[KZ_MSG_ID_LEN + 1];
+	char		long_id[KZ_NODES_MSG_ID_LEN + 1];
 	uint64		session;
 	uint64		seq;
 	size_t		i;
 
-	kz_proto_msg_id(id, UINT64CONST(0x0123456789abcdef), 42);
-	CHECK_STR(id, "0123456789abcdef000000000000002a");
+	/* 16 digits, as Kazoo's: 24 bits of session, 40 of sequence */
+	kz_proto_msg_id(id, UINT64CONST(0xabcdef), 42);
+	CHECK_STR(id, "abcdef000000002a");
 	CHECK(kz_proto_parse_msg_id(id, &session, &seq));
-	CHECK(session == UINT64CONST(0x0123456789abcdef) && seq == 42);
+	CHECK(session == UINT64CONST(0xabcdef) && seq == 42);
 
 	kz_proto_msg_id(id, 0, 0);
-	CHECK_STR(id, "00000000000000000000000000000000");
+	CHECK_STR(id, "0000000000000000");
 	CHECK(kz_proto_parse_msg_id(id, &session, &seq) && session == 0 && seq == 0);
 
-	kz_proto_msg_id(id, PG_UINT64_MAX, PG_UINT64_MAX - 1);
-	CHECK_STR(id, "fffffffffffffffffffffffffffffffe");
+	kz_proto_msg_id(id, KZ_SESSION_MASK, KZ_SEQ_MASK - 1);
+	CHECK_STR(id, "fffffffffffffffe");
 	CHECK(kz_proto_parse_msg_id(id, &session, &seq));
-	CHECK(session == PG_UINT64_MAX && seq == PG_UINT64_MAX - 1);
+	CHECK(session == KZ_SESSION_MASK && seq == KZ_SEQ_MASK - 1);
+
+	/* a sequence number is taken modulo 2^40 */
+	kz_proto_msg_id(id, 1, KZ_SEQ_MASK + 3);
+	CHECK_STR(id, "0000010000000002");
+
+	/* a Kazoo id (kz_binary:rand_hex(8)) parses, into some session */
+	CHECK(kz_proto_parse_msg_id("b8f8047a7392ec59", &session, &seq) &&
+		  session == UINT64CONST(0xb8f804) && seq == UINT64CONST(0x7a7392ec59));
 
 	for (i = 0; i < 1000; i++)
 	{
-		uint64		a = rng_next();
-		uint64		b = rng_next();
+		uint64		a = rng_next() & KZ_SESSION_MASK;
+		uint64		b = rng_next() & KZ_SEQ_MASK;
 
 		kz_proto_msg_id(id, a, b);
 		CHECK(strlen(id) == KZ_MSG_ID_LEN &&
 			  kz_proto_parse_msg_id(id, &session, &seq) &&
 			  session == a && seq == b);
 	}
+
+	/* heartbeats: 32 digits, as kz_nodes' */
+	kz_proto_nodes_msg_id(long_id, UINT64CONST(0x0123456789abcdef), 42);
+	CHECK_STR(long_id, "0123456789abcdef000000000000002a");
 
 	session = seq = 7;
 	for (i = 0; i < lengthof(bad); i++)
