@@ -46,6 +46,14 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/harness/common.sh"
 
 SUITES=${SUITES:-unit,regress,tap,suites}
+
+# The TAP tests that need a broker run only when PG_TEST_EXTRA names amqp
+# (as PostgreSQL's own suites that need an outside service): make test
+# starts its brokers itself, so it always adds it.
+case " ${PG_TEST_EXTRA:-} " in
+    *" amqp "*) ;;
+    *) PG_TEST_EXTRA="${PG_TEST_EXTRA:+$PG_TEST_EXTRA }amqp" ;;
+esac
 SUITE_TIMEOUT=${KZ_SUITE_TIMEOUT:-2400}
 
 WORK=""         # the private copy of the tree

@@ -326,6 +326,13 @@ use File::Temp qw(tempdir);
 sub new
 {
 	my ($class, %opts) = @_;
+
+	# As PostgreSQL's own suites that need an outside service do: a test
+	# that needs a broker runs only when PG_TEST_EXTRA names amqp (make test
+	# sets it), and is skipped with the reason otherwise.
+	Test::More::plan(skip_all =>
+		  'needs a RabbitMQ broker: set PG_TEST_EXTRA=amqp (make test does)')
+	  unless ($ENV{PG_TEST_EXTRA} // '') =~ /\bamqp\b/;
 	my ($epmd, $cookie) = KzHarness::_cluster_identity();
 	my $label = $opts{name} // 'rmq';
 	my $self = bless {
