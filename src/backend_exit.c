@@ -31,6 +31,7 @@
 #include "claims.h"
 #include "mailbox.h"
 #include "messaging.h"
+#include "rules_apply.h"
 #include "shmem.h"
 
 /*

@@ -29,7 +29,6 @@
 #include "utils/timestamp.h"
 
 #include "bus.h"
-#include "claims.h"
 #include "guc.h"
 #include "mailbox.h"
 #include "names.h"

@@ -60,38 +60,6 @@ extern bool kz_find_owner(const KzName *name, KzOwner *owner);
  */
 extern bool kz_whereis(const KzName *name, KzOwner *owner);
 
-/* Removes a row (caller holds reg_lock exclusively), telling the cluster. */
-extern void kz_drop_row(KzRow *row, bool tell_cluster);
-
-/*
- * Makes a row stand for a registration owned by another node (caller holds
- * reg_lock exclusively): what a superseded local or pending row becomes.
- */
-extern void kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid,
-							   bool kazoo);
-
-/*
- * Caller holds reg_lock exclusively.  kz_row_end_claim ends a pending row
- * whose claim did not win: it becomes the row of the rival it held back
- * (true) or goes (false).  kz_row_clear_dead removes a row whose local
- * owner died, except that a pending one yields to its rival; it returns
- * the row if it stays.  Both by the rules (rules.h).
- */
-extern bool kz_row_end_claim(KzRow *row);
-extern KzRow *kz_row_clear_dead(KzRow *row);
-
-/* Queues the unregister event of a local registration that went. */
-extern void kz_tell_unregister(const KzName *name, int64 ts, int32 pid);
-
-/* Releases every name of backend (procno, pid): its exit.  Never errors. */
-extern void kz_release_backend(int procno, int pid);
-
-/* Releases names whose local owner died without releasing them. */
-extern void kz_sweep_dead_owners(void);
-
-/* Wakes the backends waiting in register_name_wait() for a freed name. */
-extern void kz_wake_standbys(uint32 hash);
-
 /*
  * register_name_wait(): a standby for name.  Sleeps until the name is free
  * anywhere, then claims it; repeats if another standby won.  False after

@@ -34,7 +34,6 @@
 #include "utils/timestamp.h"
 
 #include "bus.h"
-#include "claims.h"
 #include "conflict.h"
 #include "guc.h"
 #include "nodes.h"

@@ -39,7 +39,6 @@
 #include "utils/timestamp.h"
 
 #include "bus.h"
-#include "claims.h"
 #include "guc.h"
 #include "nodes.h"
 #include "rules_apply.h"

@@ -11,10 +11,13 @@
  */
 #include "postgres.h"
 
-#include "claims.h"
+#include "miscadmin.h"
+
 #include "guc.h"
 #include "nodes.h"
+#include "request.h"
 #include "rules_apply.h"
+#include "shmem.h"
 
 static const char *
 name_of(int node, char *buf)
@@ -110,4 +113,172 @@ kz_rules_write(KzRow *row, const KzName *name, const KzRuleRow *r,
 			break;
 	}
 	return row;
+}
+
+/* Row primitives: the table, the owners' slots and the standbys. */
+
+void
+kz_wake_standbys(uint32 hash)
+{
+	int			i;
+
+	if (pg_atomic_read_u32(&kz_shared->waiters) == 0)
+		return;
+	pg_memory_barrier();
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (kz_backends[i].wait_hash == hash)
+			SetLatch(kz_proc_latch(i));
+	}
+}
+
+
+/*
+ * Queues the unregister event for a local name that is going away.  Used
+ * from exit callbacks too, so it never raises: if memory is short the event
+ * is lost and the peers correct themselves at the next full sync.
+ */
+void
+kz_tell_unregister(const KzName *name, int64 ts, int32 pid)
+{
+	KzJobSpec	spec;
+
+	if (!kz_cluster_configured() &&
+		pg_atomic_read_u32(&kz_shared->broker_state) == KZ_BROKER_DISABLED)
+		return;
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = KZ_JOB_UNREGISTER;
+	spec.procno = -1;
+	spec.pid = pid;
+	spec.timestamp = ts;
+	spec.name = name;
+	(void) kz_job_submit(&spec, true);
+}
+
+void
+kz_drop_row(KzRow *row, bool tell_cluster)
+{
+	uint32		hash = row->hash;
+
+	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
+		row->procno >= 0 && row->procno < MaxBackends)
+		kz_backends[row->procno].names_owned--;
+	if (tell_cluster && row->state == KZ_ROW_LOCAL)
+		kz_tell_unregister(&row->name, row->timestamp, row->pid);
+	kz_reg_delete(row);
+	kz_wake_standbys(hash);
+}
+
+void
+kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid, bool kazoo)
+{
+	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
+		row->procno >= 0 && row->procno < MaxBackends)
+		kz_backends[row->procno].names_owned--;
+	row->node = node;
+	row->timestamp = ts;
+	row->pid = pid;
+	row->procno = -1;
+	row->dbid = InvalidOid;
+	row->roleid = InvalidOid;
+	row->claim_id = 0;
+	row->flags = kazoo ? KZ_ROW_KAZOO : 0;
+	kz_reg_set_state(row, KZ_ROW_REMOTE);
+}
+
+bool
+kz_row_end_claim(KzRow *row)
+{
+	KzRuleRow	r;
+	KzRuleEffects eff;
+	KzName		name = row->name;
+
+	kz_rules_read(row, &r, NULL);
+	kz_rule_verdict(&r, r.claim_id, false, &r, &eff);
+	return kz_rules_write(row, &name, &r, &eff) != NULL;
+}
+
+KzRow *
+kz_row_clear_dead(KzRow *row)
+{
+	KzRuleRow	r;
+	KzRuleEffects eff;
+	KzName		name = row->name;
+
+	kz_rules_read(row, &r, NULL);
+	kz_rule_owner_gone(&r, &r, &eff);
+	return kz_rules_write(row, &name, &r, &eff);
+}
+
+
+/* True for a row owned, or last owned, by a backend in PGPROC slot procno. */
+static bool
+owned_by_slot(const KzRow *row, int procno, int pid)
+{
+	if (row->state != KZ_ROW_LOCAL && row->state != KZ_ROW_PENDING)
+		return false;
+	if (row->procno != procno)
+		return false;
+	return row->pid == pid || !kz_row_alive(row);
+}
+
+/*
+ * Drops the rows of slot procno owned by pid (or by a process that has
+ * exited); a pending row that held back a rival becomes the rival's.
+ * Caller holds reg_lock exclusively.  A scan of the table, but
+ * only when the slot has names: once per exiting owner.
+ */
+void
+kz_release_slot_locked(int procno, int pid)
+{
+	int32		i;
+	int32		n = kz_reg_capacity();
+
+	for (i = 0; i < n && kz_backends[procno].names_owned > 0; i++)
+	{
+		KzRow	   *row = kz_reg_row(i);
+
+		if (!owned_by_slot(row, procno, pid))
+			continue;
+		if (row->state == KZ_ROW_PENDING)
+			(void) kz_row_end_claim(row);
+		else
+			kz_drop_row(row, true);
+	}
+}
+
+void
+kz_release_backend(int procno, int pid)
+{
+	if (kz_backends[procno].names_owned <= 0)
+		return;
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	kz_release_slot_locked(procno, pid);
+	LWLockRelease(kz_shared->reg_lock);
+}
+
+/*
+ * Releases the names of owners that exited without doing it themselves
+ * (processes that never armed the exit callback).  Looks at the slots, not
+ * the table, so it costs nothing while every owner lives.
+ */
+void
+kz_sweep_dead_owners(void)
+{
+	int32	   *dead = palloc0(MaxBackends * sizeof(int32));
+	int			i;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (kz_backends[i].names_owned > 0 && !kz_proc_alive(i, kz_backends[i].owner_pid))
+			dead[i] = kz_backends[i].owner_pid;
+	}
+	LWLockRelease(kz_shared->reg_lock);
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (dead[i] != 0)
+			kz_release_backend(i, dead[i]);
+	}
+	pfree(dead);
 }

@@ -6,7 +6,9 @@
  *	  the shared table.
  *
  * Run by the worker (events from the bus, verdicts) and by backends (a
- * claim given up, an owner's exit).  The caller holds reg_lock exclusively;
+ * claim given up, an owner's exit).  Also the row primitives both use:
+ * dropping a row, making it another node's, releasing an ended owner's
+ * rows, waking the standbys of a freed name.  The caller holds reg_lock exclusively;
  * reading a row takes nodes_lock shared for node names (lock order:
  * reg_lock, then nodes_lock).  Nothing here logs or raises.
  *
@@ -43,5 +45,47 @@ extern void kz_rules_read(const KzRow *row, KzRuleRow *r, KzRuleNames *names);
  */
 extern KzRow *kz_rules_write(KzRow *row, const KzName *name, const KzRuleRow *r,
 							 const KzRuleEffects *eff);
+
+/*
+ * Row primitives, for the rules' writer above and for the backends'
+ * claims (claims.c).
+ */
+/* Removes a row (caller holds reg_lock exclusively), telling the cluster. */
+extern void kz_drop_row(KzRow *row, bool tell_cluster);
+
+/*
+ * Makes a row stand for a registration owned by another node (caller holds
+ * reg_lock exclusively): what a superseded local or pending row becomes.
+ */
+extern void kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid,
+							   bool kazoo);
+
+/*
+ * Caller holds reg_lock exclusively.  kz_row_end_claim ends a pending row
+ * whose claim did not win: it becomes the row of the rival it held back
+ * (true) or goes (false).  kz_row_clear_dead removes a row whose local
+ * owner died, except that a pending one yields to its rival; it returns
+ * the row if it stays.  Both by the rules (rules.h).
+ */
+extern bool kz_row_end_claim(KzRow *row);
+extern KzRow *kz_row_clear_dead(KzRow *row);
+
+/* Queues the unregister event of a local registration that went. */
+extern void kz_tell_unregister(const KzName *name, int64 ts, int32 pid);
+
+/*
+ * Drops the rows of slot procno owned by pid (or by a process that has
+ * exited); caller holds reg_lock exclusively.
+ */
+extern void kz_release_slot_locked(int procno, int pid);
+
+/* Releases every name of backend (procno, pid): its exit.  Never errors. */
+extern void kz_release_backend(int procno, int pid);
+
+/* Releases names whose local owner died without releasing them. */
+extern void kz_sweep_dead_owners(void);
+
+/* Wakes the backends waiting in register_name_wait() for a freed name. */
+extern void kz_wake_standbys(uint32 hash);
 
 #endif							/* KZ_RULES_APPLY_H */

@@ -39,7 +39,6 @@
 
 #include "amqp_conn.h"
 #include "bus.h"
-#include "claims.h"
 #include "guc.h"
 #include "registry.h"
 #include "request.h"
