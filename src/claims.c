@@ -112,6 +112,16 @@ kz_cluster_ready(bool raise)
 }
 
 static void
+report_role_limit(Oid roleid, int32 held)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("role \"%s\" holds %d names, the most kz_globals.max_names_per_role allows",
+					GetUserNameFromId(roleid, true) ? GetUserNameFromId(roleid, true) : "?", held),
+			 errhint("Unregister names, or raise kz_globals.max_names_per_role.")));
+}
+
+static void
 report_table_full(void)
 {
 	ereport(ERROR,
@@ -144,9 +154,10 @@ own_slot_locked(int procno, int pid)
  */
 static KzRow *
 insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
-				 Oid dbid, Oid roleid)
+				 Oid dbid, Oid roleid, int32 role_limit)
 {
 	KzRow	   *row = kz_reg_lookup(name);
+	int32		held;
 
 	if (row != NULL)
 	{
@@ -156,6 +167,11 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 			return NULL;		/* a dead claim's rival holds the name */
 	}
 	own_slot_locked(procno, pid);
+	if (role_limit > 0 && (held = kz_reg_role_names(roleid)) >= role_limit)
+	{
+		LWLockRelease(kz_shared->reg_lock);
+		report_role_limit(roleid, held);
+	}
 	row = kz_reg_insert(name);
 	if (row == NULL)
 	{
@@ -171,17 +187,19 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 	row->claim_id = kz_next_id();
 	kz_reg_set_state(row, state);
 	kz_backends[procno].names_owned++;
+	kz_reg_role_add(roleid, 1);
 	return row;
 }
 
 /* Single-server mode: the table alone decides. */
 static bool
-claim_single(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
+claim_single(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
+			 int32 role_limit)
 {
 	KzRow	   *row;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	row = insert_owned_row(name, KZ_ROW_LOCAL, procno, pid, dbid, roleid);
+	row = insert_owned_row(name, KZ_ROW_LOCAL, procno, pid, dbid, roleid, role_limit);
 	LWLockRelease(kz_shared->reg_lock);
 	if (row == NULL)
 	{
@@ -247,7 +265,8 @@ run_claim(const KzName *name, uint64 claim_id, int64 ts)
 
 /* Cluster mode: a pending row, then the worker's verdict. */
 static bool
-claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
+claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
+			  int32 role_limit)
 {
 	int			attempt;
 
@@ -259,7 +278,8 @@ claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
 		KzReqResult result;
 
 		LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-		row = insert_owned_row(name, KZ_ROW_PENDING, procno, pid, dbid, roleid);
+		row = insert_owned_row(name, KZ_ROW_PENDING, procno, pid, dbid, roleid,
+							   role_limit);
 		if (row != NULL)
 		{
 			claim_id = row->claim_id;
@@ -295,9 +315,13 @@ claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
 bool
 kz_claim_name(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
 {
+	/* superusers are not limited; decided before reg_lock is taken */
+	int32		role_limit = kz_max_names_per_role > 0 && !superuser_arg(roleid) ?
+		kz_max_names_per_role : 0;
+
 	if (kz_cluster_ready(true))
-		return claim_cluster(name, procno, pid, dbid, roleid);
-	return claim_single(name, procno, pid, dbid, roleid);
+		return claim_cluster(name, procno, pid, dbid, roleid, role_limit);
+	return claim_single(name, procno, pid, dbid, roleid, role_limit);
 }
 
 /* Copies a live owner row into *owner. */

@@ -38,6 +38,7 @@ char	   *kz_amqp_password_file = NULL;
 char	   *kz_node_name = NULL;
 char	   *kz_zone = NULL;
 int			kz_max_names = 10000;
+int			kz_max_names_per_role = 0;
 int			kz_request_timeout = 2000;
 int			kz_heartbeat_interval = 1000;
 bool		kz_query_on_miss = true;
@@ -253,6 +254,11 @@ define_sighup_gucs(void)
 							"Period of this node's advertisements; peers expire it after three missed periods.",
 							NULL, &kz_heartbeat_interval, 1000, 100, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kz_globals.max_names_per_role",
+							"Most local names (registered or being claimed) the backends of one role may hold; 0: no limit.",
+							"Superusers are not limited.",
+							&kz_max_names_per_role, 0, 0, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("kz_globals.on_conflict",
 							 "What a backend that loses a name in a conflict gets: notify or terminate.",
 							 NULL, &kz_on_conflict, KZ_ON_CONFLICT_NOTIFY,

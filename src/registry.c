@@ -21,7 +21,9 @@
 #include "postgres.h"
 
 #include "common/hashfn.h"
+#include "miscadmin.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 
 #include "guc.h"
 #include "registry.h"
@@ -32,6 +34,7 @@ StaticAssertDecl(sizeof(KzRow) + 2 * sizeof(int32) <= 512,
 
 typedef struct KzRegistry
 {
+	uint64		seed;			/* of the name hash, random per server start */
 	int32		capacity;		/* number of rows */
 	int32		nbuckets;		/* power of two */
 	int32		free_head;		/* first free row, -1 if none */
@@ -39,8 +42,20 @@ typedef struct KzRegistry
 	int32		buckets[FLEXIBLE_ARRAY_MEMBER];
 } KzRegistry;
 
+/*
+ * Local and pending rows per owner role, for kz_globals.max_names_per_role.
+ * At most MaxBackends roles own names at once (each owner is a backend), so
+ * MaxBackends entries always suffice; an entry with count 0 is free.
+ */
+typedef struct KzRoleCount
+{
+	Oid			role;
+	int32		count;
+} KzRoleCount;
+
 static KzRegistry *registry = NULL;
 static KzRow *rows = NULL;
+static KzRoleCount *role_counts = NULL;
 
 /* Smallest power of two >= n. */
 static int32
@@ -60,11 +75,17 @@ header_size(int32 nbuckets)
 							 mul_size(nbuckets, sizeof(int32))));
 }
 
+static Size
+rows_size(void)
+{
+	return MAXALIGN(mul_size(kz_max_names, sizeof(KzRow)));
+}
+
 Size
 kz_registry_shmem_size(void)
 {
-	return add_size(header_size(bucket_count(kz_max_names)),
-					mul_size(kz_max_names, sizeof(KzRow)));
+	return add_size(add_size(header_size(bucket_count(kz_max_names)), rows_size()),
+					mul_size(MaxBackends, sizeof(KzRoleCount)));
 }
 
 /*
@@ -81,9 +102,14 @@ kz_registry_shmem_init(void)
 	registry = ShmemInitStruct("kz_globals registry",
 							   kz_registry_shmem_size(), &found);
 	rows = (KzRow *) ((char *) registry + header_size(nbuckets));
+	role_counts = (KzRoleCount *) ((char *) rows + rows_size());
 	if (found)
 		return;
 
+	/* a seed nobody outside can know, so that names cannot be chosen to collide */
+	if (!pg_strong_random(&registry->seed, sizeof(registry->seed)))
+		registry->seed = (uint64) GetCurrentTimestamp() ^ (uint64) MyProcPid;
+	memset(role_counts, 0, mul_size(MaxBackends, sizeof(KzRoleCount)));
 	registry->capacity = kz_max_names;
 	registry->nbuckets = nbuckets;
 	memset(registry->counts, 0, sizeof(registry->counts));
@@ -100,7 +126,7 @@ kz_registry_shmem_init(void)
 uint32
 kz_name_hash(const KzName *name)
 {
-	return hash_bytes(name->data, name->len);
+	return (uint32) hash_bytes_extended(name->data, name->len, registry->seed);
 }
 
 bool
@@ -231,4 +257,40 @@ kz_row_alive(const KzRow *row)
 			break;
 	}
 	return false;
+}
+
+int32
+kz_reg_role_names(Oid role)
+{
+	int			i;
+
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (role_counts[i].count > 0 && role_counts[i].role == role)
+			return role_counts[i].count;
+	}
+	return 0;
+}
+
+void
+kz_reg_role_add(Oid role, int delta)
+{
+	int			i;
+	int			free_slot = -1;
+
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (role_counts[i].count > 0 && role_counts[i].role == role)
+		{
+			role_counts[i].count += delta;
+			return;
+		}
+		if (role_counts[i].count <= 0 && free_slot < 0)
+			free_slot = i;
+	}
+	if (delta > 0 && free_slot >= 0)
+	{
+		role_counts[free_slot].role = role;
+		role_counts[free_slot].count = delta;
+	}
 }

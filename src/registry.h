@@ -83,6 +83,13 @@ extern int32 kz_reg_capacity(void);
 extern KzRegistryCounts kz_reg_counts(void);
 
 /*
+ * Local and pending rows owned by backends of role (kept by whoever adds or
+ * removes such a row; caller holds reg_lock, exclusively to change).
+ */
+extern int32 kz_reg_role_names(Oid role);
+extern void kz_reg_role_add(Oid role, int delta);
+
+/*
  * Caller holds reg_lock exclusively.  kz_reg_insert returns a zeroed row
  * already keyed by name (state FREE: the caller sets it), or NULL when the
  * table is full; the name must not be in the table.

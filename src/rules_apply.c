@@ -162,7 +162,10 @@ kz_drop_row(KzRow *row, bool tell_cluster)
 
 	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
 		row->procno >= 0 && row->procno < MaxBackends)
+	{
 		kz_backends[row->procno].names_owned--;
+		kz_reg_role_add(row->roleid, -1);
+	}
 	if (tell_cluster && row->state == KZ_ROW_LOCAL)
 		kz_tell_unregister(&row->name, row->timestamp, row->pid);
 	kz_reg_delete(row);
@@ -174,7 +177,10 @@ kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid, bool kazoo)
 {
 	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
 		row->procno >= 0 && row->procno < MaxBackends)
+	{
 		kz_backends[row->procno].names_owned--;
+		kz_reg_role_add(row->roleid, -1);
+	}
 	row->node = node;
 	row->timestamp = ts;
 	row->pid = pid;
