@@ -39,6 +39,7 @@ char	   *kz_node_name = NULL;
 char	   *kz_zone = NULL;
 int			kz_max_names = 10000;
 int			kz_max_names_per_role = 0;
+char	   *kz_reserved_prefixes = NULL;
 int			kz_request_timeout = 2000;
 int			kz_heartbeat_interval = 1000;
 bool		kz_query_on_miss = true;
@@ -186,6 +187,38 @@ assign_amqp_uri(const char *newval, void *extra)
 	uri_secrets = (const KzUriSecrets *) extra;
 }
 
+/*
+ * kz_globals.reserved_prefixes: comma-separated "prefix=role" entries, each
+ * with a non-empty prefix (without commas) and a role name.
+ */
+static bool
+check_reserved_prefixes(char **newval, void **extra, GucSource source)
+{
+	char	   *list;
+	char	   *entry;
+	char	   *save = NULL;
+	bool		ok = true;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	list = pstrdup(*newval);
+	for (entry = strtok_r(list, ",", &save); entry != NULL && ok;
+		 entry = strtok_r(NULL, ",", &save))
+	{
+		char	   *eq = strrchr(entry, '=');
+		char	   *p = entry;
+
+		while (*p == ' ')
+			p++;
+		if (eq == NULL || eq == p || eq[1] == '\0' || strspn(eq + 1, " ") == strlen(eq + 1))
+			ok = false;
+	}
+	pfree(list);
+	if (!ok)
+		GUC_check_errdetail("Each entry is prefix=role, separated by commas.");
+	return ok;
+}
+
 /* Node names go into JSON and AMQP short strings: printable ASCII only. */
 static bool
 check_node_name(char **newval, void **extra, GucSource source)
@@ -259,6 +292,11 @@ define_sighup_gucs(void)
 							"Superusers are not limited.",
 							&kz_max_names_per_role, 0, 0, INT_MAX,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("kz_globals.reserved_prefixes",
+							   "Name prefixes reserved for roles: comma-separated prefix=role entries.",
+							   "Only members of the role (and superusers) may register a name that starts with the prefix.",
+							   &kz_reserved_prefixes, "",
+							   PGC_SIGHUP, 0, check_reserved_prefixes, NULL, NULL);
 	DefineCustomEnumVariable("kz_globals.on_conflict",
 							 "What a backend that loses a name in a conflict gets: notify or terminate.",
 							 NULL, &kz_on_conflict, KZ_ON_CONFLICT_NOTIFY,

@@ -42,4 +42,11 @@ extern void kz_require_privilege(KzPrivilege priv);
  */
 extern bool kz_may_see_owner(Oid owner);
 
+/*
+ * Errors out with 42501 unless the current user may register a name of
+ * this text: kz_globals.reserved_prefixes reserves every name that starts
+ * with a prefix for the members of one role (and superusers).
+ */
+extern void kz_check_name_reserved(const char *name, int len);
+
 #endif							/* KZ_PRIVILEGES_H */

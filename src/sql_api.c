@@ -114,6 +114,15 @@ owner_datum(FunctionCallInfo fcinfo, const KzOwner *owner)
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
+/* A name whose prefix kz_globals.reserved_prefixes reserves for a role. */
+static void
+check_reserved(FunctionCallInfo fcinfo)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+
+	kz_check_name_reserved(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
 Datum
 kz_register_name(PG_FUNCTION_ARGS)
 {
@@ -122,6 +131,7 @@ kz_register_name(PG_FUNCTION_ARGS)
 	kz_session_attach();
 	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
+	check_reserved(fcinfo);
 	PG_RETURN_BOOL(kz_claim_name(&name, KZ_MY_PROCNO, MyProcPid,
 								 MyDatabaseId, GetSessionUserId()));
 }
@@ -140,6 +150,7 @@ kz_register_name_pid(PG_FUNCTION_ARGS)
 	kz_session_attach();
 	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
+	check_reserved(fcinfo);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -322,6 +333,7 @@ kz_register_name_wait(PG_FUNCTION_ARGS)
 	kz_session_attach();
 	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
+	check_reserved(fcinfo);
 	timeout_ms = timeout_arg(fcinfo, 1);
 	PG_RETURN_BOOL(kz_claim_name_wait(&name, timeout_ms));
 }

@@ -100,6 +100,28 @@ SELECT kz_globals.unregister_name('bob-name');
 RESET ROLE;
 REVOKE kz_globals_admin FROM kz_carol;
 
+-- kz_globals.reserved_prefixes (here: billing:=kz_billing, jobs/=kz_nobody):
+-- only members of the role (and superusers) may take such names (42501)
+SHOW kz_globals.reserved_prefixes;
+CREATE ROLE kz_billing;
+SET ROLE kz_alice;
+SELECT * FROM err($$SELECT kz_globals.register_name('billing:invoices')$$);
+SELECT * FROM err($$SELECT kz_globals.register_name_wait('billing:invoices', 10)$$);
+SELECT * FROM err($$SELECT kz_globals.register_name('jobs/1')$$);
+SELECT kz_globals.register_name('billing-other');
+SELECT * FROM err($$SELECT kz_globals.register_name('billing:')$$);
+RESET ROLE;
+SELECT count(*) FROM kz_globals.registrations WHERE name LIKE 'billing:%';
+GRANT kz_billing TO kz_alice;
+SET ROLE kz_alice;
+SELECT kz_globals.register_name('billing:invoices');
+SELECT * FROM err($$SELECT kz_globals.register_name('jobs/1')$$);
+RESET ROLE;
+SELECT kz_globals.register_name('jobs/1');
+SELECT count(*) FILTER (WHERE kz_globals.unregister_name(n)) FROM
+  unnest(ARRAY['billing:invoices', 'billing-other', 'jobs/1']) n;
+DROP ROLE kz_billing;
+
 -- superuser-only parameters are hidden from others
 SET ROLE kz_alice;
 -- (PostgreSQL's wording changed in 16: check the code and that it names the
