@@ -100,6 +100,31 @@ notify_loser(int procno, int pid, const KzName *name, const char *winner)
 }
 
 /*
+ * A registration by another node that the full table could not record:
+ * logged once a minute at most, with the number not recorded since, so
+ * that a sync or a flood of advertisements cannot fill the log.
+ */
+static void
+table_full(const char *who)
+{
+	static TimestampTz last_logged = 0;
+	static int	unlogged = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (last_logged != 0 && !TimestampDifferenceExceeds(last_logged, now, 60 * 1000))
+	{
+		unlogged++;
+		return;
+	}
+	ereport(LOG,
+			(errmsg("kz_globals name table is full; a registration by node \"%s\" is not recorded", who),
+			 unlogged > 0 ? errdetail("%d more were not recorded since the last such message.", unlogged) : 0,
+			 errhint("Increase kz_globals.max_names and restart the server.")));
+	last_logged = now;
+	unlogged = 0;
+}
+
+/*
  * Applies a registration by another node to name's row (caller holds
  * reg_lock exclusively).  False if it needed a new row and the table is
  * full.
@@ -141,9 +166,7 @@ kz_in_apply_remote(const uint8 *data, size_t len, int node, int64 ts,
 	LWLockRelease(kz_shared->reg_lock);
 
 	if (!recorded)
-		ereport(LOG,
-				(errmsg("kz_globals name table is full; a registration by node \"%s\" is not recorded", who),
-				 errhint("Increase kz_globals.max_names and restart the server.")));
+		table_full(who);
 	if (eff.conflict)
 		KZ_STAT_INC(conflicts);
 	if (eff.lost_claim)

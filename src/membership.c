@@ -59,6 +59,9 @@ static bool warned_name_clash = false;
 /* How often expiry is checked, at most. */
 #define KZ_EXPIRY_CHECK_MS		100
 
+/* The longest a node is kept without a heartbeat, whatever it says. */
+#define KZ_MAX_EXPIRES_MS		(10 * 60 * 1000)
+
 /* Milliseconds on the monotonic clock (shared by every process here). */
 static int64
 mono_ms(void)
@@ -304,10 +307,14 @@ record_heartbeat(KzNode *n, const KzBusMsg *msg, HeartbeatChange *change)
 	n->state = KZ_NODE_UP;
 	n->heard = true;
 	mark_heard(n);
-	/* Expires x 1.25, computed in 64 bits and clamped so that it cannot wrap */
+	/*
+	 * Expires x 1.25, computed in 64 bits; at most KZ_MAX_EXPIRES_MS, so
+	 * that a peer (or a forger) cannot keep a silent node, and its names,
+	 * in the table for weeks.
+	 */
 	n->expires_ms = msg->has_expires && msg->expires_ms > 0 ?
-		(int32) Min(Min(msg->expires_ms, (int64) PG_INT32_MAX) * 5 / 4,
-					(int64) PG_INT32_MAX) :
+		(int32) Min(Min(msg->expires_ms, (int64) KZ_MAX_EXPIRES_MS) * 5 / 4,
+					(int64) KZ_MAX_EXPIRES_MS) :
 		3 * kz_heartbeat_interval;
 	n->is_kazoo = !change->pg_peer;
 	n->answers = change->pg_peer || msg->globals_nonempty;
