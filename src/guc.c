@@ -369,7 +369,11 @@ kz_guc_init(bool preloading)
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
-/* Replaces every occurrence of the current broker passwords in *text. */
+/*
+ * Masks the current broker passwords in *text wherever one stands as a
+ * password does in a URI: after a ':' and before an '@' (so that a user
+ * name equal to the password stays readable).
+ */
 static void
 mask_secrets(char **text)
 {
@@ -382,16 +386,24 @@ mask_secrets(char **text)
 		const char *secret = kz_amqp_uri_secret(i);
 		size_t		len = strlen(secret);
 		StringInfoData out;
-		const char *p;
+		const char *p;			/* copied up to here */
+		const char *q;			/* searched from here */
 		const char *hit;
 
 		if (len == 0 || strstr(*text, secret) == NULL)
 			continue;
 		initStringInfo(&out);
-		for (p = *text; (hit = strstr(p, secret)) != NULL; p = hit + len)
+		p = q = *text;
+		while ((hit = strstr(q, secret)) != NULL)
 		{
-			appendBinaryStringInfo(&out, p, hit - p);
-			appendStringInfoString(&out, KZ_URI_MASK);
+			if (hit > *text && hit[-1] == ':' && hit[len] == '@')
+			{
+				appendBinaryStringInfo(&out, p, hit - p);
+				appendStringInfoString(&out, KZ_URI_MASK);
+				p = q = hit + len;
+			}
+			else
+				q = hit + 1;
 		}
 		appendStringInfoString(&out, p);
 		*text = out.data;
