@@ -63,7 +63,7 @@ checkout, erlc missing), or undef.
 sub skip_reason
 {
 	my $src = $ENV{KAZOO_SRC};
-	return 'KAZOO_SRC is not set: the interop tests against real Kazoo need a Kazoo checkout (README, "Talking to Kazoo nodes")'
+	return 'KAZOO_SRC is not set: the interop tests against real Kazoo need a Kazoo checkout (README, "Tests")'
 	  unless defined $src && $src ne '';
 	return "KAZOO_SRC=$src is not a readable Kazoo checkout (no core/kazoo_globals/src/kz_globals.erl)"
 	  unless -r "$src/core/kazoo_globals/src/kz_globals.erl";
