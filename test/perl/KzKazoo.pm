@@ -67,7 +67,7 @@ sub skip_reason
 	  unless defined $src && $src ne '';
 	return "KAZOO_SRC=$src is not a readable Kazoo checkout (no core/kazoo_globals/src/kz_globals.erl)"
 	  unless -r "$src/core/kazoo_globals/src/kz_globals.erl";
-	return 'erlc not found (apt-get install erlang-dev erlang-src)'
+	return 'erlc not found (apt-get install erlang-base erlang-dev erlang-src erlang-poolboy)'
 	  unless grep { -x "$_/erlc" } split(/:/, $ENV{PATH} // '');
 	return undef;
 }
