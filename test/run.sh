@@ -379,7 +379,7 @@ main() {
         show_failure_details
     fi
     if [ -z "${KAZOO_SRC:-}" ] && wants tap; then
-        kz_log "SKIPPED the interop tests against real Kazoo (test/t/070_kazoo_interop.pl): KAZOO_SRC is not set (README, \"Talking to Kazoo nodes\")"
+        kz_log "SKIPPED the interop tests against real Kazoo (test/t/070_kazoo_interop.pl): KAZOO_SRC is not set (README, \"Tests\")"
     fi
     kz_log "results ($((SECONDS - start)) s)"
     if [ "${#SUMMARY[@]}" -gt 0 ]; then

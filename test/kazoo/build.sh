@@ -8,7 +8,7 @@
 # Kazoo's code is never part of this project: we compile it from the
 # checkout KAZOO_SRC points at (tested with 2600hz/kazoo master dcf86cbc6d on
 # Debian 12's Erlang/OTP 25).  Needs erlc, the amqp_client library that
-# Debian's rabbitmq-server ships, and Debian's erlang-jiffy and
+# Debian's rabbitmq-server ships, OTP's include files and, to run, Debian's
 # erlang-poolboy (see test/kazoo/packages.txt).  Writes OUTDIR/ebin/*.beam
 # and OUTDIR/kazoo_commit (the checkout's commit, when it is a git checkout).
 

@@ -20,8 +20,8 @@
 %%   unregister name         kz_globals:unregister_name/1 -> "ok"
 %%   exit      name reason   the owner of name (started by register) exits
 %%                           with reason (a string, made an atom)
-%%   whereis   name          kz_globals:whereis_name/1: null or
-%%                           {"pid":..,"node":..,"state":..,"owner":..}
+%%   whereis   name          kz_globals:whereis_name/1: null or the row
+%%                           {"name","node","state","server","timestamp","pid"}
 %%   row       name          the local ETS row only (no AMQP): null or as above
 %%   send      name message  kz_globals:send/2 -> "sent" (error if badarg)
 %%   call      name message [timeout]

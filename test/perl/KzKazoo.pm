@@ -63,11 +63,11 @@ checkout, erlc missing), or undef.
 sub skip_reason
 {
 	my $src = $ENV{KAZOO_SRC};
-	return 'KAZOO_SRC is not set: the interop tests against real Kazoo need a Kazoo checkout (README, "Talking to Kazoo nodes")'
+	return 'KAZOO_SRC is not set: the interop tests against real Kazoo need a Kazoo checkout (README, "Tests")'
 	  unless defined $src && $src ne '';
 	return "KAZOO_SRC=$src is not a readable Kazoo checkout (no core/kazoo_globals/src/kz_globals.erl)"
 	  unless -r "$src/core/kazoo_globals/src/kz_globals.erl";
-	return 'erlc not found (apt-get install erlang-dev erlang-src)'
+	return 'erlc not found (apt-get install erlang-base erlang-dev erlang-src erlang-poolboy)'
 	  unless grep { -x "$_/erlc" } split(/:/, $ENV{PATH} // '');
 	return undef;
 }
