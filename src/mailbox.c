@@ -127,31 +127,47 @@ kz_slot_claim(int procno, int pid)
 	free_chain(reply);
 }
 
+/* Appends msg to a slot's mailbox unless it is full; caller holds its lock. */
+static KzDeliver
+append_locked(KzBackend *slot, dsa_pointer msg)
+{
+	if (slot->mb_count >= kz_mailbox_size)
+		return KZ_DELIVER_FULL;
+	if (DsaPointerIsValid(slot->mb_tail))
+		kz_message_get(slot->mb_tail)->next = msg;
+	else
+		slot->mb_head = msg;
+	slot->mb_tail = msg;
+	slot->mb_count++;
+	return KZ_DELIVER_OK;
+}
+
 KzDeliver
 kz_mailbox_put(int procno, int pid, dsa_pointer msg)
 {
 	KzBackend  *slot = kz_backend(procno);
 	dsa_pointer stale_mail = InvalidDsaPointer;
 	dsa_pointer stale_reply = InvalidDsaPointer;
-	KzDeliver	result = KZ_DELIVER_OK;
+	KzDeliver	result;
 
 	if (!kz_proc_alive(procno, pid))
 		return KZ_DELIVER_GONE;
 
 	kz_message_get(msg)->next = InvalidDsaPointer;
 	LWLockAcquire(&slot->lock, LW_EXCLUSIVE);
-	if (slot->pid != pid)
-		reset_slot_locked(slot, pid, &stale_mail, &stale_reply);
-	if (slot->mb_count >= kz_mailbox_size)
-		result = KZ_DELIVER_FULL;
+
+	/*
+	 * Checked again under the slot lock: the backend may have exited since,
+	 * and a new one may have taken its PGPROC slot (and this mailbox slot).
+	 * A message for the old backend must never reach the new one.
+	 */
+	if (!kz_proc_alive(procno, pid))
+		result = KZ_DELIVER_GONE;
 	else
 	{
-		if (DsaPointerIsValid(slot->mb_tail))
-			kz_message_get(slot->mb_tail)->next = msg;
-		else
-			slot->mb_head = msg;
-		slot->mb_tail = msg;
-		slot->mb_count++;
+		if (slot->pid != pid)
+			reset_slot_locked(slot, pid, &stale_mail, &stale_reply);
+		result = append_locked(slot, msg);
 	}
 	LWLockRelease(&slot->lock);
 
