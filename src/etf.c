@@ -29,6 +29,8 @@
  */
 #ifndef FRONTEND
 #include "postgres.h"
+
+#include "miscadmin.h"
 #else
 #include "postgres_fe.h"
 #endif
@@ -41,12 +43,21 @@
 #include "etf.h"
 
 /*
- * Bignums longer than this many bytes are rendered in hexadecimal Erlang
- * syntax (16#...): the decimal conversion below is quadratic, and a hostile
- * message may hold a bignum of megabytes.  4096 bytes is about 9860
- * decimal digits, which takes a few milliseconds.
+ * Bignums are rendered in decimal only while the bytes of all the bignums
+ * of one term rendered so far stay within this budget; the rest in
+ * hexadecimal Erlang syntax (16#...): the decimal conversion below is
+ * quadratic, and a hostile message may hold a bignum of megabytes, or
+ * very many large ones.  4096 bytes is about 9860 decimal digits, which
+ * take a few milliseconds; with the budget a whole term never takes more.
  */
 #define ETF_BIG_DECIMAL_MAX		4096
+
+/* A backend rendering a huge term answers a cancel (no-op in frontends). */
+#ifndef FRONTEND
+#define ETF_CHECK_INTERRUPTS()	CHECK_FOR_INTERRUPTS()
+#else
+#define ETF_CHECK_INTERRUPTS()	((void) 0)
+#endif
 
 /* Largest number of words in a reference that binary_to_term accepts. */
 #define ETF_MAX_REF_WORDS		5
@@ -72,6 +83,7 @@ typedef struct EtfCursor
 	size_t		len;			/* its length */
 	size_t		pos;			/* next byte to read */
 	StringInfo	out;			/* rendering target, or NULL */
+	size_t		decimal_left;	/* bignum bytes still to render in decimal */
 } EtfCursor;
 
 /* An atom's text inside the input buffer. */
@@ -600,6 +612,8 @@ render_big_decimal(StringInfo out, const uint8 *digits, size_t n)
 	{
 		uint64		carry = digits[i - 1];
 
+		if ((i & 255) == 0)
+			ETF_CHECK_INTERRUPTS();
 		for (j = 0; j < used; j++)
 		{
 			uint64		t = (uint64) limbs[j] * 256 + carry;
@@ -621,14 +635,16 @@ render_big_decimal(StringInfo out, const uint8 *digits, size_t n)
 
 /*
  * Appends a bignum given as sign and little-endian magnitude.  Values that
- * fit in 64 bits print directly, longer ones in decimal, and those over
- * ETF_BIG_DECIMAL_MAX bytes as -16#HEX (valid Erlang, where erl would
- * print decimal) to keep the rendering linear on hostile input.
+ * fit in 64 bits print directly, longer ones in decimal while *decimal_left
+ * (the term's budget, see ETF_BIG_DECIMAL_MAX) allows, the rest as -16#HEX
+ * (valid Erlang, where erl would print decimal) to keep the rendering
+ * linear on hostile input.
  * Non-canonical forms (high zero bytes, negative zero) print by value,
  * as binary_to_term normalises them.
  */
 static void
-render_big(StringInfo out, bool negative, const uint8 *digits, size_t n)
+render_big(StringInfo out, bool negative, const uint8 *digits, size_t n,
+		   size_t *decimal_left)
 {
 	uint64		v = 0;
 	size_t		i;
@@ -648,8 +664,11 @@ render_big(StringInfo out, bool negative, const uint8 *digits, size_t n)
 			v = (v << 8) | digits[i - 1];
 		appendStringInfo(out, UINT64_FORMAT, v);
 	}
-	else if (n <= ETF_BIG_DECIMAL_MAX)
+	else if (n <= *decimal_left)
+	{
+		*decimal_left -= n;
 		render_big_decimal(out, digits, n);
+	}
 	else
 	{
 		appendStringInfoString(out, "16#");
@@ -676,7 +695,7 @@ walk_big(EtfCursor *c)
 	TRY(read_uint(c, 1, &sign));
 	TRY(read_bytes(c, n, &digits));
 	if (c->out != NULL)
-		render_big(c->out, sign != 0, digits, n);
+		render_big(c->out, sign != 0, digits, n, &c->decimal_left);
 	return ETF_OK;
 }
 
@@ -1545,6 +1564,7 @@ walk_buffer(const uint8 *buf, size_t len, StringInfo out)
 	c.len = len;
 	c.pos = 1;
 	c.out = out;
+	c.decimal_left = ETF_BIG_DECIMAL_MAX;
 	TRY(walk_term(&c, 0));
 	return c.pos == len ? ETF_OK : ETF_TRAILING;
 }

@@ -562,6 +562,50 @@ test_huge_bignum(void)
 	pfree(buf.data);
 }
 
+/*
+ * Many large bignums in one term: decimal only while the term's budget of
+ * ETF_BIG_DECIMAL_MAX (4096) bytes lasts, then 16#HEX, so that the whole
+ * rendering stays linear (two of 2000 bytes fit, the third does not).
+ */
+static void
+test_many_bignums(void)
+{
+	StringInfoData buf;
+	EtfStatus	status;
+	char	   *got;
+	char	   *p;
+	int			count = 20;
+	int			n = 2000;
+	int			hex = 0;
+	int			k;
+	int			i;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, "\x83\x6c", 2);
+	appendStringInfoChar(&buf, 0);
+	appendStringInfoChar(&buf, 0);
+	appendStringInfoChar(&buf, 0);
+	appendStringInfoChar(&buf, (char) count);
+	for (k = 0; k < count; k++)
+	{
+		appendBinaryStringInfo(&buf, "\x6f\x00\x00", 3);
+		appendStringInfoChar(&buf, (char) ((n >> 8) & 0xFF));
+		appendStringInfoChar(&buf, (char) (n & 0xFF));
+		appendStringInfoChar(&buf, 0);
+		for (i = 0; i < n; i++)
+			appendStringInfoChar(&buf, (char) 0x01);
+	}
+	appendStringInfoChar(&buf, 0x6a);
+	got = render((uint8 *) buf.data, buf.len, &status);
+	CHECK(status == ETF_OK);
+	for (p = got; (p = strstr(p, "16#")) != NULL; p += 3)
+		hex++;
+	CHECK(hex == count - 2);
+	CHECK(got[0] == '[' && strncmp(got + 1, "16#", 3) != 0);
+	pfree(got);
+	pfree(buf.data);
+}
+
 /* Tuples and lists built with our header functions. */
 static void
 test_containers(void)
@@ -1314,6 +1358,7 @@ main(int argc, char **argv)
 	test_atoms();
 	test_integers();
 	test_huge_bignum();
+	test_many_bignums();
 	test_containers();
 	test_render_details();
 	test_hostile();
