@@ -71,7 +71,7 @@ versioncheck:
 dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
 		-o $(EXTENSION)-$(EXTVERSION).zip HEAD
-.PHONY: versioncheck dist
+.PHONY: versioncheck dist sanitizecheck
 
 # Unit tests of the pure code (term codec, protocol, conflict rule), built as
 # frontend programs against libpgcommon; no server needed.
@@ -84,7 +84,7 @@ UNIT_BINS = $(UNIT_SRCS:.c=_test)
 UNIT_CFLAGS = -DFRONTEND -DUSE_PRIVATE_ENCODING_FUNCS \
 	-Isrc -I$(includedir_server) -I$(includedir_internal) \
 	-Wdeclaration-after-statement -Wmissing-prototypes \
-	$(WARNFLAGS) -g -O1
+	$(WARNFLAGS) -g -O1 $(UNIT_SANITIZE)
 UNIT_LIBS = -L$(pkglibdir) -lpgcommon -lpgport -lm
 
 test/unit/test_etf_test: test/unit/test_etf.c src/etf.c src/etf.h test/unit/unit.h
@@ -110,6 +110,18 @@ test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire.c s
 
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
+
+# The unit tests, fuzz loops included, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (any finding stops the program and fails);
+# KZ_FUZZ_ITERATIONS=N for a longer fuzz run.  The sanitized programs are
+# removed afterwards.  A suite of make test (test/suites/sanitize.sh).
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+sanitizecheck:
+	@rm -f $(UNIT_BINS)
+	@rc=0; $(MAKE) --no-print-directory UNIT_SANITIZE="$(SANITIZE_FLAGS)" $(UNIT_BINS) || rc=1; \
+	for t in $(UNIT_BINS); do echo "== $$t (ASan, UBSan)"; \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ./$$t || rc=1; \
+	done; rm -f $(UNIT_BINS); exit $$rc
 
 test:
 	bash test/run.sh

@@ -341,6 +341,19 @@ append_hex(StringInfo buf, const char *s, size_t len)
 		appendStringInfo(buf, "%02x", (unsigned) (uint8) s[i]);
 }
 
+/*
+ * How many inputs each fuzz loop tries: 20000, or KZ_FUZZ_ITERATIONS for a
+ * longer run on demand (make sanitizecheck runs them under ASan and UBSan).
+ */
+static int
+fuzz_iterations(void)
+{
+	const char *s = getenv("KZ_FUZZ_ITERATIONS");
+	int			n = s ? atoi(s) : 0;
+
+	return n > 0 ? n : 20000;
+}
+
 /* A small deterministic generator (xorshift64*), for the fuzz loops. */
 static uint64 rng_state = UINT64CONST(0x9E3779B97F4A7C15);
 
@@ -2622,7 +2635,7 @@ test_fuzz(void)
 
 	rng_state = UINT64CONST(20240611);
 	initStringInfo(&buf);
-	for (iter = 0; iter < 20000; iter++)
+	for (iter = 0; iter < fuzz_iterations(); iter++)
 	{
 		const StringInfoData *seed = &seeds[rng_below(nseeds)];
 		int			nmut = 1 + (int) rng_below(4);
@@ -2649,7 +2662,7 @@ test_fuzz(void)
 		free_msg(&msg);
 		pfree(exact);
 	}
-	printf("fuzz: 20000 mutated bodies:");
+	printf("fuzz: %d mutated bodies:", fuzz_iterations());
 	for (i = 0; i < KZ_PROTO_NUM_ERRORS; i++)
 		printf(" %s %d", kz_proto_error_name((KzProtoError) i), counts[i]);
 	printf("\n");
@@ -2746,7 +2759,7 @@ test_fuzz_structured(void)
 	memset(counts, 0, sizeof(counts));
 	rng_state = UINT64CONST(4711);
 	initStringInfo(&buf);
-	for (iter = 0; iter < 20000; iter++)
+	for (iter = 0; iter < fuzz_iterations(); iter++)
 	{
 		int			n = (int) rng_below(10);
 		KzBusMsg	msg;
@@ -2788,7 +2801,7 @@ test_fuzz_structured(void)
 			bad++;
 		free_msg(&msg);
 	}
-	printf("structured fuzz: 20000 random objects:");
+	printf("structured fuzz: %d random objects:", fuzz_iterations());
 	for (i = 0; i < KZ_PROTO_NUM_ERRORS; i++)
 		printf(" %s %d", kz_proto_error_name((KzProtoError) i), counts[i]);
 	printf("\n");
