@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <openssl/ssl.h>
@@ -282,6 +283,22 @@ login(const KzAmqpConfig *config, struct amqp_connection_info *info)
 									  config->password ? config->password : info->password);
 }
 
+/*
+ * Every write to the broker gives up after timeout_ms: a broker that stops
+ * reading (a blocked connection under a resource alarm, a stalled peer)
+ * fills the socket's buffer, and rabbitmq-c writes without a deadline.  A
+ * write that times out fails the publish, and the worker drops the
+ * connection and reconnects, instead of hanging where SIGTERM cannot reach.
+ */
+static void
+bound_writes(int fd, int timeout_ms)
+{
+	struct timeval tv = ms_to_timeval(timeout_ms);
+
+	if (fd >= 0)
+		(void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 /* Opens the socket, with TLS for amqps://. */
 static bool
 open_socket(const KzAmqpConfig *config, struct amqp_connection_info *info,
@@ -306,6 +323,7 @@ open_socket(const KzAmqpConfig *config, struct amqp_connection_info *info,
 				  info->host, info->port, amqp_error_string2(rc));
 		return false;
 	}
+	bound_writes(amqp_socket_get_sockfd(sock), config->timeout_ms);
 	return true;
 }
 
