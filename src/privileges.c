@@ -100,12 +100,14 @@ kz_check_name_reserved(const char *name, int len)
 }
 
 bool
+kz_may_see_all_owners(void)
+{
+	return superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) ||
+		kz_has_privilege(KZ_PRIV_ADMIN);
+}
+
+bool
 kz_may_see_owner(Oid owner)
 {
-	Oid			me = GetUserId();
-
-	if (superuser() || (OidIsValid(owner) && has_privs_of_role(me, owner)) ||
-		has_privs_of_role(me, ROLE_PG_READ_ALL_STATS))
-		return true;
-	return kz_has_privilege(KZ_PRIV_ADMIN);
+	return OidIsValid(owner) && has_privs_of_role(GetUserId(), owner);
 }

@@ -38,8 +38,11 @@ extern void kz_require_privilege(KzPrivilege priv);
 /*
  * May the current user see who owns a registration of role owner (its pid,
  * role and database), as pg_stat_activity's rule goes: the same role (or a
- * member of it), pg_read_all_stats, kz_globals_admin, a superuser.
+ * member of it), pg_read_all_stats, kz_globals_admin, a superuser.  For a
+ * scan: kz_may_see_all_owners() once, then kz_may_see_owner() per row only
+ * if it said no.
  */
+extern bool kz_may_see_all_owners(void);
 extern bool kz_may_see_owner(Oid owner);
 
 /*

@@ -97,7 +97,8 @@ snapshot_nodes(void)
 }
 
 static void
-put_registration(ReturnSetInfo *rsinfo, const KzRow *row, const KzNode *nodes)
+put_registration(ReturnSetInfo *rsinfo, const KzRow *row, const KzNode *nodes,
+				 bool see_all)
 {
 	Datum		values[REGISTRATIONS_COLS];
 	bool		nulls[REGISTRATIONS_COLS];
@@ -105,7 +106,7 @@ put_registration(ReturnSetInfo *rsinfo, const KzRow *row, const KzNode *nodes)
 	bool		local = row->state != KZ_ROW_REMOTE;
 
 	/* who owns it, as pg_stat_activity shows other roles' sessions */
-	bool		visible = !local || kz_may_see_owner(row->roleid);
+	bool		visible = !local || see_all || kz_may_see_owner(row->roleid);
 	char	   *dbname = local && visible ? get_database_name(row->dbid) : NULL;
 	char	   *rolename = local && visible ? GetUserNameFromId(row->roleid, true) : NULL;
 
@@ -133,17 +134,19 @@ kz_registrations_data(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	KzRow	   *rows;
+	bool		see_all;
 	KzNode	   *nodes;
 	int			n;
 	int			i;
 
 	kz_session_attach();
 	kz_require_privilege(KZ_PRIV_READ);
+	see_all = kz_may_see_all_owners();
 	InitMaterializedSRF(fcinfo, 0);
 	n = snapshot_rows(&rows);
 	nodes = snapshot_nodes();
 	for (i = 0; i < n; i++)
-		put_registration(rsinfo, &rows[i], nodes);
+		put_registration(rsinfo, &rows[i], nodes, see_all);
 	return (Datum) 0;
 }
 
