@@ -11,12 +11,26 @@
  * re-granting what the old one had); new objects are created here as in
  * the fresh script.
  *
- * 1.1 adds kazoo_addressable() and changes the privileges (below).  The
+ * 1.1 adds kazoo_addressable(), two columns of receive() and changes the
+ * privileges (below).  The
  * same kz_globals.so serves 1.0 and 1.1, and its checks in C apply to both:
  * a 1.0 installation needs the roles too, which this update creates.
  */
 
 -- New in 1.1.
+
+-- receive() also says which role and database sent a message (from this
+-- server; NULL from other nodes).  Its result changes, so it is dropped
+-- and created again (granted again by the privileges below).
+DROP FUNCTION @extschema@.receive(integer);
+CREATE FUNCTION @extschema@.receive(timeout_ms integer DEFAULT NULL)
+RETURNS TABLE (name text, kind text, message text, sender_node text,
+			   sender_pid integer, reply_tag text, sent_at timestamptz,
+			   sender_role text, sender_database text)
+AS 'MODULE_PATHNAME', 'kz_receive_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.receive(integer) IS
+	'take the next message from this backend''s mailbox, waiting up to timeout_ms';
 
 -- Whether a Kazoo node can address a name itself.  Kazoo (measured with
 -- master dcf86cbc6d on OTP 25) passes a binary name through base64:decode

@@ -70,7 +70,8 @@ COMMENT ON FUNCTION @extschema@.call(text, text, integer) IS
 
 CREATE FUNCTION @extschema@.receive(timeout_ms integer DEFAULT NULL)
 RETURNS TABLE (name text, kind text, message text, sender_node text,
-			   sender_pid integer, reply_tag text, sent_at timestamptz)
+			   sender_pid integer, reply_tag text, sent_at timestamptz,
+			   sender_role text, sender_database text)
 AS 'MODULE_PATHNAME', 'kz_receive_sql'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.receive(integer) IS

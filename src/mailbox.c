@@ -29,6 +29,8 @@ kz_message_create(const KzMessageSpec *spec, bool no_oom)
 	size_t		name_len = spec->name ? spec->name->len : 0;
 	size_t		node_len = spec->node ? strlen(spec->node) : 0;
 	size_t		tag_len = spec->tag ? strlen(spec->tag) : 0;
+	size_t		role_len = spec->role ? Min(strlen(spec->role), NAMEDATALEN - 1) : 0;
+	size_t		db_len = spec->db ? Min(strlen(spec->db), NAMEDATALEN - 1) : 0;
 	size_t		size;
 	dsa_pointer dp;
 	KzMessage  *m;
@@ -36,7 +38,8 @@ kz_message_create(const KzMessageSpec *spec, bool no_oom)
 
 	node_len = Min(node_len, KZ_NODE_NAME_MAX - 1);
 	tag_len = Min(tag_len, PG_UINT16_MAX);
-	size = offsetof(KzMessage, data) + name_len + node_len + tag_len + spec->body_len;
+	size = offsetof(KzMessage, data) + name_len + node_len + tag_len + role_len +
+		db_len + spec->body_len;
 	dp = dsa_allocate_extended(kz_dsa(), size, no_oom ? DSA_ALLOC_NO_OOM : 0);
 	if (!DsaPointerIsValid(dp))
 		return InvalidDsaPointer;
@@ -50,6 +53,8 @@ kz_message_create(const KzMessageSpec *spec, bool no_oom)
 	m->name_len = name_len;
 	m->node_len = node_len;
 	m->tag_len = tag_len;
+	m->role_len = role_len;
+	m->db_len = db_len;
 	m->body_len = spec->body_len;
 	p = m->data;
 	if (name_len)
@@ -61,6 +66,12 @@ kz_message_create(const KzMessageSpec *spec, bool no_oom)
 	if (tag_len)
 		memcpy(p, spec->tag, tag_len);
 	p += tag_len;
+	if (role_len)
+		memcpy(p, spec->role, role_len);
+	p += role_len;
+	if (db_len)
+		memcpy(p, spec->db, db_len);
+	p += db_len;
 	if (spec->body_len)
 		memcpy(p, spec->body, spec->body_len);
 	return dp;

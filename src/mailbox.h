@@ -48,8 +48,11 @@ typedef struct KzMessage
 	uint16		name_len;		/* encoded name the message was sent to */
 	uint16		node_len;		/* sender node */
 	uint16		tag_len;		/* reply tag (calls) */
+	uint8		role_len;		/* sender's role, if known */
+	uint8		db_len;			/* sender's database, if known */
 	uint32		body_len;
-	char		data[FLEXIBLE_ARRAY_MEMBER];	/* name, node, tag, body */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* name, node, tag, role, db,
+												 * body */
 } KzMessage;
 
 /* What a message is made from. */
@@ -62,6 +65,8 @@ typedef struct KzMessageSpec
 	const KzName *name;			/* may be NULL */
 	const char *node;			/* may be NULL */
 	const char *tag;			/* may be NULL */
+	const char *role;			/* sender's role, may be NULL */
+	const char *db;				/* sender's database, may be NULL */
 	const char *body;
 	size_t		body_len;
 } KzMessageSpec;
@@ -86,7 +91,9 @@ extern void kz_message_free(dsa_pointer msg);
 #define KZ_MSG_NAME(m)	((const uint8 *) (m)->data)
 #define KZ_MSG_NODE(m)	((m)->data + (m)->name_len)
 #define KZ_MSG_TAG(m)	((m)->data + (m)->name_len + (m)->node_len)
-#define KZ_MSG_BODY(m)	((m)->data + (m)->name_len + (m)->node_len + (m)->tag_len)
+#define KZ_MSG_ROLE(m)	(KZ_MSG_TAG(m) + (m)->tag_len)
+#define KZ_MSG_DB(m)	(KZ_MSG_ROLE(m) + (m)->role_len)
+#define KZ_MSG_BODY(m)	(KZ_MSG_DB(m) + (m)->db_len)
 
 /*
  * Appends msg to the mailbox of backend (procno, pid) and sets its latch.

@@ -17,8 +17,10 @@
 
 #include <limits.h>
 
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -126,6 +128,18 @@ forward_remote(KzJobKind kind, const KzName *name, const KzOwner *owner,
 				 errhint("Check kz_globals.amqp_uri and that RabbitMQ is running.")));
 }
 
+/*
+ * The sender of a message to an owner on this server: the current role and
+ * database, which receive() shows (a message from another node has none:
+ * nothing on the bus vouches for them yet).
+ */
+static void
+set_sender(KzMessageSpec *spec)
+{
+	spec->role = GetUserNameFromId(GetUserId(), true);
+	spec->db = get_database_name(MyDatabaseId);
+}
+
 void
 kz_send(const KzName *name, const char *message, size_t len, KzOwner *owner)
 {
@@ -143,6 +157,7 @@ kz_send(const KzName *name, const char *message, size_t len, KzOwner *owner)
 		spec.sent_at = GetCurrentTimestamp();
 		spec.name = name;
 		spec.node = kz_node_name;
+		set_sender(&spec);
 		spec.body = message;
 		spec.body_len = len;
 		deliver_local(name, owner, &spec);
@@ -199,6 +214,7 @@ send_call(const KzName *name, const KzOwner *owner, const char *request,
 	spec.name = name;
 	spec.node = kz_node_name;
 	spec.tag = tag;
+	set_sender(&spec);
 	spec.body = request;
 	spec.body_len = len;
 	deliver_local(name, owner, &spec);
@@ -321,6 +337,8 @@ unpack_message(const KzMessage *m, KzReceived *out)
 	out->sender_node = m->node_len ? pnstrdup(KZ_MSG_NODE(m), m->node_len) : NULL;
 	out->sender_pid = m->sender_pid;
 	out->reply_tag = m->tag_len ? pnstrdup(KZ_MSG_TAG(m), m->tag_len) : NULL;
+	out->sender_role = m->role_len ? pnstrdup(KZ_MSG_ROLE(m), m->role_len) : NULL;
+	out->sender_db = m->db_len ? pnstrdup(KZ_MSG_DB(m), m->db_len) : NULL;
 	out->sent_at = m->sent_at;
 }
 

@@ -45,7 +45,7 @@ PG_FUNCTION_INFO_V1(kz_register_name_wait);
 PG_FUNCTION_INFO_V1(kz_token);
 PG_FUNCTION_INFO_V1(kz_assert_owner);
 
-#define RECEIVE_COLS 7
+#define RECEIVE_COLS 9
 
 /*
  * A timeout argument in milliseconds: NULL means no limit (-1), a negative
@@ -303,6 +303,8 @@ kz_receive_sql(PG_FUNCTION_ARGS)
 	values[5] = nullable_text(msg.reply_tag, &nulls[5]);
 	values[6] = TimestampTzGetDatum(msg.sent_at);
 	nulls[6] = msg.sent_at == 0;
+	values[7] = nullable_text(msg.sender_role, &nulls[7]);
+	values[8] = nullable_text(msg.sender_db, &nulls[8]);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -31,6 +31,12 @@ CREATE TEMP TABLE late AS SELECT * FROM kz_globals.receive(0);
 SELECT name, kind, message, reply_tag ~ '^l:[0-9]+:[0-9]+:[0-9]+$' AS tag_ok FROM late;
 SELECT kz_globals.reply(reply_tag, 'too late') FROM late;
 
+-- receive() says which role and database sent a message from this server
+SELECT kz_globals.send('inbox', 'who am I') IS NOT NULL AS sent;
+SELECT message, sender_role = current_user AS role_ok,
+       sender_database = current_database() AS db_ok
+  FROM kz_globals.receive(0);
+
 -- counters
 SELECT messages_sent >= 8 AS sent, messages_received >= 9 AS received, calls >= 1 AS calls
   FROM kz_globals.stats;
