@@ -103,7 +103,7 @@ test/unit/test_broker_uri_test: test/unit/test_broker_uri.c src/broker_uri.c src
 		test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_broker_uri.c src/broker_uri.c $(UNIT_LIBS)
 
-test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire.c src/wire.h \
+test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire.c src/wire.h src/compat.h \
 		src/protocol.c src/protocol.h src/etf.c src/etf.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_kazoo_fixtures.c src/wire.c src/protocol.c \
 		src/etf.c $(UNIT_LIBS)

@@ -14,6 +14,8 @@
 #include "postgres_fe.h"
 #endif
 
+#include <inttypes.h>
+
 #include "etf.h"
 #include "wire.h"
 
@@ -212,7 +214,7 @@ kz_wire_heartbeat(StringInfo out, const KzSender *me, const char *msg_id,
 	values[0] = hb->local;
 	values[1] = hb->remote;
 	values[2] = hb->pending;
-	snprintf(session, sizeof(session), "%016" INT64_MODIFIER "x", hb->session);
+	snprintf(session, sizeof(session), "%016" PRIx64, hb->session);
 	open_body(out, me, KZ_APP_NAME_NODES, "nodes", "advertise", msg_id, me->queue);
 	kz_proto_add_int(out, "Expires", hb->expires_ms);
 	kz_proto_add_str(out, "Zone", me->zone);

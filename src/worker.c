@@ -265,7 +265,7 @@ pump_broker(void)
 static char *
 connection_settings(void)
 {
-	return psprintf("%s|%016" INT64_MODIFIER "x|%s|%s|%s|%s|%d",
+	return psprintf("%s|%016" PRIx64 "|%s|%s|%s|%s|%d",
 					kz_amqp_uri ? kz_amqp_uri : "", kz_amqp_secrets_hash(),
 					kz_amqp_password_file ? kz_amqp_password_file : "",
 					kz_amqp_cacert ? kz_amqp_cacert : "",

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "common/jsonapi.h"
+#include "compat.h"
 #include "etf.h"
 #include "mb/pg_wchar.h"
 #include "protocol.h"
@@ -118,40 +119,44 @@ on_struct_start(Fields *fs, const char *type)
 	fs->depth++;
 }
 
-static void
+static KZ_JSON_ACTION
 on_object_start(void *state)
 {
 	on_struct_start(state, "object");
+	KZ_JSON_ACTION_DONE;
 }
 
-static void
+static KZ_JSON_ACTION
 on_array_start(void *state)
 {
 	on_struct_start(state, "array");
+	KZ_JSON_ACTION_DONE;
 }
 
-static void
+static KZ_JSON_ACTION
 on_struct_end(void *state)
 {
 	((Fields *) state)->depth--;
+	KZ_JSON_ACTION_DONE;
 }
 
-static void
+static KZ_JSON_ACTION
 on_field(void *state, char *fname, bool isnull)
 {
 	Fields	   *fs = state;
 
 	if (fs->depth == 1)
 		fs->current = fname;
+	KZ_JSON_ACTION_DONE;
 }
 
-static void
+static KZ_JSON_ACTION
 on_scalar(void *state, char *token, JsonTokenType type)
 {
 	Fields	   *fs = state;
 
 	if (fs->depth != 1)
-		return;
+		KZ_JSON_ACTION_DONE;
 	switch (type)
 	{
 		case JSON_TOKEN_STRING:
@@ -168,6 +173,7 @@ on_scalar(void *state, char *token, JsonTokenType type)
 			add_field(fs, "null", NULL);
 			break;
 	}
+	KZ_JSON_ACTION_DONE;
 }
 
 /* Parses a JSON object's top level; false if it is not valid JSON. */
@@ -186,7 +192,7 @@ parse_fields(const char *json, Fields *fs)
 	sem.array_end = on_struct_end;
 	sem.object_field_start = on_field;
 	sem.scalar = on_scalar;
-	lex = makeJsonLexContextCstringLen(pstrdup(json), strlen(json), PG_UTF8, true);
+	lex = KZ_JSON_LEXER(pstrdup(json), strlen(json), true);
 	return pg_parse_json(lex, &sem) == JSON_SUCCESS && !fs->overflow;
 }
 
