@@ -21,8 +21,9 @@ my $b1 = KzHarness::Broker->new(name => 'rmqA');
 my $b2 = KzHarness::Broker->new(name => 'rmqB', join => $b1);
 my ($p1, $p2) = ($b1->port, $b2->port);
 
-# RabbitMQ 4.2 and later keep a new cluster's metadata (queues, bindings)
-# in Khepri, a Raft store that needs a majority of the nodes up: a cluster
+# Newer RabbitMQ releases (4.3.6 here; not 4.0.5) keep a new cluster's
+# metadata (queues, bindings) in Khepri, a Raft store that needs a
+# majority of the nodes up: a cluster
 # of two cannot declare a queue while one of them is down.  There a third
 # broker, used by no server, keeps the majority through each single loss
 # below (RabbitMQ's advice for any cluster: an odd number of nodes).
