@@ -21,6 +21,18 @@ my $b1 = KzHarness::Broker->new(name => 'rmqA');
 my $b2 = KzHarness::Broker->new(name => 'rmqB', join => $b1);
 my ($p1, $p2) = ($b1->port, $b2->port);
 
+# Newer RabbitMQ releases (4.3.6 here; not 4.0.5) keep a new cluster's
+# metadata (queues, bindings) in Khepri, a Raft store that needs a
+# majority of the nodes up: a cluster
+# of two cannot declare a queue while one of them is down.  There a third
+# broker, used by no server, keeps the majority through each single loss
+# below (RabbitMQ's advice for any cluster: an odd number of nodes).
+my $khepri = $b1->ctl(qw(-q list_feature_flags name state)) =~ /^khepri_db\s+enabled/m;
+my $b3 = $khepri ? KzHarness::Broker->new(name => 'rmqC', join => $b1) : undef;
+note($khepri
+	? 'metadata store Khepri: a third broker keeps the majority'
+	: 'metadata store Mnesia: two brokers');
+
 like($b2->ctl(qw(-q cluster_status)), qr/\Q${\ $b1->nodename }\E.*\Q${\ $b2->nodename }\E|\Q${\ $b2->nodename }\E.*\Q${\ $b1->nodename }\E/s,
 	'the two brokers form one RabbitMQ cluster');
 
