@@ -30,7 +30,8 @@
 #   MATRIX_APT_CONF=FILE     an apt.conf snippet copied into every rootfs,
 #                            e.g. for a mirror whose Release files have
 #                            expired (Acquire::Check-Valid-Until "false";)
-#   MATRIX_STEPS=test,demo   steps to run per release (comma-separated)
+#   MATRIX_STEPS=test,demo   steps to run per release (comma-separated;
+#                            also deb: build, install and check the package)
 #   MATRIX_KEEP=1            keep each run's rootfs (for a post-mortem)
 #   SUITES, PROVE_TESTS, KZ_SUITE_TIMEOUT: passed on to make test
 #
@@ -261,6 +262,18 @@ STEP_VERSIONS=""
 matrix_step_test() {
     local rc=0
     in_root bash -c 'cd /root/kz_globals && bash .ci/run' >"$2" 2>&1 || rc=$?
+    STEP_VERSIONS=$(versions)
+    return "$rc"
+}
+
+# deb: the Debian package, the Debian way (packaging/check.sh): built with
+# dpkg-buildpackage in a clean copy of the release's cached rootfs,
+# installed with apt into another, and the regression and upgrade tests run
+# against the installed files, not the build tree.
+matrix_step_deb() {
+    local rc=0
+    KZ_PKG_MIRROR=$(mirror) bash "$KZ_ROOT/packaging/check.sh" "$1" "$MATRIX_CACHE/$1" \
+        >"$2" 2>&1 || rc=$?
     STEP_VERSIONS=$(versions)
     return "$rc"
 }
