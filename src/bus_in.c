@@ -161,6 +161,8 @@ kz_in_apply_remote(const uint8 *data, size_t len, int node, int64 ts,
 	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
 	strlcpy(who, kz_node(node)->name, sizeof(who));
 	ev.sync_gen = kz_node(node)->sync_gen;
+	/* it owns a name: its heartbeats' count of none starts again */
+	kz_node(node)->empty_beats = 0;
 	LWLockRelease(kz_shared->nodes_lock);
 	recorded = apply_locked(&name, &ev, &eff);
 	LWLockRelease(kz_shared->reg_lock);

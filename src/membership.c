@@ -269,6 +269,7 @@ typedef struct HeartbeatChange
 	bool		restarted;		/* new incarnation: a crash-restart */
 	bool		new_session;	/* it reconnected to the broker */
 	bool		pg_peer;		/* a kz_globals node */
+	bool		owns_nothing;	/* a Kazoo node now says it owns no name */
 	char		server[KZ_SERVER_MAX];
 } HeartbeatChange;
 
@@ -303,6 +304,23 @@ record_heartbeat(KzNode *n, const KzBusMsg *msg, HeartbeatChange *change)
 	/* a Kazoo node with a new kz_nodes queue has restarted */
 	if (!change->pg_peer && change->new_session && n->session != 0)
 		change->restarted = true;
+
+	/*
+	 * Real Kazoo's heartbeats carry no Server-ID, so a Kazoo node that
+	 * restarts under the same name is seen only by what it says it owns:
+	 * Globals counts its table by state.  Two heartbeats in a row with no
+	 * local name since we last heard it own one (an advertisement, a sync
+	 * entry or a query answer resets the count) mean that it owns none, and
+	 * the names we hold for it are stale; one alone could have been built
+	 * just before a registration whose advertisement overtook it.
+	 */
+	if (!change->pg_peer && msg->globals_nonempty && msg->globals_local == 0)
+	{
+		if (n->empty_beats < 2 && ++n->empty_beats == 2)
+			change->owns_nothing = true;
+	}
+	else
+		n->empty_beats = 0;
 
 	n->state = KZ_NODE_UP;
 	n->heard = true;
@@ -372,6 +390,16 @@ kz_member_heartbeat_in(const KzBusMsg *msg)
 		ereport(LOG,
 				(errmsg("kz_globals: node \"%s\" restarted; dropped %d of its names",
 						msg->node, dropped)));
+	}
+	else if (change.owns_nothing)
+	{
+		int			dropped = kz_member_drop_node_rows(idx);
+
+		if (dropped > 0)
+			ereport(LOG,
+					(errmsg("kz_globals: node \"%s\" says it owns no name; dropped %d of its names",
+							msg->node, dropped),
+					 errdetail("A Kazoo node that restarts under the same name announces it no other way.")));
 	}
 	if (change.joined)
 		ereport(LOG, (errmsg("kz_globals: node \"%s\" is up", msg->node)));

@@ -45,6 +45,9 @@ typedef struct KzNode
 	TimestampTz last_heartbeat; /* 0 if never heard (wall clock, shown) */
 	int64		heard_mono_ms;	/* the same on the worker's monotonic clock:
 								 * expiry is measured on it */
+	uint8		empty_beats;	/* Kazoo: heartbeats in a row saying it owns
+								 * no name, since we last heard it own one
+								 * (the worker alone reads and writes it) */
 	char		name[KZ_NODE_NAME_MAX];
 	char		zone[KZ_ZONE_MAX];
 	char		server[KZ_SERVER_MAX];	/* its kz_globals queue */
