@@ -272,6 +272,11 @@ matrix_step_test() {
 # against the installed files, not the build tree.
 matrix_step_deb() {
     local rc=0
+    # check.sh copies the cached rootfs itself and takes the machine's apt
+    # settings from it (e.g. an expired Release file accepted)
+    if [ -n "${MATRIX_APT_CONF:-}" ]; then
+        cp "$MATRIX_APT_CONF" "$MATRIX_CACHE/$1/etc/apt/apt.conf.d/"
+    fi
     KZ_PKG_MIRROR=$(mirror) bash "$KZ_ROOT/packaging/check.sh" "$1" "$MATRIX_CACHE/$1" \
         >"$2" 2>&1 || rc=$?
     STEP_VERSIONS=$(versions)
