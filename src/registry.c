@@ -259,38 +259,55 @@ kz_row_alive(const KzRow *row)
 	return false;
 }
 
-int32
-kz_reg_role_names(Oid role)
+/*
+ * The entry of role, or -1.  A process looks up the same role again and
+ * again (a backend for its own names), so the entry it found last is tried
+ * first: only a hint, checked like any other entry, since every process
+ * changes the array (under reg_lock).
+ */
+static int
+role_entry(Oid role)
 {
+	static int	hint = 0;
 	int			i;
 
+	if (hint < MaxBackends && role_counts[hint].count > 0 && role_counts[hint].role == role)
+		return hint;
 	for (i = 0; i < MaxBackends; i++)
 	{
 		if (role_counts[i].count > 0 && role_counts[i].role == role)
-			return role_counts[i].count;
+			return hint = i;
 	}
-	return 0;
+	return -1;
+}
+
+int32
+kz_reg_role_names(Oid role)
+{
+	int			i = role_entry(role);
+
+	return i >= 0 ? role_counts[i].count : 0;
 }
 
 void
 kz_reg_role_add(Oid role, int delta)
 {
-	int			i;
-	int			free_slot = -1;
+	int			i = role_entry(role);
 
+	if (i >= 0)
+	{
+		role_counts[i].count += delta;
+		return;
+	}
+	if (delta <= 0)
+		return;
 	for (i = 0; i < MaxBackends; i++)
 	{
-		if (role_counts[i].count > 0 && role_counts[i].role == role)
+		if (role_counts[i].count <= 0)
 		{
-			role_counts[i].count += delta;
+			role_counts[i].role = role;
+			role_counts[i].count = delta;
 			return;
 		}
-		if (role_counts[i].count <= 0 && free_slot < 0)
-			free_slot = i;
-	}
-	if (delta > 0 && free_slot >= 0)
-	{
-		role_counts[free_slot].role = role;
-		role_counts[free_slot].count = delta;
 	}
 }
