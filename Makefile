@@ -13,7 +13,10 @@ EXTENSION = kz_globals
 EXTVERSION = 1.1
 MODULE_big = kz_globals
 
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# One folder per layer (src/README.md): the entry point, then sql, backend,
+# worker, shared, rules, wire, conn and common, each calling only downhill.
+KZ_SRC_DIRS = sql backend worker shared rules wire conn common
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c $(addprefix src/,$(addsuffix /*.c,$(KZ_SRC_DIRS))))))
 DATA = $(wildcard sql/kz_globals--*.sql)
 
 PKG_CONFIG ?= pkg-config
@@ -21,7 +24,8 @@ RABBITMQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags librabbitmq 2>/dev/null)
 # rabbitmq-c 0.12 and later: <rabbitmq-c/amqp.h> (see src/rabbitmq_c.h).
 RABBITMQ_DIR := $(shell printf '\043include <rabbitmq-c/amqp.h>\n' | \
 	$(CC) $(RABBITMQ_CFLAGS) -E -x c - >/dev/null 2>&1 && echo -DKZ_RABBITMQ_C_DIR)
-PG_CPPFLAGS = -Isrc $(RABBITMQ_CFLAGS) $(RABBITMQ_DIR)
+KZ_INCLUDES = $(addprefix -Isrc/,$(KZ_SRC_DIRS))
+PG_CPPFLAGS = $(KZ_INCLUDES) $(RABBITMQ_CFLAGS) $(RABBITMQ_DIR)
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs librabbitmq openssl 2>/dev/null || echo -lrabbitmq -lssl -lcrypto)
 
 # Warnings on; the test, demo and CI targets also make them errors (they run
@@ -52,7 +56,7 @@ include $(PGXS)
 # PGXS tracks no header dependencies (unless PostgreSQL was configured with
 # --enable-depend): rebuild every object when any of our headers changes,
 # so that a changed struct layout never meets a stale object.
-KZ_HEADERS = $(wildcard src/*.h)
+KZ_HEADERS = $(wildcard $(addprefix src/,$(addsuffix /*.h,$(KZ_SRC_DIRS))))
 $(OBJS): $(KZ_HEADERS)
 $(OBJS:.o=.bc): $(KZ_HEADERS)
 
@@ -82,31 +86,31 @@ UNIT_BINS = $(UNIT_SRCS:.c=_test)
 # headers that know this map the names when it is defined, older ones
 # ignore it.
 UNIT_CFLAGS = -DFRONTEND -DUSE_PRIVATE_ENCODING_FUNCS \
-	-Isrc -I$(includedir_server) -I$(includedir_internal) \
+	$(KZ_INCLUDES) -I$(includedir_server) -I$(includedir_internal) \
 	-Wdeclaration-after-statement -Wmissing-prototypes \
 	$(WARNFLAGS) -g -O1 $(UNIT_SANITIZE)
 UNIT_LIBS = -L$(pkglibdir) -lpgcommon -lpgport -lm
 
-test/unit/test_etf_test: test/unit/test_etf.c src/etf.c src/etf.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_etf.c src/etf.c $(UNIT_LIBS)
+test/unit/test_etf_test: test/unit/test_etf.c src/wire/etf.c src/wire/etf.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_etf.c src/wire/etf.c $(UNIT_LIBS)
 
-test/unit/test_protocol_test: test/unit/test_protocol.c src/protocol.c src/protocol.h \
-		src/etf.c src/etf.h src/conflict.c src/conflict.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_protocol.c src/protocol.c src/etf.c \
-		src/conflict.c $(UNIT_LIBS)
+test/unit/test_protocol_test: test/unit/test_protocol.c src/wire/protocol.c src/wire/protocol.h \
+		src/wire/etf.c src/wire/etf.h src/rules/conflict.c src/rules/conflict.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_protocol.c src/wire/protocol.c src/wire/etf.c \
+		src/rules/conflict.c $(UNIT_LIBS)
 
-test/unit/test_rules_test: test/unit/test_rules.c src/rules.c src/rules.h src/conflict.c \
-		src/conflict.h src/registry.h src/protocol.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_rules.c src/rules.c src/conflict.c $(UNIT_LIBS)
+test/unit/test_rules_test: test/unit/test_rules.c src/rules/rules.c src/rules/rules.h src/rules/conflict.c \
+		src/rules/conflict.h src/rules/row.h src/wire/protocol.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_rules.c src/rules/rules.c src/rules/conflict.c $(UNIT_LIBS)
 
-test/unit/test_broker_uri_test: test/unit/test_broker_uri.c src/broker_uri.c src/broker_uri.h \
+test/unit/test_broker_uri_test: test/unit/test_broker_uri.c src/wire/broker_uri.c src/wire/broker_uri.h \
 		test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_broker_uri.c src/broker_uri.c $(UNIT_LIBS)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_broker_uri.c src/wire/broker_uri.c $(UNIT_LIBS)
 
-test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire.c src/wire.h src/compat.h \
-		src/protocol.c src/protocol.h src/etf.c src/etf.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_kazoo_fixtures.c src/wire.c src/protocol.c \
-		src/etf.c $(UNIT_LIBS)
+test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire/wire.c src/wire/wire.h src/common/compat.h \
+		src/wire/protocol.c src/wire/protocol.h src/wire/etf.c src/wire/etf.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_kazoo_fixtures.c src/wire/wire.c src/wire/protocol.c \
+		src/wire/etf.c $(UNIT_LIBS)
 
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc

@@ -113,7 +113,7 @@ kz_cluster_start "$DIR" 3 \
 
 # --- one AMQP round trip: the baseline of every latency ---
 BROKER_PORT=$(. "$DIR/cluster.env" && echo "$BROKER_PORT")
-# src/rabbitmq_c.h picks rabbitmq-c's header names, as the Makefile does.
+# src/conn/rabbitmq_c.h picks rabbitmq-c's header names, as the Makefile does.
 RMQ_FLAGS=(-I"$HERE/../src")
 if printf '#include <rabbitmq-c/amqp.h>\n' | gcc -E -x c - >/dev/null 2>&1; then
     RMQ_FLAGS+=(-DKZ_RABBITMQ_C_DIR)

@@ -51,7 +51,7 @@ COMMENT ON FUNCTION @extschema@.kazoo_addressable(text) IS
 -- Privileges (README, "Security model"): nothing is granted to PUBLIC.  The
 -- three roles are cluster-wide, like PostgreSQL's predefined roles; they are
 -- created if missing and outlive the extension.  Every function also checks
--- them in C (src/privileges.c), so a wider GRANT does not widen access.
+-- them in C (src/backend/privileges.c), so a wider GRANT does not widen access.
 DO $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'kz_globals_reader') THEN

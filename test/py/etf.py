@@ -9,7 +9,7 @@ module offers:
 * ``encode(term)`` / ``decode(buf)``: Python value <-> term buffer (the
   version byte 131 and one term);
 * ``render(term)``: the Erlang syntax of a term, one line, following the
-  rules of ``etf_render`` in ``src/etf.c`` (io_lib ``~tp`` of OTP 25 with
+  rules of ``etf_render`` in ``src/wire/etf.c`` (io_lib ``~tp`` of OTP 25 with
   the unicode printable range);
 * ``canonical(buf)``: a term buffer re-encoded the way this module
   encodes, to compare names as Erlang compares terms.
@@ -633,7 +633,7 @@ def from_b64(text):
 def render(term):
     """The Erlang syntax of a term on one line, as kz_globals shows it.
 
-    The rules are those of ``etf_render`` in ``src/etf.c``: io_lib's ``~tp``
+    The rules are those of ``etf_render`` in ``src/wire/etf.c``: io_lib's ``~tp``
     of OTP 25 with the unicode printable range.
     """
     out = []

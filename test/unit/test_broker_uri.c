@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_broker_uri.c
- *	  Unit tests of broker URI lists and their passwords (src/broker_uri.c):
+ *	  Unit tests of broker URI lists and their passwords (src/wire/broker_uri.c):
  *	  every password is masked whatever characters it holds, elements split
  *	  only before the next URI, and unmasking gives back the exact URI.
  *

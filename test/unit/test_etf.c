@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_etf.c
- *	  Unit tests of the Erlang external term format codec (src/etf.c).
+ *	  Unit tests of the Erlang external term format codec (src/wire/etf.c).
  *
  * The fixed byte vectors below were produced by term_to_binary/1 of
  * Erlang/OTP 25, and their expected renderings by io_lib_pretty (what

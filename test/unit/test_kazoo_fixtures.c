@@ -2,7 +2,7 @@
  *
  * test_kazoo_fixtures.c
  *	  Golden messages: what real Kazoo nodes put on the wire, against what
- *	  our encoder (src/wire.c) writes for the same event.
+ *	  our encoder (src/wire/wire.c) writes for the same event.
  *
  * Each file of test/fixtures/kazoo is one message that Kazoo's own
  * kz_globals or kz_nodes published, captured with RabbitMQ's firehose

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * test_protocol.c
- *	  Unit tests of the bus protocol codec (src/protocol.c) and of the
- *	  claim precedence rule (src/conflict.c).
+ *	  Unit tests of the bus protocol codec (src/wire/protocol.c) and of the
+ *	  claim precedence rule (src/rules/conflict.c).
  *
  * The Kazoo messages below are written as Kazoo 4.3 puts them on the bus:
  * kz_api's envelope, term fields as base64 of term_to_binary/1 (the

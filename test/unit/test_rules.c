@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_rules.c
- *	  Unit tests of the rules of a name (src/rules.c): every row state
+ *	  Unit tests of the rules of a name (src/rules/rules.c): every row state
  *	  against every event, without a server.
  *
  * Rows: none, remote (owned by node 1 "n1"), local (ours, "n0"), pending

@@ -1,0 +1,76 @@
+/*-------------------------------------------------------------------------
+ *
+ * claims.h
+ *	  Registering, releasing and finding names, as a backend does it.
+ *
+ * In single-server mode (no kz_globals.amqp_uri) everything happens here,
+ * under reg_lock.  In cluster mode a claim first puts a pending row in the
+ * table and hands the decision to the worker, which asks the other nodes.
+ *
+ * IDENTIFICATION
+ *	  src/backend/claims.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KZ_CLAIMS_H
+#define KZ_CLAIMS_H
+
+#include "kz_types.h"
+#include "registry.h"
+
+/* The owner of a name, as read from the table. */
+typedef struct KzOwner
+{
+	uint8		state;			/* KZ_ROW_LOCAL or KZ_ROW_REMOTE */
+	int			node;			/* node index */
+	int32		pid;			/* 0 if unknown (Kazoo owner) */
+	int32		procno;			/* local owner's PGPROC number */
+	Oid			roleid;			/* local owner's role */
+	int64		token;			/* claim timestamp */
+	char		node_name[KZ_NODE_NAME_MAX];
+} KzOwner;
+
+/*
+ * True when names are decided by the cluster.  With raise, errors out with
+ * the SQLSTATEs of SPEC section 3 when the cluster cannot be asked (worker
+ * not running: 55000; broker unreachable: 08006); without, returns false in
+ * those cases so that callers serve the local table.
+ */
+extern bool kz_cluster_ready(bool raise);
+
+/*
+ * Registers backend (procno, pid) of database dbid and role roleid under
+ * name.  False if the name is taken anywhere or another claim won.
+ */
+extern bool kz_claim_name(const KzName *name, int procno, int pid,
+						  Oid dbid, Oid roleid);
+
+/*
+ * unregister_name(): removes a local registration, checking that the caller
+ * may.  False if this node does not hold the name as local.
+ */
+extern bool kz_unregister_name(const KzName *name);
+
+/* Reads the owner from the local table; false on a miss. */
+extern bool kz_find_owner(const KzName *name, KzOwner *owner);
+
+/*
+ * Reads the owner, asking the cluster on a local miss when
+ * kz_globals.query_on_miss is on and the cluster can be asked.
+ */
+extern bool kz_whereis(const KzName *name, KzOwner *owner);
+
+/*
+ * register_name_wait(): a standby for name.  Sleeps until the name is free
+ * anywhere, then claims it; repeats if another standby won.  False after
+ * timeout_ms (-1: no limit).
+ */
+extern bool kz_claim_name_wait(const KzName *name, int timeout_ms);
+
+/* The fencing token of name's current registration; false if none. */
+extern bool kz_name_token(const KzName *name, int64 *token);
+
+/* True if this backend owns name with the given token. */
+extern bool kz_owns_with_token(const KzName *name, int64 token);
+
+#endif							/* KZ_CLAIMS_H */

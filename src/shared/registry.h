@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * registry.h
+ *	  The shared name table: one row per name this node knows.
+ *
+ * A row is local (owned by a backend of this node), remote (owned by
+ * another node; this node's proxy for it) or pending (a claim by a local
+ * backend is under way).  The table is a fixed array of rows sized by
+ * kz_globals.max_names, with chained hashing through row indexes, so that
+ * no row ever moves and the memory per name is known.
+ *
+ * Locking: kz_shared->reg_lock, shared to read, exclusive to change.  Every
+ * function below expects the caller to hold it as stated.
+ *
+ * IDENTIFICATION
+ *	  src/shared/registry.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KZ_REGISTRY_H
+#define KZ_REGISTRY_H
+
+#include "kz_types.h"
+#include "row.h"
+
+/* Counts of rows per state, for the heartbeat and the views. */
+typedef struct KzRegistryCounts
+{
+	int32		pending;
+	int32		local;
+	int32		remote;
+} KzRegistryCounts;
+
+extern Size kz_registry_shmem_size(void);
+extern void kz_registry_shmem_init(void);
+
+/* Caller holds reg_lock (any mode). */
+extern KzRow *kz_reg_lookup(const KzName *name);
+extern KzRow *kz_reg_row(int32 index);
+extern int32 kz_reg_index(const KzRow *row);
+extern int32 kz_reg_capacity(void);
+extern KzRegistryCounts kz_reg_counts(void);
+
+/*
+ * Local and pending rows owned by backends of role (kept by whoever adds or
+ * removes such a row; caller holds reg_lock, exclusively to change).
+ */
+extern int32 kz_reg_role_names(Oid role);
+extern void kz_reg_role_add(Oid role, int delta);
+
+/*
+ * Caller holds reg_lock exclusively.  kz_reg_insert returns a zeroed row
+ * already keyed by name (state FREE: the caller sets it), or NULL when the
+ * table is full; the name must not be in the table.
+ */
+extern KzRow *kz_reg_insert(const KzName *name);
+extern void kz_reg_delete(KzRow *row);
+extern void kz_reg_set_state(KzRow *row, KzRowState state);
+
+/*
+ * True if a row stands for a live owner.  Local and pending rows die with
+ * their backend even before anyone removes them, so every reader checks.
+ */
+extern bool kz_row_alive(const KzRow *row);
+
+/* Hash of an encoded name, as stored in KzRow.hash. */
+extern uint32 kz_name_hash(const KzName *name);
+extern bool kz_name_equal(const KzName *a, const KzName *b);
+
+#endif							/* KZ_REGISTRY_H */

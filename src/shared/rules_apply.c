@@ -1,0 +1,290 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules_apply.c
+ *	  Between the name table and the rules (see rules_apply.h).  Runs in the
+ *	  worker and in backends, under reg_lock held exclusively by the caller.
+ *
+ * IDENTIFICATION
+ *	  src/shared/rules_apply.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "guc.h"
+#include "nodes.h"
+#include "request.h"
+#include "rules_apply.h"
+#include "shmem.h"
+
+static const char *
+name_of(int node, char *buf)
+{
+	if (node == KZ_SELF_NODE)
+		return kz_node_name;
+	kz_node_name_copy(node, buf);
+	return buf;
+}
+
+void
+kz_rules_read(const KzRow *row, KzRuleRow *r, KzRuleNames *names)
+{
+	memset(r, 0, sizeof(*r));
+	if (row == NULL || row->state == KZ_ROW_FREE)
+	{
+		r->state = KZ_ROW_FREE;
+		return;
+	}
+	r->state = (KzRowState) row->state;
+	r->alive = kz_row_alive(row);
+	r->lost = (row->flags & KZ_ROW_LOST) != 0;
+	r->kazoo = (row->flags & KZ_ROW_KAZOO) != 0;
+	r->node = row->node;
+	r->ts = row->timestamp;
+	r->pid = row->pid;
+	r->procno = row->procno;
+	r->claim_id = row->claim_id;
+	if (row->state == KZ_ROW_REMOTE)
+	{
+		r->sync_gen = row->sync_gen;
+		if (names != NULL)
+			r->node_name = name_of(row->node, names->owner);
+	}
+	if (row->state == KZ_ROW_PENDING && (row->flags & KZ_ROW_RIVAL))
+	{
+		r->has_rival = true;
+		r->rival_kazoo = (row->flags & KZ_ROW_RIVAL_KAZOO) != 0;
+		r->rival_node = row->rival_node;
+		r->rival_ts = row->rival_ts;
+		r->rival_pid = row->rival_pid;
+		r->rival_sync_gen = row->sync_gen;
+		if (names != NULL)
+			r->rival_name = name_of(row->rival_node, names->rival);
+	}
+}
+
+/* A pending row's flags and held-back rival, as r says. */
+static void
+write_pending(KzRow *row, const KzRuleRow *r)
+{
+	row->flags = r->lost ? KZ_ROW_LOST : 0;
+	if (!r->has_rival)
+		return;
+	row->flags |= KZ_ROW_RIVAL | (r->rival_kazoo ? KZ_ROW_RIVAL_KAZOO : 0);
+	row->rival_node = (uint16) r->rival_node;
+	row->rival_ts = r->rival_ts;
+	row->rival_pid = r->rival_pid;
+	row->sync_gen = r->rival_sync_gen;
+}
+
+KzRow *
+kz_rules_write(KzRow *row, const KzName *name, const KzRuleRow *r,
+			   const KzRuleEffects *eff)
+{
+	if (eff != NULL && eff->unregister)
+		kz_tell_unregister(name, eff->gone_ts, eff->gone_pid);
+	if (r->state == KZ_ROW_FREE)
+	{
+		if (row != NULL)
+			kz_drop_row(row, false);
+		return NULL;
+	}
+	if (row == NULL && (row = kz_reg_insert(name)) == NULL)
+		return NULL;
+	switch (r->state)
+	{
+		case KZ_ROW_REMOTE:
+			kz_row_make_remote(row, r->node, r->ts, r->pid, r->kazoo);
+			row->sync_gen = r->sync_gen;
+			break;
+		case KZ_ROW_PENDING:
+			write_pending(row, r);
+			break;
+		case KZ_ROW_LOCAL:
+			if (row->state == KZ_ROW_PENDING)
+			{
+				row->flags &= ~(KZ_ROW_LOST | KZ_ROW_RIVAL | KZ_ROW_RIVAL_KAZOO);
+				kz_reg_set_state(row, KZ_ROW_LOCAL);
+			}
+			break;
+		case KZ_ROW_FREE:
+			break;
+	}
+	return row;
+}
+
+/* Row primitives: the table, the owners' slots and the standbys. */
+
+void
+kz_wake_standbys(uint32 hash)
+{
+	int			i;
+
+	if (pg_atomic_read_u32(&kz_shared->waiters) == 0)
+		return;
+	pg_memory_barrier();
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (kz_backends[i].wait_hash == hash)
+			SetLatch(kz_proc_latch(i));
+	}
+}
+
+
+/*
+ * Queues the unregister event for a local name that is going away.  Used
+ * from exit callbacks too, so it never raises: if memory is short the event
+ * is lost and the peers correct themselves at the next full sync.
+ */
+void
+kz_tell_unregister(const KzName *name, int64 ts, int32 pid)
+{
+	KzJobSpec	spec;
+
+	if (!kz_cluster_configured() &&
+		pg_atomic_read_u32(&kz_shared->broker_state) == KZ_BROKER_DISABLED)
+		return;
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = KZ_JOB_UNREGISTER;
+	spec.procno = -1;
+	spec.pid = pid;
+	spec.timestamp = ts;
+	spec.name = name;
+	(void) kz_job_submit(&spec, true);
+}
+
+void
+kz_drop_row(KzRow *row, bool tell_cluster)
+{
+	uint32		hash = row->hash;
+
+	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
+		row->procno >= 0 && row->procno < MaxBackends)
+	{
+		kz_backends[row->procno].names_owned--;
+		kz_reg_role_add(row->roleid, -1);
+	}
+	if (tell_cluster && row->state == KZ_ROW_LOCAL)
+		kz_tell_unregister(&row->name, row->timestamp, row->pid);
+	kz_reg_delete(row);
+	kz_wake_standbys(hash);
+}
+
+void
+kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid, bool kazoo)
+{
+	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
+		row->procno >= 0 && row->procno < MaxBackends)
+	{
+		kz_backends[row->procno].names_owned--;
+		kz_reg_role_add(row->roleid, -1);
+	}
+	row->node = node;
+	row->timestamp = ts;
+	row->pid = pid;
+	row->procno = -1;
+	row->dbid = InvalidOid;
+	row->roleid = InvalidOid;
+	row->claim_id = 0;
+	row->flags = kazoo ? KZ_ROW_KAZOO : 0;
+	kz_reg_set_state(row, KZ_ROW_REMOTE);
+}
+
+bool
+kz_row_end_claim(KzRow *row)
+{
+	KzRuleRow	r;
+	KzRuleEffects eff;
+	KzName		name = row->name;
+
+	kz_rules_read(row, &r, NULL);
+	kz_rule_verdict(&r, r.claim_id, false, &r, &eff);
+	return kz_rules_write(row, &name, &r, &eff) != NULL;
+}
+
+KzRow *
+kz_row_clear_dead(KzRow *row)
+{
+	KzRuleRow	r;
+	KzRuleEffects eff;
+	KzName		name = row->name;
+
+	kz_rules_read(row, &r, NULL);
+	kz_rule_owner_gone(&r, &r, &eff);
+	return kz_rules_write(row, &name, &r, &eff);
+}
+
+
+/* True for a row owned, or last owned, by a backend in PGPROC slot procno. */
+static bool
+owned_by_slot(const KzRow *row, int procno, int pid)
+{
+	if (row->state != KZ_ROW_LOCAL && row->state != KZ_ROW_PENDING)
+		return false;
+	if (row->procno != procno)
+		return false;
+	return row->pid == pid || !kz_row_alive(row);
+}
+
+/*
+ * Drops the rows of slot procno owned by pid (or by a process that has
+ * exited); a pending row that held back a rival becomes the rival's.
+ * Caller holds reg_lock exclusively.  A scan of the table, but
+ * only when the slot has names: once per exiting owner.
+ */
+void
+kz_release_slot_locked(int procno, int pid)
+{
+	int32		i;
+	int32		n = kz_reg_capacity();
+
+	for (i = 0; i < n && kz_backends[procno].names_owned > 0; i++)
+	{
+		KzRow	   *row = kz_reg_row(i);
+
+		if (!owned_by_slot(row, procno, pid))
+			continue;
+		if (row->state == KZ_ROW_PENDING)
+			(void) kz_row_end_claim(row);
+		else
+			kz_drop_row(row, true);
+	}
+}
+
+void
+kz_release_backend(int procno, int pid)
+{
+	if (kz_backends[procno].names_owned <= 0)
+		return;
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	kz_release_slot_locked(procno, pid);
+	LWLockRelease(kz_shared->reg_lock);
+}
+
+/*
+ * Releases the names of owners that exited without doing it themselves
+ * (processes that never armed the exit callback).  Looks at the slots, not
+ * the table, so it costs nothing while every owner lives.
+ */
+void
+kz_sweep_dead_owners(void)
+{
+	int32	   *dead = palloc0(MaxBackends * sizeof(int32));
+	int			i;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (kz_backends[i].names_owned > 0 && !kz_proc_alive(i, kz_backends[i].owner_pid))
+			dead[i] = kz_backends[i].owner_pid;
+	}
+	LWLockRelease(kz_shared->reg_lock);
+	for (i = 0; i < MaxBackends; i++)
+	{
+		if (dead[i] != 0)
+			kz_release_backend(i, dead[i]);
+	}
+	pfree(dead);
+}
