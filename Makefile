@@ -112,6 +112,9 @@ test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire/wir
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_kazoo_fixtures.c src/wire/wire.c src/wire/protocol.c \
 		src/wire/etf.c $(UNIT_LIBS)
 
+test/unit/test_bus_auth_test: test/unit/test_bus_auth.c src/wire/bus_auth.c src/wire/bus_auth.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_bus_auth.c src/wire/bus_auth.c $(UNIT_LIBS) -lcrypto
+
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 
