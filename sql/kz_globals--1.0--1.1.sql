@@ -11,8 +11,8 @@
  * re-granting what the old one had); new objects are created here as in
  * the fresh script.
  *
- * 1.1 adds kazoo_addressable(), two columns of receive() and changes the
- * privileges (below).  The
+ * 1.1 adds kazoo_addressable(), two columns of receive(), the bus_rejected
+ * column of stats, and changes the privileges (below).  The
  * same kz_globals.so serves 1.0 and 1.1, and its checks in C apply to both:
  * a 1.0 installation needs the roles too, which this update creates.
  */
@@ -31,6 +31,25 @@ AS 'MODULE_PATHNAME', 'kz_receive_sql'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.receive(integer) IS
 	'take the next message from this backend''s mailbox, waiting up to timeout_ms';
+
+-- stats gains bus_rejected: messages refused by bus authentication.  The
+-- view and its function are created again (granted by the privileges below).
+DROP VIEW @extschema@.stats;
+DROP FUNCTION @extschema@.stats_data();
+CREATE FUNCTION @extschema@.stats_data(
+	OUT broker_state text, OUT claims_won bigint, OUT claims_lost bigint,
+	OUT conflicts bigint, OUT names_expired bigint, OUT messages_sent bigint,
+	OUT messages_received bigint, OUT messages_dropped bigint, OUT calls bigint,
+	OUT broker_connects bigint, OUT broker_disconnects bigint,
+	OUT bus_malformed bigint, OUT bus_rejected bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_stats_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.stats AS
+	SELECT * FROM @extschema@.stats_data();
+COMMENT ON VIEW @extschema@.stats IS
+	'counters of this server since it started';
 
 -- Whether a Kazoo node can address a name itself.  Kazoo (measured with
 -- master dcf86cbc6d on OTP 25) passes a binary name through base64:decode

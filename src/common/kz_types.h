@@ -66,6 +66,12 @@ typedef struct KzName
 #define KZ_EXCHANGE_NODES		"nodes" /* fanout */
 #define KZ_GLOBALS_BINDING		"globals.*.*"
 
+/*
+ * The AMQP header in which kz_globals nodes sign what they publish (the
+ * signature itself: wire/bus_auth.h).
+ */
+#define KZ_AUTH_HEADER			"x-kz-auth"
+
 /* Longest AMQP short string (routing keys, queue names). */
 #define KZ_SHORTSTR_MAX			255
 

@@ -65,6 +65,7 @@ static bool blocked = false;
 static uint64 next_tag = 0;
 static size_t max_body = 0;
 static char app_id[KZ_SHORTSTR_MAX + 1];
+static char login_user[KZ_SHORTSTR_MAX + 1];
 
 /* reassembly of the message being received */
 static ContentState content_state = CONTENT_IDLE;
@@ -77,6 +78,16 @@ static bool content_targeted;	/* delivered through the targeted exchange */
 static StringInfoData content_body;
 static char content_message_id[KZ_SHORTSTR_MAX + 1];
 static bool content_has_message_id;
+/* what a signature covers: the deliver's exchange and routing key, and
+ * the header's app-id, user-id and signature (NULL: absent) */
+static char content_exchange[KZ_SHORTSTR_MAX + 1];
+static char content_routing_key[KZ_SHORTSTR_MAX + 1];
+static char content_app_id[KZ_SHORTSTR_MAX + 1];
+static char content_user_id[KZ_SHORTSTR_MAX + 1];
+static char content_auth[KZ_SHORTSTR_MAX + 1];
+static bool content_has_app_id;
+static bool content_has_user_id;
+static bool content_has_auth;
 
 static void
 set_error(char *err, size_t errlen, const char *fmt,...) pg_attribute_printf(3, 4);
@@ -357,6 +368,7 @@ kz_amqp_connect(const KzAmqpConfig *config, char *err, size_t errlen)
 	amqp_set_rpc_timeout(conn, &tv);
 	max_body = config->max_body;
 	strlcpy(app_id, config->app_id ? config->app_id : "", sizeof(app_id));
+	strlcpy(login_user, info.user ? info.user : "", sizeof(login_user));
 	next_tag = 0;
 
 	if (!open_socket(config, &info, err, errlen))
@@ -439,12 +451,25 @@ kz_amqp_declare(const char *queue, char *err, size_t errlen)
 	return ok;
 }
 
+const char *
+kz_amqp_app_id(void)
+{
+	return conn ? app_id : "";
+}
+
+const char *
+kz_amqp_user_id(void)
+{
+	return conn ? login_user : "";
+}
+
 uint64
 kz_amqp_publish(const char *exchange, const char *routing_key,
 				const char *body, size_t len, bool confirm, bool mandatory,
-				const char *message_id, char *err, size_t errlen)
+				const char *message_id, const char *auth, char *err, size_t errlen)
 {
 	amqp_basic_properties_t props;
+	amqp_table_entry_t header;
 	amqp_bytes_t bytes;
 	int			rc;
 
@@ -465,6 +490,21 @@ kz_amqp_publish(const char *exchange, const char *routing_key,
 	{
 		props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
 		props.message_id = amqp_cstring_bytes(message_id);
+	}
+	/* RabbitMQ checks it: the account that published, for every receiver */
+	if (login_user[0])
+	{
+		props._flags |= AMQP_BASIC_USER_ID_FLAG;
+		props.user_id = amqp_cstring_bytes(login_user);
+	}
+	if (auth)
+	{
+		header.key = amqp_cstring_bytes(KZ_AUTH_HEADER);
+		header.value.kind = AMQP_FIELD_KIND_UTF8;
+		header.value.value.bytes = amqp_cstring_bytes(auth);
+		props._flags |= AMQP_BASIC_HEADERS_FLAG;
+		props.headers.num_entries = 1;
+		props.headers.entries = &header;
 	}
 	bytes.bytes = (void *) body;
 	bytes.len = len;
@@ -489,6 +529,9 @@ content_begin(KzAmqpEventKind kind, int reply_code)
 	content_kind = kind;
 	content_reply_code = reply_code;
 	content_has_message_id = false;
+	content_has_app_id = false;
+	content_has_user_id = false;
+	content_has_auth = false;
 	content_own = false;
 	if (content_body.data == NULL)
 	{
@@ -520,8 +563,73 @@ content_end(KzAmqpHandler handler, void *arg)
 	ev.body = content_body.data;
 	ev.body_len = content_discard ? 0 : content_body.len;
 	ev.targeted = content_kind == KZ_AMQP_DELIVERY && content_targeted;
+	if (content_kind == KZ_AMQP_DELIVERY)
+	{
+		ev.exchange = content_exchange;
+		ev.routing_key = content_routing_key;
+		ev.app_id = content_has_app_id ? content_app_id : NULL;
+		ev.user_id = content_has_user_id ? content_user_id : NULL;
+		ev.auth = content_has_auth ? content_auth : NULL;
+	}
 	content_state = CONTENT_IDLE;
 	handler(&ev, arg);
+}
+
+/* Copies an AMQP string into buf (a short string's size); false if longer. */
+static bool
+copy_short(amqp_bytes_t b, char *buf)
+{
+	if (b.len > KZ_SHORTSTR_MAX)
+		return false;
+	if (b.len > 0)
+		memcpy(buf, b.bytes, b.len);
+	buf[b.len] = '\0';
+	return true;
+}
+
+/*
+ * The signature header, if it is a string (and no other header has its
+ * name: a message with two is not taken as signed by either).
+ */
+static void
+find_auth_header(const amqp_basic_properties_t *props)
+{
+	int			i;
+	int			found = 0;
+
+	if (!(props->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return;
+	for (i = 0; i < props->headers.num_entries; i++)
+	{
+		const amqp_table_entry_t *e = &props->headers.entries[i];
+
+		if (e->key.len != strlen(KZ_AUTH_HEADER) ||
+			memcmp(e->key.bytes, KZ_AUTH_HEADER, e->key.len) != 0)
+			continue;
+		found++;
+		/* anything but one plain string is kept as a malformed "?" */
+		if (!((e->value.kind == AMQP_FIELD_KIND_UTF8 || e->value.kind == AMQP_FIELD_KIND_BYTES) &&
+			  e->value.value.bytes.len > 0 &&
+			  memchr(e->value.value.bytes.bytes, '\0', e->value.value.bytes.len) == NULL &&
+			  copy_short(e->value.value.bytes, content_auth)))
+			strlcpy(content_auth, "?", sizeof(content_auth));
+		content_has_auth = true;
+	}
+	if (found > 1)
+		strlcpy(content_auth, "?", sizeof(content_auth));
+}
+
+/* What a signature covers, from a delivery's header frame. */
+static void
+keep_signed_properties(const amqp_basic_properties_t *props)
+{
+	if (props == NULL || content_kind != KZ_AMQP_DELIVERY)
+		return;
+	if (props->_flags & AMQP_BASIC_APP_ID_FLAG)
+		content_has_app_id = copy_short(props->app_id, content_app_id);
+	if (props->_flags & AMQP_BASIC_USER_ID_FLAG)
+		content_has_user_id = copy_short(props->user_id, content_user_id);
+	find_auth_header(props);
 }
 
 static void
@@ -547,6 +655,8 @@ on_header(amqp_frame_t *frame, KzAmqpHandler handler, void *arg)
 		content_message_id[props->message_id.len] = '\0';
 		content_has_message_id = true;
 	}
+	if (!content_own)
+		keep_signed_properties(props);
 	if (content_size == 0)
 		content_end(handler, arg);
 	else
@@ -593,11 +703,15 @@ on_method(amqp_frame_t *frame, KzAmqpHandler handler, void *arg,
 	{
 		case AMQP_BASIC_DELIVER_METHOD:
 			{
-				amqp_bytes_t ex = ((amqp_basic_deliver_t *) m->decoded)->exchange;
+				amqp_basic_deliver_t *d = (amqp_basic_deliver_t *) m->decoded;
+				amqp_bytes_t ex = d->exchange;
 
 				content_begin(KZ_AMQP_DELIVERY, 0);
 				content_targeted = ex.len == strlen(KZ_EXCHANGE_TARGETED) &&
 					memcmp(ex.bytes, KZ_EXCHANGE_TARGETED, ex.len) == 0;
+				/* both are short strings: they always fit */
+				(void) copy_short(ex, content_exchange);
+				(void) copy_short(d->routing_key, content_routing_key);
 				return true;
 			}
 		case AMQP_BASIC_RETURN_METHOD:

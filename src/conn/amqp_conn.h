@@ -68,6 +68,12 @@ typedef struct KzAmqpEvent
 	size_t		body_len;
 	bool		targeted;		/* DELIVERY: addressed to our queue through
 								 * the targeted exchange (not a broadcast) */
+	/* DELIVERY: what a signature covers (NULL when absent) */
+	const char *exchange;
+	const char *routing_key;
+	const char *app_id;
+	const char *user_id;		/* RabbitMQ checked it is the publisher's */
+	const char *auth;			/* the KZ_AUTH_HEADER header, if a string */
 } KzAmqpEvent;
 
 typedef void (*KzAmqpHandler) (const KzAmqpEvent *event, void *arg);
@@ -109,13 +115,23 @@ extern int	kz_amqp_pump(KzAmqpHandler handler, void *arg, int max_frames,
  * Publishes a JSON body.  With confirm, on the channel in confirm mode:
  * returns its delivery tag, which a later KZ_AMQP_ACK or NACK event names.
  * Without, on the other channel: returns KZ_AMQP_UNCONFIRMED.  Returns 0 if
- * the connection is lost (then torn down).
+ * the connection is lost (then torn down).  Every message carries the
+ * app-id of the connection and, as user-id, the user it logged in as
+ * (RabbitMQ refuses a user-id that is not the connection's); auth, if not
+ * NULL, goes into the KZ_AUTH_HEADER header.
  */
 #define KZ_AMQP_UNCONFIRMED		PG_UINT64_MAX
 extern uint64 kz_amqp_publish(const char *exchange, const char *routing_key,
 							  const char *body, size_t len, bool confirm,
 							  bool mandatory, const char *message_id,
-							  char *err, size_t errlen);
+							  const char *auth, char *err, size_t errlen);
+
+/*
+ * The app-id and user-id properties kz_amqp_publish puts on messages of
+ * the current connection ("" when not connected).
+ */
+extern const char *kz_amqp_app_id(void);
+extern const char *kz_amqp_user_id(void);
 
 /* Tears the connection down without waiting for the broker. */
 extern void kz_amqp_close(void);

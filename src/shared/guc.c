@@ -51,6 +51,8 @@ char	   *kz_amqp_cacert = NULL;
 char	   *kz_amqp_cert = NULL;
 char	   *kz_amqp_key = NULL;
 int			kz_amqp_verify = KZ_VERIFY_FULL;
+char	   *kz_bus_key_file = NULL;
+bool		kz_bus_require_signature = false;
 
 static const struct config_enum_entry on_conflict_options[] = {
 	{"notify", KZ_ON_CONFLICT_NOTIFY, false},
@@ -323,6 +325,15 @@ define_sighup_gucs(void)
 							 "Broker certificate checks for amqps://: full, peer or none.",
 							 NULL, &kz_amqp_verify, KZ_VERIFY_FULL, verify_options,
 							 PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("kz_globals.bus_key_file",
+							   "File of the keys that sign and check messages between kz_globals nodes.",
+							   "One or two lines key_id:secret; the first signs, both are accepted.  Read by the background worker at start and on every reload.",
+							   &kz_bus_key_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomBoolVariable("kz_globals.bus_require_signature",
+							 "Refuses every unsigned message from the bus, Kazoo nodes' included.",
+							 NULL, &kz_bus_require_signature, false,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
 
 static void

@@ -34,6 +34,8 @@ extern char *kz_amqp_cert;
 extern char *kz_amqp_key;
 extern int	kz_amqp_verify;
 extern char *kz_amqp_password_file;
+extern char *kz_bus_key_file;
+extern bool kz_bus_require_signature;
 
 extern void kz_guc_init(bool preloading);
 

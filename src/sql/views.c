@@ -35,7 +35,7 @@ PG_FUNCTION_INFO_V1(kz_stats_data);
 
 #define REGISTRATIONS_COLS	10
 #define NODES_COLS			10
-#define STATS_COLS			12
+#define STATS_COLS			13
 
 static const char *
 row_state_name(uint8 state)
@@ -259,6 +259,8 @@ kz_stats_data(PG_FUNCTION_ARGS)
 	values[9] = STAT_DATUM(broker_connects);
 	values[10] = STAT_DATUM(broker_disconnects);
 	values[11] = STAT_DATUM(bus_malformed);
+	/* 1.0's stats_data() has one column less: heap_form_tuple reads natts */
+	values[12] = STAT_DATUM(bus_rejected);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

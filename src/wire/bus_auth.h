@@ -46,8 +46,8 @@
 
 #include "lib/stringinfo.h"
 
-/* The AMQP header that carries the signature. */
-#define KZ_AUTH_HEADER			"x-kz-auth"
+#include "kz_types.h"			/* KZ_AUTH_HEADER, the header's name */
+
 #define KZ_AUTH_FORMAT			"1"
 
 #define KZ_AUTH_MAX_KEYS		2

@@ -10,6 +10,7 @@
  *					between kz_globals nodes
  *	bus_in.c		decoding deliveries; registry events (adverts, claims,
  *					unregister, queries, sync)
+ *	peer_auth.c		signing what leaves, checking what arrives
  *	inflight.c		claims and queries under way, and their verdicts
  *	relay.c			send, call and reply between backends and remote owners
  *	membership.c	heartbeats, node expiry, sync on join
@@ -27,6 +28,7 @@
 
 #include "datatype/timestamp.h"
 
+#include "amqp_conn.h"
 #include "kz_types.h"
 #include "protocol.h"
 #include "registry.h"
@@ -111,7 +113,7 @@ extern TimestampTz kz_outbox_flush(TimestampTz now);
 extern void kz_outbox_reset(void);
 
 /* bus_in.c */
-extern void kz_in_delivery(const char *body, size_t len, bool targeted);
+extern void kz_in_delivery(const KzAmqpEvent *ev);
 extern void kz_in_malformed(KzProtoError err, const char *detail);
 
 /*

@@ -4,8 +4,9 @@
  *	  What the worker does with each message from the bus.
  *
  * A delivery is decoded (a malformed one is dropped, counted and logged
- * once per kind), our own broadcasts are ignored, and the rest is
- * dispatched by event.  This file handles the events about registrations;
+ * once per kind), checked by bus authentication (peer_auth.c: a refused one
+ * is dropped, counted and logged once per peer), our own broadcasts are
+ * ignored, and the rest is dispatched by event.  This file handles the events about registrations;
  * relay.c handles messages for owners, membership.c heartbeats and syncs,
  * inflight.c the replies to our own claims and queries.
  *
@@ -33,6 +34,7 @@
 #include "mailbox.h"
 #include "names.h"
 #include "nodes.h"
+#include "peer_auth.h"
 #include "rules_apply.h"
 #include "shmem.h"
 
@@ -481,21 +483,24 @@ timestamps_valid(const KzBusMsg *msg)
 }
 
 void
-kz_in_delivery(const char *body, size_t len, bool targeted)
+kz_in_delivery(const KzAmqpEvent *ev)
 {
 	KzBusMsg	msg;
 	const char *detail = NULL;
 	KzProtoError err;
 	int			node;
 
-	err = kz_proto_decode(body, len, KZ_MAX_BODY(kz_max_message_size), KZ_KEY_MAX,
-						  &msg, &detail);
+	err = kz_proto_decode(ev->body, ev->body_len, KZ_MAX_BODY(kz_max_message_size),
+						  KZ_KEY_MAX, &msg, &detail);
 	if (err != KZ_PROTO_OK)
 	{
 		kz_in_malformed(err, detail);
 		return;
 	}
-	msg.targeted = targeted;
+	/* bus authentication: nothing below runs for a refused message */
+	if (!kz_peer_auth_accept(ev, &msg))
+		return;
+	msg.targeted = ev->targeted;
 	if (!timestamps_valid(&msg))
 	{
 		kz_in_malformed(KZ_PROTO_BAD_FIELD, "a Timestamp before year 0 or after year 9999");

@@ -32,6 +32,7 @@
 #include "guc.h"
 #include "mailbox.h"
 #include "nodes.h"
+#include "peer_auth.h"
 #include "shmem.h"
 #include "wire.h"
 
@@ -55,14 +56,20 @@ publish_on(const char *exchange, const char *routing_key, StringInfo body,
 		   bool confirm, bool mandatory, const char *property_id)
 {
 	char		err[512];
+	char		auth[KZ_AUTH_HEADER_MAX];
+	bool		signed_;
 	uint64		tag;
 
 	if (!kz_bus.up)
 		return 0;
 	if (strlen(routing_key) > KZ_SHORTSTR_MAX)
 		return 0;				/* a Server-ID no queue can have: nowhere to go */
+	/* with kz_globals.bus_key_file, every message is signed (peer_auth.c) */
+	signed_ = kz_peer_auth_sign(exchange, routing_key, property_id, body->data,
+								body->len, auth);
 	tag = kz_amqp_publish(exchange, routing_key, body->data, body->len,
-						  confirm || mandatory, mandatory, property_id, err, sizeof(err));
+						  confirm || mandatory, mandatory, property_id,
+						  signed_ ? auth : NULL, err, sizeof(err));
 	if (tag == 0)
 		kz_conn_lost(err);
 	return tag;

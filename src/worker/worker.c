@@ -40,6 +40,7 @@
 #include "amqp_conn.h"
 #include "bus.h"
 #include "guc.h"
+#include "peer_auth.h"
 #include "registry.h"
 #include "request.h"
 #include "rules_apply.h"
@@ -233,7 +234,7 @@ on_broker_event(const KzAmqpEvent *ev, void *arg)
 	switch (ev->kind)
 	{
 		case KZ_AMQP_DELIVERY:
-			kz_in_delivery(ev->body, ev->body_len, ev->targeted);
+			kz_in_delivery(ev);
 			break;
 		case KZ_AMQP_OVERSIZE:
 			kz_in_malformed(KZ_PROTO_TOO_LARGE, "a message body over the size limit");
@@ -282,6 +283,7 @@ reload_config(void)
 
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
+	kz_peer_auth_reload();		/* the key file, rotated or not */
 	after = connection_settings();
 	if (strcmp(before, after) != 0)
 	{
@@ -398,6 +400,7 @@ kz_worker_main(Datum main_arg)
 	worker_attach();
 	kz_inflight_init();
 	kz_relay_init();
+	kz_peer_auth_reload();
 	loop_ctx = AllocSetContextCreate(TopMemoryContext, "kz_globals worker loop",
 									 ALLOCSET_DEFAULT_SIZES);
 
