@@ -62,7 +62,13 @@ typedef struct SenderWindow
 
 static HTAB *windows = NULL;
 
-static char logged_peers[KZ_AUTH_LOGGED_PEERS][KZ_NODE_NAME_MAX];
+typedef struct LoggedRefusal
+{
+	char		node[KZ_NODE_NAME_MAX];
+	const char *why;			/* one of a few static strings */
+} LoggedRefusal;
+
+static LoggedRefusal logged[KZ_AUTH_LOGGED_PEERS];
 static int	nlogged = 0;
 static TimestampTz others_logged_at = 0;
 static int	others_unlogged = 0;
@@ -211,9 +217,10 @@ kz_peer_auth_sign(const char *exchange, const char *routing_key,
 }
 
 /*
- * Logs a refusal: once per peer name (the first KZ_AUTH_LOGGED_PEERS of
- * them), for the others one line a minute with how many were not logged.
- * Names the peer, its broker user and the reason; never a key or a MAC.
+ * Logs a refusal: once per peer name and reason (the first
+ * KZ_AUTH_LOGGED_PEERS of them), for the others one line a minute with how
+ * many were not logged.  Names the peer, its broker user and the reason;
+ * never a key or a MAC.
  */
 static void
 log_refusal(const KzBusMsg *msg, const KzAmqpEvent *ev, const char *why)
@@ -223,11 +230,14 @@ log_refusal(const KzBusMsg *msg, const KzAmqpEvent *ev, const char *why)
 
 	for (i = 0; i < nlogged; i++)
 	{
-		if (strcmp(logged_peers[i], msg->node) == 0)
+		if (logged[i].why == why && strcmp(logged[i].node, msg->node) == 0)
 			return;
 	}
 	if (nlogged < KZ_AUTH_LOGGED_PEERS)
-		strlcpy(logged_peers[nlogged++], msg->node, KZ_NODE_NAME_MAX);
+	{
+		strlcpy(logged[nlogged].node, msg->node, KZ_NODE_NAME_MAX);
+		logged[nlogged++].why = why;
+	}
 	else
 	{
 		now = GetCurrentTimestamp();
@@ -247,7 +257,7 @@ log_refusal(const KzBusMsg *msg, const KzAmqpEvent *ev, const char *why)
 					   ev->exchange ? ev->exchange : "",
 					   ev->user_id ? ev->user_id : "(not given)",
 					   others_unlogged > 0 ? psprintf(" %d more refusals from other peers were not logged.", others_unlogged) : ""),
-			 errhint("Later refusals from this peer are only counted, in kz_globals.stats.bus_rejected.")));
+			 errhint("Later refusals of this peer for this reason are only counted, in kz_globals.stats.bus_rejected.")));
 	others_unlogged = 0;
 }
 
