@@ -36,7 +36,11 @@
 #include "bus.h"
 #include "mailbox.h"
 #include "nodes.h"
+#include "outbox.h"
+#include "peers.h"
+#include "relay.h"
 #include "shmem.h"
+
 
 /* How long a Kazoo caller (a kz_global_proxy) waits for a reply. */
 #define KZ_KAZOO_CALL_TIMEOUT_MS	2000
@@ -165,7 +169,7 @@ relay_call(const KzJob *job)
 	char		property_id[KZ_MSG_ID_LEN + 1];
 	uint64		tag;
 
-	if (!kz_conn_usable())
+	if (!kz_bus_usable())
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
 		return;
@@ -191,7 +195,7 @@ relay_send(const KzJob *job)
 	size_t		size = offsetof(KzJob, data) + job->name_len + job->target_len + job->body_len;
 	PendingSend *p;
 
-	if (!kz_conn_usable())
+	if (!kz_bus_usable())
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
 		return;
@@ -200,7 +204,7 @@ relay_send(const KzJob *job)
 	p->job = palloc(size);
 	memcpy(p->job, job, size);
 	owner_queue(job->node, p->queue);
-	p->pg_owner = kz_member_is_pg(job->node);
+	p->pg_owner = kz_peer_is_pg(job->node);
 	pending_sends = lappend(pending_sends, p);
 }
 
@@ -329,7 +333,7 @@ relay_reply(const KzJob *job)
 	char		property_id[KZ_MSG_ID_LEN + 1];
 	uint64		dtag;
 
-	if (!split_remote_tag(tag, &msg_id, &queue) || !kz_conn_usable())
+	if (!split_remote_tag(tag, &msg_id, &queue) || !kz_bus_usable())
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id,
 						  queue == NULL ? KZ_RES_NO : KZ_RES_BROKER_DOWN);
@@ -359,10 +363,10 @@ tell_owner_gone(const char *reply_tag, const char *caller_node)
 	char		property_id[KZ_MSG_ID_LEN + 1];
 	int			index;
 
-	if (!kz_conn_usable() || !split_remote_tag(tag, &msg_id, &queue))
+	if (!kz_bus_usable() || !split_remote_tag(tag, &msg_id, &queue))
 		return;
-	index = caller_node ? kz_member_node(caller_node, false) : -1;
-	if (index < 0 || !kz_member_is_pg(index))
+	index = caller_node ? kz_peer_node(caller_node, false) : -1;
+	if (index < 0 || !kz_peer_is_pg(index))
 		return;
 	(void) kz_out_reply(queue, msg_id, NULL, 0, true, property_id);
 }
@@ -391,7 +395,7 @@ kz_relay_job(const KzJob *job)
 			break;
 		case KZ_JOB_UNREGISTER:
 			/* while disconnected it is dropped: the next sync corrects peers */
-			if (kz_conn_usable())
+			if (kz_bus_usable())
 				kz_outbox_unregister(KZ_JOB_NAME(job), job->name_len, job->timestamp);
 			break;
 		case KZ_JOB_CLAIM:
