@@ -90,6 +90,7 @@ typedef struct KzOutEntry
 extern void kz_bus_next_msg_id(char *out);
 extern void kz_bus_mark_broken(const char *why);
 extern bool kz_bus_usable(void);
+extern bool kz_bus_blocked(void);
 extern bool kz_out_claim(const KzName *name, int64 ts, uint64 claim_id);
 extern bool kz_out_advert(const KzName *name, int64 ts, int32 pid);
 extern bool kz_out_registry_batch(const KzOutEntry *entries, int n);

@@ -44,6 +44,30 @@
 
 static bool logged_malformed[KZ_PROTO_NUM_ERRORS];
 
+/*
+ * The broker dropped a message from our full queue (kz_globals.
+ * queue_max_length): counted, and logged once a minute at most with the
+ * number dropped since, so that a flood cannot fill the log either.
+ */
+void
+kz_in_overflow(void)
+{
+	static TimestampTz last_logged = 0;
+	static uint64 unlogged = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	KZ_STAT_INC(bus_overflow);
+	unlogged++;
+	if (last_logged != 0 && !TimestampDifferenceExceeds(last_logged, now, 60 * 1000))
+		return;
+	ereport(LOG,
+			(errmsg("kz_globals: the broker dropped %llu message(s) from this node's full queue",
+					(unsigned long long) unlogged),
+			 errhint("The worker did not keep up, or a peer floods the bus; kz_globals.stats.bus_overflow counts them, kz_globals.queue_max_length bounds the queue.")));
+	last_logged = now;
+	unlogged = 0;
+}
+
 /* A registration by node: applied, and a claim of ours it beats decided. */
 static void
 apply_remote(const uint8 *name, size_t len, int node, int64 ts, int32 pid,

@@ -17,5 +17,6 @@
 
 extern void kz_in_delivery(const char *body, size_t len, bool targeted);
 extern void kz_in_malformed(KzProtoError err, const char *detail);
+extern void kz_in_overflow(void);
 
 #endif							/* KZ_BUS_IN_H */

@@ -65,6 +65,16 @@ kz_bus_usable(void)
 }
 
 /*
+ * True while the broker blocks the connection (connection.blocked, under a
+ * resource alarm): it would not read what we publish, so nothing is.
+ */
+bool
+kz_bus_blocked(void)
+{
+	return kz_bus.up && kz_amqp_blocked();
+}
+
+/*
  * Publishes body; returns its delivery tag (with confirm: a backend waits to
  * hear that the broker routed it), or 0 when it could not be sent (the
  * connection is then marked broken, if that was the reason).  A mandatory
@@ -77,8 +87,8 @@ publish_on(const char *exchange, const char *routing_key, StringInfo body,
 	char		err[512];
 	uint64		tag;
 
-	if (!kz_bus.up || kz_bus.broken)
-		return 0;
+	if (!kz_bus_usable())
+		return 0;				/* broken, or held while the broker blocks us */
 	if (strlen(routing_key) > KZ_SHORTSTR_MAX)
 		return 0;				/* a Server-ID no queue can have: nowhere to go */
 	tag = kz_amqp_publish(exchange, routing_key, body->data, body->len,

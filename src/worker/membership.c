@@ -59,6 +59,7 @@ static int64 next_heartbeat = 0;
 static int64 next_expiry_check = 0;
 static int64 ready_at = 0;
 static bool warned_name_clash = false;
+static bool was_blocked = false;	/* the broker blocked us (resource alarm) */
 
 /* How often expiry is checked, at most. */
 #define KZ_EXPIRY_CHECK_MS		100
@@ -74,16 +75,14 @@ static bool warned_name_clash = false;
 static int
 drop_rows(int node, bool only_unsynced, uint32 gen)
 {
-	int			i;
-	int			n;
+	KzRegScan	scan;
+	KzRow	   *row;
 	int			dropped = 0;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	n = kz_reg_capacity();
-	for (i = 0; i < n; i++)
+	kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_REMOTE) | KZ_ROWS_OF(KZ_ROW_PENDING));
+	while ((row = kz_reg_scan_next(&scan)) != NULL)
 	{
-		KzRow	   *row = kz_reg_row(i);
-
 		KzRuleRow	r;
 
 		/* only the rows the rule can change: few, and no name lookups */
@@ -374,6 +373,25 @@ refresh_self(TimestampTz now)
 }
 
 /*
+ * Every peer that is up counts as heard now: after a time in which this
+ * node could hear nobody (disconnected, or blocked by the broker), each
+ * gets a fresh period to heartbeat again.
+ */
+static void
+hear_everyone(void)
+{
+	int			i;
+
+	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+	for (i = 0; i < KZ_MAX_NODES; i++)
+	{
+		if (i != KZ_SELF_NODE && kz_node(i)->state == KZ_NODE_UP)
+			kz_peer_mark_heard(kz_node(i));
+	}
+	LWLockRelease(kz_shared->nodes_lock);
+}
+
+/*
  * Periodic duties while connected: heartbeat, expiry, and the end of the
  * start-up wait.  Returns when it next needs to run.
  */
@@ -385,6 +403,21 @@ kz_member_service(TimestampTz now)
 
 	if (!kz_bus.up)
 		return 0;
+	if (kz_bus_blocked())
+	{
+		/*
+		 * A resource alarm blocks every publisher, so nobody's heartbeat
+		 * comes: expiry pauses, ours wait, and every peer gets a fresh
+		 * period when the broker lets us go.
+		 */
+		was_blocked = true;
+		return TimestampTzPlusMilliseconds(now, KZ_EXPIRY_CHECK_MS);
+	}
+	if (was_blocked)
+	{
+		was_blocked = false;
+		hear_everyone();
+	}
 	if (mono >= next_heartbeat)
 	{
 		refresh_self(now);
@@ -416,17 +449,11 @@ void
 kz_member_connected(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	int			i;
 
 	kz_bus.ready = false;
+	was_blocked = false;
 	ready_at = kz_peer_mono_ms() + kz_heartbeat_interval * 5 / 4;
-	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
-	for (i = 0; i < KZ_MAX_NODES; i++)
-	{
-		if (i != KZ_SELF_NODE && kz_node(i)->state == KZ_NODE_UP)
-			kz_peer_mark_heard(kz_node(i));
-	}
-	LWLockRelease(kz_shared->nodes_lock);
+	hear_everyone();
 	refresh_self(now);
 	next_heartbeat = kz_peer_mono_ms() + kz_heartbeat_interval;
 	if (kz_out_heartbeat(NULL, false))

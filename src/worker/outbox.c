@@ -53,6 +53,9 @@ typedef struct OutEvent
 	KzOutEntry	entry;
 } OutEvent;
 
+/* How often a queue held while the broker blocks us is tried again. */
+#define KZ_BLOCKED_RETRY_MS	100
+
 /* Longest a claim is held back behind an unanswered one. */
 #define KZ_CLAIM_HOLD_MS	2
 
@@ -233,8 +236,8 @@ note_newest_claim(TimestampTz now)
  * next): the rest is dropped, and after reconnecting the syncs bring every
  * peer up to date.
  */
-TimestampTz
-kz_outbox_flush(TimestampTz now)
+static TimestampTz
+flush_now(TimestampTz now)
 {
 	bool		batching = nqueued > 0 && kz_peer_batching_ok();
 	TimestampTz hold_until = TimestampTzPlusMilliseconds(newest_claim_at, KZ_CLAIM_HOLD_MS);
@@ -262,4 +265,16 @@ kz_outbox_flush(TimestampTz now)
 		memcpy(outbox, kept, nkept * sizeof(OutEvent));
 	nqueued = nkept;
 	return nkept > 0 ? hold_until : 0;
+}
+
+/*
+ * While the broker blocks us (a resource alarm) nothing is published: the
+ * queue is kept, in order, and tried again shortly.
+ */
+TimestampTz
+kz_outbox_flush(TimestampTz now)
+{
+	if (nqueued > 0 && kz_bus_blocked())
+		return TimestampTzPlusMilliseconds(now, KZ_BLOCKED_RETRY_MS);
+	return flush_now(now);
 }

@@ -39,6 +39,7 @@
 #include "outbox.h"
 #include "peers.h"
 #include "relay.h"
+#include "reply_tag.h"
 #include "shmem.h"
 
 
@@ -307,20 +308,14 @@ kz_relay_flush(void)
 	pending_sends = NIL;		/* the round's memory is reset afterwards */
 }
 
-/*
- * Splits a remote caller's reply tag, "r:<deadline>:<msg id>:<queue>", in
- * place; false if it is not one.
- */
+/* The Msg-ID and queue of a remote caller's reply tag (reply_tag.h). */
 static bool
-split_remote_tag(char *tag, char **msg_id, char **queue)
+split_remote_tag(const char *tag, char **msg_id, char **queue)
 {
-	*msg_id = strchr(tag + 2, ':');
-	*queue = *msg_id ? strchr(*msg_id + 1, ':') : NULL;
-	if (*queue == NULL)
-		return false;
-	*(*queue)++ = '\0';
-	(*msg_id)++;
-	return true;
+	int64		deadline;
+
+	*queue = NULL;
+	return kz_tag_parse_remote(tag, &deadline, msg_id, queue);
 }
 
 /* The answer to a call from another node, to where its tag says. */
@@ -357,7 +352,7 @@ relay_reply(const KzJob *job)
 static void
 tell_owner_gone(const char *reply_tag, const char *caller_node)
 {
-	char	   *tag = pstrdup(reply_tag);
+	const char *tag = reply_tag;
 	char	   *msg_id;
 	char	   *queue;
 	char		property_id[KZ_MSG_ID_LEN + 1];
@@ -568,7 +563,7 @@ kz_relay_in_call(const KzBusMsg *msg)
 		KZ_STAT_INC(messages_dropped);
 		return;					/* no way to answer it */
 	}
-	tag = psprintf("r:" INT64_FORMAT ":%s:%s", deadline, msg->msg_id, msg->server_id);
+	tag = kz_tag_remote(deadline, msg->msg_id, msg->server_id);
 	deliver(msg->name, msg->name_len, msg->node, msg->sender_pid,
 			msg->message, msg->message_len, KZ_MSG_CALL, tag, msg->targeted);
 }

@@ -245,6 +245,9 @@ on_broker_event(const KzAmqpEvent *ev, void *arg)
 		case KZ_AMQP_OVERSIZE:
 			kz_in_malformed(KZ_PROTO_TOO_LARGE, "a message body over the size limit");
 			break;
+		case KZ_AMQP_OVERFLOW:
+			kz_in_overflow();
+			break;
 		case KZ_AMQP_RETURN:
 			kz_relay_returned(ev->message_id);
 			break;
@@ -272,12 +275,13 @@ pump_broker(void)
 static char *
 connection_settings(void)
 {
-	return psprintf("%s|%016" PRIx64 "|%s|%s|%s|%s|%d",
+	return psprintf("%s|%016" PRIx64 "|%s|%s|%s|%s|%d|%d",
 					kz_amqp_uri ? kz_amqp_uri : "", kz_amqp_secrets_hash(),
 					kz_amqp_password_file ? kz_amqp_password_file : "",
 					kz_amqp_cacert ? kz_amqp_cacert : "",
 					kz_amqp_cert ? kz_amqp_cert : "",
-					kz_amqp_key ? kz_amqp_key : "", kz_amqp_verify);
+					kz_amqp_key ? kz_amqp_key : "", kz_amqp_verify,
+					kz_queue_max_length);
 }
 
 /* SIGHUP: reread the configuration; reconnect if the connection changed. */

@@ -192,7 +192,7 @@ try_uri(const char *shown, const char *uri, char *err, size_t errlen)
 	config.connection_name = name;
 	config.app_id = app_id;
 	ok = kz_amqp_connect(&config, err, errlen) &&
-		kz_amqp_declare(kz_bus.queue, err, errlen);
+		kz_amqp_declare(kz_bus.queue, kz_queue_max_length, err, errlen);
 	if (password != NULL)
 	{
 		explicit_bzero(password, strlen(password));
