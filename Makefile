@@ -115,6 +115,10 @@ test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire/wir
 test/unit/test_bus_auth_test: test/unit/test_bus_auth.c src/wire/bus_auth.c src/wire/bus_auth.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_bus_auth.c src/wire/bus_auth.c $(UNIT_LIBS) -lcrypto
 
+test/unit/test_reply_tag_test: test/unit/test_reply_tag.c src/wire/reply_tag.c src/wire/reply_tag.h \
+		test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_reply_tag.c src/wire/reply_tag.c $(UNIT_LIBS)
+
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 

@@ -11,8 +11,8 @@
  * re-granting what the old one had); new objects are created here as in
  * the fresh script.
  *
- * 1.1 adds kazoo_addressable(), two columns of receive(), the bus_rejected
- * column of stats, and changes the privileges (below).  The
+ * 1.1 adds kazoo_addressable(), two columns of receive() and changes the
+ * privileges (below).  The
  * same kz_globals.so serves 1.0 and 1.1, and its checks in C apply to both:
  * a 1.0 installation needs the roles too, which this update creates.
  */
@@ -32,25 +32,6 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.receive(integer) IS
 	'take the next message from this backend''s mailbox, waiting up to timeout_ms';
 
--- stats gains bus_rejected: messages refused by bus authentication.  The
--- view and its function are created again (granted by the privileges below).
-DROP VIEW @extschema@.stats;
-DROP FUNCTION @extschema@.stats_data();
-CREATE FUNCTION @extschema@.stats_data(
-	OUT broker_state text, OUT claims_won bigint, OUT claims_lost bigint,
-	OUT conflicts bigint, OUT names_expired bigint, OUT messages_sent bigint,
-	OUT messages_received bigint, OUT messages_dropped bigint, OUT calls bigint,
-	OUT broker_connects bigint, OUT broker_disconnects bigint,
-	OUT bus_malformed bigint, OUT bus_rejected bigint)
-RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'kz_stats_data'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-
-CREATE VIEW @extschema@.stats AS
-	SELECT * FROM @extschema@.stats_data();
-COMMENT ON VIEW @extschema@.stats IS
-	'counters of this server since it started';
-
 -- Whether a Kazoo node can address a name itself.  Kazoo (measured with
 -- master dcf86cbc6d on OTP 25) passes a binary name through base64:decode
 -- and binary_to_term before it claims, finds, sends to or unregisters it,
@@ -66,6 +47,26 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT $1 ~ '^[A-Za-z0-9]+$' AND octet_length($1) % 4 <> 0 $$;
 COMMENT ON FUNCTION @extschema@.kazoo_addressable(text) IS
 	'true if a Kazoo node (OTP 25) can claim, find, send to and unregister this name itself';
+
+-- Two more counters in stats: messages from the bus refused as not
+-- authentic (bus_rejected) and messages the broker dropped from this node's
+-- full queue (bus_overflow).
+DROP VIEW @extschema@.stats;
+DROP FUNCTION @extschema@.stats_data();
+CREATE FUNCTION @extschema@.stats_data(
+	OUT broker_state text, OUT claims_won bigint, OUT claims_lost bigint,
+	OUT conflicts bigint, OUT names_expired bigint, OUT messages_sent bigint,
+	OUT messages_received bigint, OUT messages_dropped bigint, OUT calls bigint,
+	OUT broker_connects bigint, OUT broker_disconnects bigint,
+	OUT bus_malformed bigint, OUT bus_rejected bigint, OUT bus_overflow bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_stats_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.stats AS
+	SELECT * FROM @extschema@.stats_data();
+COMMENT ON VIEW @extschema@.stats IS
+	'counters of this server since it started';
 
 -- Privileges (README, "Security model"): nothing is granted to PUBLIC.  The
 -- three roles are cluster-wide, like PostgreSQL's predefined roles; they are

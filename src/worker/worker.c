@@ -39,13 +39,20 @@
 
 #include "amqp_conn.h"
 #include "bus.h"
+#include "bus_keys.h"
+#include "bus_in.h"
 #include "guc.h"
-#include "peer_auth.h"
+#include "inflight.h"
+#include "membership.h"
+#include "outbox.h"
 #include "registry.h"
+#include "relay.h"
 #include "request.h"
 #include "rules_apply.h"
 #include "shmem.h"
 #include "worker.h"
+#include "worker_conn.h"
+
 
 /* Seconds the postmaster waits before restarting the worker. */
 #define KZ_WORKER_RESTART_S		1
@@ -239,6 +246,9 @@ on_broker_event(const KzAmqpEvent *ev, void *arg)
 		case KZ_AMQP_OVERSIZE:
 			kz_in_malformed(KZ_PROTO_TOO_LARGE, "a message body over the size limit");
 			break;
+		case KZ_AMQP_OVERFLOW:
+			kz_in_overflow();
+			break;
 		case KZ_AMQP_RETURN:
 			kz_relay_returned(ev->message_id);
 			break;
@@ -257,21 +267,22 @@ pump_broker(void)
 {
 	char		err[512];
 
-	if (kz_bus.up &&
+	if (kz_bus.up && !kz_bus.broken &&
 		kz_amqp_pump(on_broker_event, NULL, KZ_PUMP_BATCH, err, sizeof(err)) < 0)
-		kz_conn_lost(err);
+		kz_bus_mark_broken(err);
 }
 
 /* Everything the broker connection depends on, to see whether it changed. */
 static char *
 connection_settings(void)
 {
-	return psprintf("%s|%016" PRIx64 "|%s|%s|%s|%s|%d",
+	return psprintf("%s|%016" PRIx64 "|%s|%s|%s|%s|%d|%d",
 					kz_amqp_uri ? kz_amqp_uri : "", kz_amqp_secrets_hash(),
 					kz_amqp_password_file ? kz_amqp_password_file : "",
 					kz_amqp_cacert ? kz_amqp_cacert : "",
 					kz_amqp_cert ? kz_amqp_cert : "",
-					kz_amqp_key ? kz_amqp_key : "", kz_amqp_verify);
+					kz_amqp_key ? kz_amqp_key : "", kz_amqp_verify,
+					kz_queue_max_length);
 }
 
 /* SIGHUP: reread the configuration; reconnect if the connection changed. */
@@ -283,7 +294,7 @@ reload_config(void)
 
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
-	kz_peer_auth_reload();		/* the key file, rotated or not */
+	kz_bus_keys_reload();		/* the key file, rotated or not */
 	after = connection_settings();
 	if (strcmp(before, after) != 0)
 	{
@@ -315,7 +326,7 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 	kz_conn_service(now);
 	pump_broker();
 	serve_jobs();
-	if (kz_bus.up)
+	if (kz_bus.up && !kz_bus.broken)
 	{
 		wake = earliest(wake, kz_member_service(now));
 		wake = earliest(wake, kz_inflight_expire(now));
@@ -331,11 +342,13 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
 	}
 	/*
-	 * What this round produced goes out now, batched where it can (or, if
-	 * the connection was lost meanwhile, fails back to its backends).
+	 * What this round produced goes out now, batched where it can (a send
+	 * that cannot go out fails back to its backend at once).
 	 */
 	kz_relay_flush();
 	wake = earliest(wake, kz_outbox_flush(now));
+	if (kz_bus.broken)
+		return now;				/* tear it down at the loop's top, at once */
 	return earliest(wake, *next_sweep);
 }
 
@@ -400,7 +413,7 @@ kz_worker_main(Datum main_arg)
 	worker_attach();
 	kz_inflight_init();
 	kz_relay_init();
-	kz_peer_auth_reload();
+	kz_bus_keys_reload();
 	loop_ctx = AllocSetContextCreate(TopMemoryContext, "kz_globals worker loop",
 									 ALLOCSET_DEFAULT_SIZES);
 
@@ -411,6 +424,8 @@ kz_worker_main(Datum main_arg)
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 			reload_config();
+		/* a connection that failed under last round's handlers goes now */
+		kz_conn_teardown_if_broken();
 		MemoryContextSwitchTo(loop_ctx);
 		wake = do_work(GetCurrentTimestamp(), &next_sweep);
 		MemoryContextSwitchTo(TopMemoryContext);
