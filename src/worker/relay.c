@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "bus.h"
+#include "bus_keys.h"
 #include "mailbox.h"
 #include "nodes.h"
 #include "outbox.h"
@@ -82,6 +83,7 @@ typedef struct Awaiting
 	uint64		call_id;		/* hash key */
 	int32		procno;
 	int32		pid;
+	int32		node;			/* the owner node the call went to */
 	TimestampTz deadline;
 } Awaiting;
 
@@ -148,6 +150,7 @@ await_reply(const KzJob *job)
 	a = (Awaiting *) hash_search(awaiting, &job->ref, HASH_ENTER, &found);
 	a->procno = job->procno;
 	a->pid = job->pid;
+	a->node = job->node;
 	a->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), job->timeout_ms);
 	if (earliest_deadline == 0 || a->deadline < earliest_deadline)
 		earliest_deadline = a->deadline;
@@ -583,6 +586,19 @@ kz_relay_in_reply(const KzBusMsg *msg)
 	a = (Awaiting *) hash_search(awaiting, &call_id, HASH_FIND, NULL);
 	if (a == NULL)
 		return;
+
+	/*
+	 * With bus keys, only the node the call went to may answer it: bus
+	 * authentication keeps others from speaking for a kz_globals node, but
+	 * not from posing as an unknown Kazoo node, whose reply would do as well
+	 * (a forger learns the Msg-ID by binding a queue of its own to the
+	 * owner's).
+	 */
+	if (kz_bus_keys_configured() && kz_peer_node(msg->node, false) != a->node)
+	{
+		KZ_STAT_INC(bus_rejected);
+		return;
+	}
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = KZ_MSG_REPLY;
 	spec.flags = msg->owner_exited ? KZ_MSG_OWNER_GONE : KZ_MSG_BODY_ETF;

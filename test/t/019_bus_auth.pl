@@ -288,7 +288,7 @@ spy('kz-spy-sync', 'targeted', 'kz-spy-sync');
 spy('kz-spy-globals', 'globals', 'globals.*.*');
 
 # 4. a reply to a call from n2 to a name on n1, before the owner answers
-# (with $forge; without, a plain call).  The Msg-ID is in the owner's reply
+# (with $forge, as n1 or as the node $forge names; without, a plain call).  The Msg-ID is in the owner's reply
 # tag here; a forger reads it from a queue of its own bound to targeted
 # with n1's queue name.  Returns what the call returned.
 sub call_across
@@ -305,7 +305,8 @@ SQL
 			$tag ne '';
 		}) or return 'no call arrived';
 	my ($msg_id, $queue) = $tag =~ /^r:-?\d+:([0-9a-f]+):(.*)$/ or return "bad tag $tag";
-	my $body = envelope('reply', $node_name{n1}, Name => { bin => $name },
+	my $as = $forge && $forge ne '1' ? $forge : $node_name{n1};
+	my $body = envelope('reply', $as, Name => { bin => $name },
 		Reply => { bin => 'forged answer' });
 	$body->{'Msg-ID'} = $msg_id;
 	if ($forge)
@@ -430,6 +431,11 @@ my %base = map { $_->name => stat_of($_, 'bus_rejected') } $n1, $n2;
 	is(call_across('b-svc1b', owner($n1, 'b-svc1b', $n2), 1), 'genuine answer',
 		'keys: the forged reply is refused, the owner answers the call');
 	cmp_ok(stat_of($n2, 'bus_rejected'), '>', $r, 'keys: the forged reply is counted on n2');
+
+	$r = stat_of($n2, 'bus_rejected');
+	is(call_across('b-svc1c', owner($n1, 'b-svc1c', $n2), 'kazoo-ish0@evil'), 'genuine answer',
+		'keys: a forged reply posing as a Kazoo node is refused too (only the owner node answers)');
+	cmp_ok(stat_of($n2, 'bus_rejected'), '>', $r, 'keys: and counted on n2');
 
 	$r = stat_of($n1, 'bus_rejected');
 	drain('kz-spy-sync');
