@@ -94,10 +94,18 @@ UNIT_LIBS = -L$(pkglibdir) -lpgcommon -lpgport -lm
 test/unit/test_etf_test: test/unit/test_etf.c src/wire/etf.c src/wire/etf.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_etf.c src/wire/etf.c $(UNIT_LIBS)
 
-test/unit/test_protocol_test: test/unit/test_protocol.c src/wire/protocol.c src/wire/protocol.h \
-		src/wire/etf.c src/wire/etf.h src/rules/conflict.c src/rules/conflict.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_protocol.c src/wire/protocol.c src/wire/etf.c \
-		src/rules/conflict.c $(UNIT_LIBS)
+# The message codec, one file per concern (src/wire/protocol.h).
+PROTO_SRCS = src/wire/protocol.c src/wire/json.c src/wire/decode.c src/wire/encode.c \
+	src/wire/routing.c src/wire/etf.c
+PROTO_HDRS = src/wire/protocol.h src/wire/json.h src/wire/decode.h src/wire/encode.h \
+	src/wire/routing.h src/wire/etf.h src/common/kz_types.h src/common/compat.h
+
+test/unit/test_protocol_test: test/unit/test_protocol.c $(PROTO_SRCS) $(PROTO_HDRS) \
+		src/rules/conflict.c src/rules/conflict.h test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_protocol.c $(PROTO_SRCS) src/rules/conflict.c $(UNIT_LIBS)
+
+test/unit/test_encode_test: test/unit/test_encode.c $(PROTO_SRCS) $(PROTO_HDRS) test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_encode.c $(PROTO_SRCS) $(UNIT_LIBS)
 
 test/unit/test_rules_test: test/unit/test_rules.c src/rules/rules.c src/rules/rules.h src/rules/conflict.c \
 		src/rules/conflict.h src/rules/row.h src/wire/protocol.h test/unit/unit.h
@@ -107,10 +115,9 @@ test/unit/test_broker_uri_test: test/unit/test_broker_uri.c src/wire/broker_uri.
 		test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_broker_uri.c src/wire/broker_uri.c $(UNIT_LIBS)
 
-test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c src/wire/wire.c src/wire/wire.h src/common/compat.h \
-		src/wire/protocol.c src/wire/protocol.h src/wire/etf.c src/wire/etf.h test/unit/unit.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_kazoo_fixtures.c src/wire/wire.c src/wire/protocol.c \
-		src/wire/etf.c $(UNIT_LIBS)
+test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c $(PROTO_SRCS) $(PROTO_HDRS) \
+		test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_kazoo_fixtures.c $(PROTO_SRCS) $(UNIT_LIBS)
 
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc

@@ -27,9 +27,11 @@
 
 #include "datatype/timestamp.h"
 
+#include "encode.h"
 #include "kz_types.h"
 #include "protocol.h"
 #include "registry.h"
+#include "routing.h"
 #include "request.h"
 
 typedef struct KzBusState
@@ -64,17 +66,6 @@ extern void kz_conn_shutdown(void);
 extern void kz_conn_reset_backoff(void);
 extern TimestampTz kz_conn_next_attempt(void);
 extern bool kz_conn_usable(void);
-
-/* One entry of a batch message (see protocol.h for the fields each uses). */
-typedef struct KzOutEntry
-{
-	KzName		name;
-	int64		ts;
-	int32		pid;
-	KzWireState state;			/* registry_batch: the event; claim_batch_resp:
-								 * the answer */
-	char		server[KZ_SERVER_MAX];	/* claim_batch_resp */
-} KzOutEntry;
 
 /* Entries per batch message at most. */
 #define KZ_BATCH_MAX			256

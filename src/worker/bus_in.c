@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "bus.h"
+#include "decode.h"
 #include "guc.h"
 #include "mailbox.h"
 #include "names.h"
@@ -313,6 +314,8 @@ batch_claim(const KzBusMsg *msg, int node, const KzSyncEntry *e, BatchAnswers *b
 	o->pid = a->pid;
 	o->state = a->state;
 	strlcpy(o->server, a->server, sizeof(o->server));
+	/* the claim's id goes back with its answer, when it came with one */
+	strlcpy(o->claim, e->claim ? e->claim : "", sizeof(o->claim));
 	after_answer(&o->name, a);
 }
 
