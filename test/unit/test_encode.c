@@ -693,13 +693,13 @@ test_names(void)
 	StringInfoData names[12];
 	StringInfoData out;
 	KzEncodeCtx ctx = context(t_msg_id);
-	char		all[256];
+	char		all[MAX_NAME];
 	int			nnames = 0;
 	int			i;
 	int			kind;
 
-	for (i = 0; i < 256; i++)
-		all[i] = (char) i;
+	for (i = 0; i < MAX_NAME; i++)
+		all[i] = (char) (i % 256);
 	for (i = 0; i < 12; i++)
 		initStringInfo(&names[i]);
 	etf_encode_binary(&names[nnames++], "", 0);
@@ -707,8 +707,8 @@ test_names(void)
 	etf_encode_binary(&names[nnames++], "ab", 2);
 	etf_encode_binary(&names[nnames++], "abc", 3);
 	etf_encode_binary(&names[nnames++], "a.b*c#d e", 9);
-	etf_encode_binary(&names[nnames++], all, sizeof(all));
-	etf_encode_binary(&names[nnames++], all, MAX_NAME - 6);	/* 320 bytes */
+	etf_encode_binary(&names[nnames++], all, 256);	/* every byte value */
+	etf_encode_binary(&names[nnames++], all, MAX_NAME - 6); /* MAX_NAME as a term */
 	etf_put_version(&names[nnames]);
 	etf_put_atom(&names[nnames++], "atom_for_name", 13);
 	etf_put_version(&names[nnames]);
