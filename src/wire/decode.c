@@ -57,8 +57,9 @@
 /*
  * Largest body decoded whatever max_len says.  Every allocation must stay
  * under PostgreSQL's 1 GB limit (palloc raises an ERROR above it): the
- * largest is the array of Names, 24 bytes an entry for entries of at least
- * 7 bytes of JSON, doubled as it grows, so about 7 times the body.
+ * largest is the array of Names' raw entries (RawEntry, 48 bytes), one per
+ * 7 bytes of JSON at most, its length a power of two: 2^24 entries, 768 MB,
+ * for a body of 64 MB.  Keep RawEntry that small.
  */
 #define KZ_PROTO_HARD_MAX_BODY	((size_t) 64 * 1024 * 1024)
 
@@ -122,11 +123,14 @@ typedef struct RawEntry
 	char	   *name;			/* base64 text, or NULL */
 	int64		timestamp;
 	int32		pid;
-	char	   *state;			/* or NULL */
+	KzWireState state;			/* KZ_WS_ABSENT if absent or null */
 	char	   *text;			/* or NULL */
 	char	   *claim;			/* the sixth element, or NULL */
 	int			nitems;			/* elements seen so far */
 } RawEntry;
+
+StaticAssertDecl(sizeof(RawEntry) <= 48,
+				 "KZ_PROTO_HARD_MAX_BODY keeps the array of RawEntry under 1 GB");
 
 /* What the parser's callbacks have gathered. */
 typedef struct ParseState
@@ -214,8 +218,6 @@ reset_names(ParseState *ps)
 	{
 		if (ps->entries[i].name != NULL)
 			pfree(ps->entries[i].name);
-		if (ps->entries[i].state != NULL)
-			pfree(ps->entries[i].state);
 		if (ps->entries[i].text != NULL)
 			pfree(ps->entries[i].text);
 		if (ps->entries[i].claim != NULL)
@@ -315,6 +317,7 @@ static bool
 entry_item(ParseState *ps, char *token, JsonTokenType type)
 {
 	RawEntry   *e = &ps->entries[ps->nentries - 1];
+	char	   *state;
 	int64		v;
 
 	switch (e->nitems++)
@@ -344,8 +347,10 @@ entry_item(ParseState *ps, char *token, JsonTokenType type)
 				e->pid = (int32) v;
 			return false;
 		case 3:
-			return entry_string(ps, token, type, &e->state,
-								"a Names entry's state is not a string");
+			if (entry_string(ps, token, type, &state,
+							 "a Names entry's state is not a string"))
+				e->state = kz_proto_state_of(state);
+			return false;
 		case 4:
 			return entry_string(ps, token, type, &e->text,
 								"a Names entry's text is not a string");
@@ -976,7 +981,7 @@ decode_names(const ParseState *ps, KzBusMsg *msg, size_t max_name,
 			return err;
 		e->timestamp = ps->entries[i].timestamp;
 		e->pid = ps->entries[i].pid;
-		e->state = ps->entries[i].state ? kz_proto_state_of(ps->entries[i].state) : KZ_WS_ABSENT;
+		e->state = ps->entries[i].state;
 		if (ps->entries[i].text != NULL)
 			e->text = pstrdup(ps->entries[i].text);
 		msg->nentries++;

@@ -5,7 +5,7 @@
  *
  *	worker.c		lifecycle, main loop, job dispatch
  *	worker_conn.c	connecting, reconnecting with backoff, URI failover
- *	bus_out.c		building and publishing every message
+ *	bus_out.c		publishing every message (bodies by src/wire/encode.c)
  *	outbox.c		the ordered outbox of registry broadcasts, batched
  *					between kz_globals nodes
  *	bus_in.c		decoding deliveries; registry events (adverts, claims,
