@@ -119,6 +119,10 @@ test/unit/test_kazoo_fixtures_test: test/unit/test_kazoo_fixtures.c $(PROTO_SRCS
 		test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_kazoo_fixtures.c $(PROTO_SRCS) $(UNIT_LIBS)
 
+test/unit/test_reply_tag_test: test/unit/test_reply_tag.c src/wire/reply_tag.c src/wire/reply_tag.h \
+		test/unit/unit.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_reply_tag.c src/wire/reply_tag.c $(UNIT_LIBS)
+
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 

@@ -48,6 +48,26 @@ AS $$ SELECT $1 ~ '^[A-Za-z0-9]+$' AND octet_length($1) % 4 <> 0 $$;
 COMMENT ON FUNCTION @extschema@.kazoo_addressable(text) IS
 	'true if a Kazoo node (OTP 25) can claim, find, send to and unregister this name itself';
 
+-- Two more counters in stats: messages from the bus refused as not
+-- authentic (bus_rejected) and messages the broker dropped from this node's
+-- full queue (bus_overflow).
+DROP VIEW @extschema@.stats;
+DROP FUNCTION @extschema@.stats_data();
+CREATE FUNCTION @extschema@.stats_data(
+	OUT broker_state text, OUT claims_won bigint, OUT claims_lost bigint,
+	OUT conflicts bigint, OUT names_expired bigint, OUT messages_sent bigint,
+	OUT messages_received bigint, OUT messages_dropped bigint, OUT calls bigint,
+	OUT broker_connects bigint, OUT broker_disconnects bigint,
+	OUT bus_malformed bigint, OUT bus_rejected bigint, OUT bus_overflow bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_stats_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.stats AS
+	SELECT * FROM @extschema@.stats_data();
+COMMENT ON VIEW @extschema@.stats IS
+	'counters of this server since it started';
+
 -- Privileges (README, "Security model"): nothing is granted to PUBLIC.  The
 -- three roles are cluster-wide, like PostgreSQL's predefined roles; they are
 -- created if missing and outlive the extension.  Every function also checks

@@ -28,6 +28,7 @@
 #include "mailbox.h"
 #include "messaging.h"
 #include "names.h"
+#include "reply_tag.h"
 #include "request.h"
 #include "shmem.h"
 
@@ -195,15 +196,14 @@ send_call(const KzName *name, const KzOwner *owner, const char *request,
 		  size_t len, uint64 call_id, int timeout_ms)
 {
 	KzMessageSpec spec;
-	char		tag[64];
+	char		tag[KZ_TAG_LOCAL_SIZE];
 
 	if (owner->state == KZ_ROW_REMOTE)
 	{
 		forward_remote(KZ_JOB_CALL, name, owner, request, len, call_id, timeout_ms);
 		return;
 	}
-	snprintf(tag, sizeof(tag), "l:%d:%d:" UINT64_FORMAT,
-			 KZ_MY_PROCNO, MyProcPid, call_id);
+	kz_tag_local(tag, KZ_MY_PROCNO, MyProcPid, call_id);
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = KZ_MSG_CALL;
 	spec.sender_pid = MyProcPid;
@@ -370,25 +370,20 @@ report_bad_tag(const char *tag)
 			 errhint("Pass the reply_tag column of a message of kind \"call\" returned by receive().")));
 }
 
-/* Parses a local caller's tag, "l:<procno>:<pid>:<call id>". */
+/* Parses a local caller's tag (reply_tag.h) naming a slot of this server. */
 static bool
 parse_local_tag(const char *tag, int *procno, int *pid, uint64 *call_id)
 {
-	int			consumed = 0;
-
-	return sscanf(tag, "l:%d:%d:" UINT64_FORMAT "%n", procno, pid, call_id, &consumed) == 3 &&
-		tag[consumed] == '\0' && *procno >= 0 && *procno < MaxBackends && *pid > 0;
+	return kz_tag_parse_local(tag, procno, pid, call_id) && *procno < MaxBackends;
 }
 
-/* Parses the deadline of a remote caller's tag, "r:<deadline>:<...>:<...>". */
+/* Parses the deadline of a remote caller's tag (reply_tag.h). */
 static bool
 parse_remote_tag(const char *tag, TimestampTz *deadline)
 {
 	int64		value;
-	int			consumed = 0;
 
-	if (sscanf(tag, "r:" INT64_FORMAT ":%n", &value, &consumed) != 1 || consumed == 0 ||
-		strchr(tag + consumed, ':') == NULL)
+	if (!kz_tag_parse_remote(tag, &value, NULL, NULL))
 		return false;
 	*deadline = (TimestampTz) value;
 	return true;

@@ -51,6 +51,11 @@
 #define KZ_CHANNEL_FAST		2
 #define KZ_FRAME_MAX		131072
 
+/* Consumer tags, and the name of the queue our full queue overflows to. */
+#define KZ_MAIN_TAG			"kz-main"
+#define KZ_OVERFLOW_TAG		"kz-overflow"
+#define KZ_OVERFLOW_SUFFIX	".overflow"
+
 /* What the reassembly of an incoming message waits for. */
 typedef enum ContentState
 {
@@ -399,31 +404,78 @@ bind_queue(const char *queue, const char *exchange, const char *key,
 	return rpc_ok("queue.bind", err, errlen);
 }
 
-bool
-kz_amqp_declare(const char *queue, char *err, size_t errlen)
+/* Sets entry to a long-string (or, with str NULL, long-integer) argument. */
+static void
+queue_arg(amqp_table_entry_t *entry, const char *key, const char *str, int64 num)
 {
+	entry->key = amqp_cstring_bytes(key);
+	if (str != NULL)
+	{
+		entry->value.kind = AMQP_FIELD_KIND_UTF8;
+		entry->value.value.bytes = amqp_cstring_bytes(str);
+	}
+	else
+	{
+		entry->value.kind = AMQP_FIELD_KIND_I64;
+		entry->value.value.i64 = num;
+	}
+}
+
+/*
+ * Declares queue (exclusive and auto-delete: it goes away with the
+ * connection) and starts consuming it under consumer tag.  With max_length,
+ * bounded; with dead_letter too, what the bound drops goes there.
+ */
+static bool
+declare_queue(const char *queue, int max_length, const char *dead_letter,
+			  const char *tag, char *err, size_t errlen)
+{
+	amqp_table_entry_t entries[4];
+	amqp_table_t args = {0, entries};
+
+	if (max_length > 0)
+	{
+		queue_arg(&entries[args.num_entries++], "x-max-length", NULL, max_length);
+		queue_arg(&entries[args.num_entries++], "x-overflow", "drop-head", 0);
+	}
+	if (max_length > 0 && dead_letter != NULL)
+	{
+		queue_arg(&entries[args.num_entries++], "x-dead-letter-exchange", "", 0);
+		queue_arg(&entries[args.num_entries++], "x-dead-letter-routing-key",
+				  dead_letter, 0);
+	}
+	amqp_queue_declare(conn, KZ_CHANNEL, amqp_cstring_bytes(queue),
+					   0, 0, 1, 1, args);
+	if (!rpc_ok("queue.declare", err, errlen))
+		return false;
+	amqp_basic_consume(conn, KZ_CHANNEL, amqp_cstring_bytes(queue),
+					   amqp_cstring_bytes(tag), 0, 1, 0, amqp_empty_table);
+	return rpc_ok("basic.consume", err, errlen);
+}
+
+bool
+kz_amqp_declare(const char *queue, int max_length, char *err, size_t errlen)
+{
+	char		overflow[KZ_SHORTSTR_MAX + 1];
 	bool		ok;
 
+	if (snprintf(overflow, sizeof(overflow), "%s%s", queue, KZ_OVERFLOW_SUFFIX) >=
+		(int) sizeof(overflow))
+	{
+		set_error(err, errlen, "queue name too long");
+		return false;
+	}
 	ok = declare_exchange(KZ_EXCHANGE_GLOBALS, "topic", err, errlen) &&
 		declare_exchange(KZ_EXCHANGE_TARGETED, "direct", err, errlen) &&
 		declare_exchange(KZ_EXCHANGE_NODES, "fanout", err, errlen);
-	if (ok)
-	{
-		/* exclusive and auto-delete: it goes away with the connection */
-		amqp_queue_declare(conn, KZ_CHANNEL, amqp_cstring_bytes(queue),
-						   0, 0, 1, 1, amqp_empty_table);
-		ok = rpc_ok("queue.declare", err, errlen);
-	}
+	/* the overflow queue first: it must exist when the first drop happens */
+	if (ok && max_length > 0)
+		ok = declare_queue(overflow, max_length, NULL, KZ_OVERFLOW_TAG, err, errlen);
+	ok = ok && declare_queue(queue, max_length, overflow, KZ_MAIN_TAG, err, errlen);
 	ok = ok &&
 		bind_queue(queue, KZ_EXCHANGE_GLOBALS, KZ_GLOBALS_BINDING, err, errlen) &&
 		bind_queue(queue, KZ_EXCHANGE_TARGETED, queue, err, errlen) &&
 		bind_queue(queue, KZ_EXCHANGE_NODES, "", err, errlen);
-	if (ok)
-	{
-		amqp_basic_consume(conn, KZ_CHANNEL, amqp_cstring_bytes(queue),
-						   amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
-		ok = rpc_ok("basic.consume", err, errlen);
-	}
 	if (ok)
 	{
 		amqp_confirm_select(conn, KZ_CHANNEL);
@@ -535,11 +587,13 @@ on_header(amqp_frame_t *frame, KzAmqpHandler handler, void *arg)
 	 * RabbitMQ delivers a broadcast to our own queue too (it ignores
 	 * no_local); recognise it by its app-id and skip it without decoding.
 	 */
-	content_own = content_kind == KZ_AMQP_DELIVERY && props && app_id[0] &&
+	content_own = (content_kind == KZ_AMQP_DELIVERY || content_kind == KZ_AMQP_OVERFLOW) &&
+		props && app_id[0] &&
 		(props->_flags & AMQP_BASIC_APP_ID_FLAG) &&
 		props->app_id.len == strlen(app_id) &&
 		memcmp(props->app_id.bytes, app_id, props->app_id.len) == 0;
-	content_discard = content_own || content_size > max_body;
+	content_discard = content_own || content_size > max_body ||
+		content_kind == KZ_AMQP_OVERFLOW;
 	if (props && (props->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) &&
 		props->message_id.len <= KZ_SHORTSTR_MAX)
 	{
@@ -593,9 +647,12 @@ on_method(amqp_frame_t *frame, KzAmqpHandler handler, void *arg,
 	{
 		case AMQP_BASIC_DELIVER_METHOD:
 			{
-				amqp_bytes_t ex = ((amqp_basic_deliver_t *) m->decoded)->exchange;
+				amqp_basic_deliver_t *d = (amqp_basic_deliver_t *) m->decoded;
+				amqp_bytes_t ex = d->exchange;
+				bool		overflow = d->consumer_tag.len == strlen(KZ_OVERFLOW_TAG) &&
+					memcmp(d->consumer_tag.bytes, KZ_OVERFLOW_TAG, d->consumer_tag.len) == 0;
 
-				content_begin(KZ_AMQP_DELIVERY, 0);
+				content_begin(overflow ? KZ_AMQP_OVERFLOW : KZ_AMQP_DELIVERY, 0);
 				content_targeted = ex.len == strlen(KZ_EXCHANGE_TARGETED) &&
 					memcmp(ex.bytes, KZ_EXCHANGE_TARGETED, ex.len) == 0;
 				return true;

@@ -54,7 +54,9 @@ typedef enum KzAmqpEventKind
 	KZ_AMQP_RETURN,				/* a mandatory publish was unroutable */
 	KZ_AMQP_ACK,				/* publishes up to delivery_tag confirmed */
 	KZ_AMQP_NACK,				/* publishes up to delivery_tag refused */
-	KZ_AMQP_OVERSIZE			/* a delivery over max_body, discarded */
+	KZ_AMQP_OVERSIZE,			/* a delivery over max_body, discarded */
+	KZ_AMQP_OVERFLOW			/* a message the broker dropped from our full
+								 * queue (body discarded) */
 } KzAmqpEventKind;
 
 typedef struct KzAmqpEvent
@@ -83,7 +85,15 @@ extern bool kz_amqp_connect(const KzAmqpConfig *config, char *err, size_t errlen
  * its bindings (globals.*.* on globals, the queue's name on targeted, all of
  * nodes), starts consuming and turns on publisher confirms.
  */
-extern bool kz_amqp_declare(const char *queue, char *err, size_t errlen);
+/*
+ * Declares the exchanges and our queue, binds and consumes it.  With
+ * max_length > 0 the queue holds at most that many messages: the broker
+ * drops the oldest beyond it (x-overflow drop-head) into "<queue>.overflow",
+ * which is consumed too, so that each drop is reported (KZ_AMQP_OVERFLOW)
+ * and nothing grows the broker's memory without bound.
+ */
+extern bool kz_amqp_declare(const char *queue, int max_length, char *err,
+							size_t errlen);
 
 extern bool kz_amqp_is_open(void);
 

@@ -46,6 +46,7 @@ int			kz_heartbeat_interval = 1000;
 bool		kz_query_on_miss = true;
 int			kz_mailbox_size = 256;
 int			kz_max_message_size = 8192;
+int			kz_queue_max_length = 100000;
 int			kz_on_conflict = KZ_ON_CONFLICT_NOTIFY;
 char	   *kz_amqp_cacert = NULL;
 char	   *kz_amqp_cert = NULL;
@@ -280,6 +281,11 @@ define_sighup_gucs(void)
 							   NULL, &kz_amqp_uri, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   check_amqp_uri, assign_amqp_uri, NULL);
+	DefineCustomIntVariable("kz_globals.queue_max_length",
+							"Messages this node's broker queue holds at most; the oldest beyond are dropped and counted (0: no limit).",
+							"Takes effect at the next connection to the broker.",
+							&kz_queue_max_length, 100000, 0, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("kz_globals.request_timeout",
 							"How long a claim or query waits for replies from the other nodes.",
 							NULL, &kz_request_timeout, 2000, 10, 600000,

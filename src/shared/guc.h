@@ -28,6 +28,7 @@ extern int	kz_heartbeat_interval;
 extern bool kz_query_on_miss;
 extern int	kz_mailbox_size;
 extern int	kz_max_message_size;
+extern int	kz_queue_max_length;
 extern int	kz_on_conflict;
 extern char *kz_amqp_cacert;
 extern char *kz_amqp_cert;

@@ -154,6 +154,37 @@ kz_reg_capacity(void)
 	return registry->capacity;
 }
 
+void
+kz_reg_scan_begin(KzRegScan *scan, uint32 mask)
+{
+	int			state;
+
+	scan->mask = mask;
+	scan->next = 0;
+	scan->left = 0;
+	for (state = KZ_ROW_PENDING; state <= KZ_ROW_REMOTE; state++)
+	{
+		if (mask & KZ_ROWS_OF(state))
+			scan->left += registry->counts[state];
+	}
+}
+
+KzRow *
+kz_reg_scan_next(KzRegScan *scan)
+{
+	while (scan->left > 0 && scan->next < registry->capacity)
+	{
+		KzRow	   *row = &rows[scan->next++];
+
+		if (scan->mask & KZ_ROWS_OF(row->state))
+		{
+			scan->left--;
+			return row;
+		}
+	}
+	return NULL;
+}
+
 KzRegistryCounts
 kz_reg_counts(void)
 {

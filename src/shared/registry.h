@@ -42,6 +42,26 @@ extern int32 kz_reg_capacity(void);
 extern KzRegistryCounts kz_reg_counts(void);
 
 /*
+ * The one way to visit the table's rows: those in the states of mask
+ * (KZ_ROWS_OF(state) | ...), in table order.  The scan ends once it has
+ * returned as many rows as those states held when it began, so it is
+ * cheap on a big table with few names.  The caller holds reg_lock for the
+ * whole scan (exclusively if it changes rows) and may change or drop the
+ * row it was just given, but no other.
+ */
+#define KZ_ROWS_OF(state)	(1u << (state))
+
+typedef struct KzRegScan
+{
+	uint32		mask;
+	int32		next;			/* index of the next row to look at */
+	int32		left;			/* rows in the mask's states not yet returned */
+} KzRegScan;
+
+extern void kz_reg_scan_begin(KzRegScan *scan, uint32 mask);
+extern KzRow *kz_reg_scan_next(KzRegScan *scan);
+
+/*
  * Local and pending rows owned by backends of role (kept by whoever adds or
  * removes such a row; caller holds reg_lock, exclusively to change).
  */

@@ -237,13 +237,12 @@ owned_by_slot(const KzRow *row, int procno, int pid)
 void
 kz_release_slot_locked(int procno, int pid)
 {
-	int32		i;
-	int32		n = kz_reg_capacity();
+	KzRegScan	scan;
+	KzRow	   *row;
 
-	for (i = 0; i < n && kz_backends[procno].names_owned > 0; i++)
+	kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_LOCAL) | KZ_ROWS_OF(KZ_ROW_PENDING));
+	while (kz_backends[procno].names_owned > 0 && (row = kz_reg_scan_next(&scan)) != NULL)
 	{
-		KzRow	   *row = kz_reg_row(i);
-
 		if (!owned_by_slot(row, procno, pid))
 			continue;
 		if (row->state == KZ_ROW_PENDING)

@@ -107,6 +107,8 @@ init_shared(void)
 	pg_atomic_init_u64(&kz_shared->stats.broker_connects, 0);
 	pg_atomic_init_u64(&kz_shared->stats.broker_disconnects, 0);
 	pg_atomic_init_u64(&kz_shared->stats.bus_malformed, 0);
+	pg_atomic_init_u64(&kz_shared->stats.bus_rejected, 0);
+	pg_atomic_init_u64(&kz_shared->stats.bus_overflow, 0);
 
 	kz_shared->dsa_tranche = LWLockNewTrancheId();
 	area = dsa_create_in_place(dsa_place, KZ_DSA_INPLACE_SIZE,

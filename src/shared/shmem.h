@@ -59,6 +59,8 @@ typedef struct KzStats
 	pg_atomic_uint64 broker_connects;
 	pg_atomic_uint64 broker_disconnects;
 	pg_atomic_uint64 bus_malformed;
+	pg_atomic_uint64 bus_rejected;	/* not authentic (bus keys) */
+	pg_atomic_uint64 bus_overflow;	/* dropped from our full queue */
 } KzStats;
 
 #define KZ_STAT_INC(field) pg_atomic_fetch_add_u64(&kz_shared->stats.field, 1)

@@ -203,7 +203,6 @@ kz_registered(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	KzName	   *names;
 	int			count = 0;
-	int			n;
 	int			i;
 
 	kz_session_attach();
@@ -214,14 +213,14 @@ kz_registered(PG_FUNCTION_ARGS)
 	{
 		KzRegistryCounts c = kz_reg_counts();
 
-		names = palloc(sizeof(KzName) * Max(1, c.local + c.remote));
-		n = kz_reg_capacity();
-		for (i = 0; i < n && count < c.local + c.remote; i++)
-		{
-			KzRow	   *row = kz_reg_row(i);
+		KzRegScan	scan;
+		KzRow	   *row;
 
-			if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_REMOTE) &&
-				kz_row_alive(row))
+		names = palloc(sizeof(KzName) * Max(1, c.local + c.remote));
+		kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_LOCAL) | KZ_ROWS_OF(KZ_ROW_REMOTE));
+		while ((row = kz_reg_scan_next(&scan)) != NULL)
+		{
+			if (kz_row_alive(row))
 				memcpy(&names[count++], &row->name, sizeof(KzName));
 		}
 	}

@@ -35,7 +35,7 @@ PG_FUNCTION_INFO_V1(kz_stats_data);
 
 #define REGISTRATIONS_COLS	10
 #define NODES_COLS			10
-#define STATS_COLS			12
+#define STATS_COLS			14
 
 static const char *
 row_state_name(uint8 state)
@@ -58,22 +58,21 @@ row_state_name(uint8 state)
 static int
 snapshot_rows(KzRow **out)
 {
-	int			n;
-	int			i;
 	int			count = 0;
 	KzRow	   *copy;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
-	n = kz_reg_capacity();
 	{
 		KzRegistryCounts c = kz_reg_counts();
+		KzRegScan	scan;
+		KzRow	   *row;
 
 		copy = palloc(sizeof(KzRow) * Max(1, c.pending + c.local + c.remote));
-		for (i = 0; i < n && count < c.pending + c.local + c.remote; i++)
+		kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_PENDING) | KZ_ROWS_OF(KZ_ROW_LOCAL) |
+						  KZ_ROWS_OF(KZ_ROW_REMOTE));
+		while ((row = kz_reg_scan_next(&scan)) != NULL)
 		{
-			KzRow	   *row = kz_reg_row(i);
-
-			if (row->state != KZ_ROW_FREE && kz_row_alive(row))
+			if (kz_row_alive(row))
 				memcpy(&copy[count++], row, sizeof(KzRow));
 		}
 	}
@@ -259,6 +258,9 @@ kz_stats_data(PG_FUNCTION_ARGS)
 	values[9] = STAT_DATUM(broker_connects);
 	values[10] = STAT_DATUM(broker_disconnects);
 	values[11] = STAT_DATUM(bus_malformed);
+	values[12] = STAT_DATUM(bus_rejected);
+	values[13] = STAT_DATUM(bus_overflow);
+	/* the 1.0 function has 12 columns: fill what the caller's shape has */
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -110,3 +110,15 @@ kz_name_is_binary(const KzName *name)
 
 	return etf_decode_binary(name->data, name->len, &data, &dlen);
 }
+
+/*
+ * Copies an encoded name of len bytes (at most KZ_KEY_MAX: the decoder
+ * checked it) into name.
+ */
+void
+kz_name_set(KzName *name, const uint8 *data, size_t len)
+{
+	Assert(len <= KZ_KEY_MAX);
+	name->len = (uint16) len;
+	memcpy(name->data, data, len);
+}

@@ -39,6 +39,7 @@ extern char *kz_term_to_cstring(const uint8 *term, size_t len);
  * SQL cannot register) is shown as <<>>.
  */
 extern char *kz_name_to_cstring(const KzName *name);
+extern void kz_name_set(KzName *name, const uint8 *data, size_t len);
 
 /* True if the name is a binary (a name that SQL can spell). */
 extern bool kz_name_is_binary(const KzName *name);

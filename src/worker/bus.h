@@ -1,21 +1,32 @@
 /*-------------------------------------------------------------------------
  *
  * bus.h
- *	  The worker's side of the kz_globals protocol: what its modules share.
+ *	  The bottom of the worker: the connection's state as the handlers see
+ *	  it, and what leaves for the bus (bus_out.c).
  *
- *	worker.c		lifecycle, main loop, job dispatch
- *	worker_conn.c	connecting, reconnecting with backoff, URI failover
- *	bus_out.c		publishing every message (bodies by src/wire/encode.c)
- *	outbox.c		the ordered outbox of registry broadcasts, batched
- *					between kz_globals nodes
- *	bus_in.c		decoding deliveries; registry events (adverts, claims,
- *					unregister, queries, sync)
- *	inflight.c		claims and queries under way, and their verdicts
+ * The worker's files, top to bottom (each calls only files below it;
+ * test/suites/layers.sh checks their includes):
+ *
+ *	worker.c		lifecycle, the loop, job dispatch; tears a broken
+ *					connection down at the loop's top
+ *	worker_conn.c	connecting, reconnecting with backoff, URI failover,
+ *					teardown (fails what waited on the connection)
+ *	bus_in.c		decoding deliveries, dispatch; registry events (claims,
+ *					unregister, queries)
  *	relay.c			send, call and reply between backends and remote owners
  *	membership.c	heartbeats, node expiry, sync on join
+ *	inflight.c		claims and queries under way, and their verdicts
+ *	remote.c		a registration by another node applied to the table
+ *	outbox.c		the ordered outbox of registry broadcasts, batched
+ *					between kz_globals nodes
+ *	peers.c			what the worker knows of its peers
+ *	bus_out.c		publishing every message, its body by src/wire/encode.c
+ *					(this header)
  *
- * All of it runs in the worker process only; the state below is that
- * process's memory, not shared memory.
+ * A failed publish or read marks the connection broken and is reported by
+ * return value; nothing below the loop tears anything down.  All of it
+ * runs in the worker process only; the state below is that process's
+ * memory, not shared memory.
  *
  * IDENTIFICATION
  *	  src/worker/bus.h
@@ -43,6 +54,14 @@ typedef struct KzBusState
 	TimestampTz connected_at;
 	bool		ready;
 	int64		sync_id;		/* last Sync-ID sent */
+
+	/*
+	 * The connection failed under a handler (a publish or a read): from then
+	 * on every publish fails at once, and the loop tears the connection down
+	 * at its top (kz_conn_lost), not the handler that saw it fail.
+	 */
+	bool		broken;
+	char		broken_why[256];
 } KzBusState;
 
 extern KzBusState kz_bus;
@@ -56,22 +75,15 @@ extern KzBusState kz_bus;
 /* Largest message body accepted from the bus. */
 #define KZ_MAX_BODY(max_message) ((size_t) (max_message) * 2 + 65536)
 
-/* A node first heard of other than by heartbeat expires after this long. */
-#define KZ_UNHEARD_EXPIRES_MS	20000
-
-/* worker_conn.c */
-extern void kz_conn_service(TimestampTz now);
-extern void kz_conn_lost(const char *why);
-extern void kz_conn_shutdown(void);
-extern void kz_conn_reset_backoff(void);
-extern TimestampTz kz_conn_next_attempt(void);
-extern bool kz_conn_usable(void);
 
 /* Entries per batch message at most. */
 #define KZ_BATCH_MAX			256
 
 /* bus_out.c */
 extern void kz_bus_next_msg_id(char *out);
+extern void kz_bus_mark_broken(const char *why);
+extern bool kz_bus_usable(void);
+extern bool kz_bus_blocked(void);
 extern bool kz_out_claim(const KzName *name, int64 ts, uint64 claim_id);
 extern bool kz_out_advert(const KzName *name, int64 ts, int32 pid);
 extern bool kz_out_registry_batch(const KzOutEntry *entries, int n);
@@ -93,64 +105,5 @@ extern uint64 kz_out_reply(const char *queue, const char *req_msg_id,
 						   char *msg_id);
 extern bool kz_out_heartbeat(const char *queue, bool sync_request);
 extern bool kz_out_sync(const char *queue);
-
-/* outbox.c */
-extern void kz_outbox_claim(const KzName *name, int64 ts, uint64 claim_id);
-extern void kz_outbox_advert(const KzName *name, int64 ts, int32 pid);
-extern void kz_outbox_unregister(const uint8 *name, size_t len, int64 ts);
-extern TimestampTz kz_outbox_flush(TimestampTz now);
-extern void kz_outbox_reset(void);
-
-/* bus_in.c */
-extern void kz_in_delivery(const char *body, size_t len, bool targeted);
-extern void kz_in_malformed(KzProtoError err, const char *detail);
-
-/*
- * Applies a registration of name by node (from an advertisement, a query
- * reply or a sync) with the conflict rule, and returns the resulting row's
- * state as seen by the caller.  Caller holds nothing.
- */
-extern void kz_in_apply_remote(const uint8 *name, size_t name_len, int node,
-							   int64 ts, int32 pid, bool kazoo);
-
-/* inflight.c */
-extern void kz_inflight_init(void);
-extern void kz_claim_start(const KzJob *job);
-extern void kz_query_start(const KzJob *job);
-extern void kz_inflight_register_resp(const KzBusMsg *msg, int node);
-extern void kz_inflight_claim_batch_resp(const KzBusMsg *msg, int node);
-extern void kz_inflight_query_resp(const KzBusMsg *msg, int node);
-extern void kz_inflight_claim_lost(uint64 claim_id);
-extern bool kz_inflight_claim_pending(uint64 claim_id);
-extern void kz_inflight_node_gone(int node);
-extern void kz_inflight_start_deferred(void);
-extern TimestampTz kz_inflight_expire(TimestampTz now);
-extern void kz_inflight_fail_all(void);
-
-/* relay.c */
-extern void kz_relay_init(void);
-extern void kz_relay_job(const KzJob *job);
-extern void kz_relay_confirm(bool ack, uint64 tag, bool multiple);
-extern void kz_relay_returned(const char *msg_id);
-extern void kz_relay_flush(void);
-extern void kz_relay_in_send(const KzBusMsg *msg);
-extern void kz_relay_in_send_batch(const KzBusMsg *msg);
-extern void kz_relay_in_call(const KzBusMsg *msg);
-extern void kz_relay_in_reply(const KzBusMsg *msg);
-extern TimestampTz kz_relay_expire(TimestampTz now);
-extern void kz_relay_fail_all(void);
-
-/* membership.c */
-extern int	kz_member_node(const char *name, bool create);
-extern void kz_member_heartbeat_in(const KzBusMsg *msg);
-extern void kz_member_sync_in(const KzBusMsg *msg, int node);
-extern TimestampTz kz_member_service(TimestampTz now);
-extern void kz_member_connected(void);
-extern void kz_member_disconnected(void);
-extern int	kz_member_drop_node_rows(int node);
-extern void kz_member_set_server(int node, const char *server);
-extern bool kz_member_owner_up(const char *server);
-extern bool kz_member_batching_ok(void);
-extern bool kz_member_is_pg(int node);
 
 #endif							/* KZ_BUS_H */

@@ -5,16 +5,19 @@
  *
  * A delivery is decoded (a malformed one is dropped, counted and logged
  * once per kind), our own broadcasts are ignored, and the rest is
- * dispatched by event.  This file handles the events about registrations;
- * relay.c handles messages for owners, membership.c heartbeats and syncs,
- * inflight.c the replies to our own claims and queries.
+ * dispatched by event.  This file handles claims, unregisters and queries
+ * from other nodes; an advertisement goes to remote.c, messages for owners
+ * to relay.c, heartbeats and syncs to membership.c, the replies to our own
+ * claims and queries to inflight.c (all below it).
  *
  * What a registration event does to a row is decided by the rules
  * (rules.c: Kazoo's defects 1, 2, 4 and 5 fixed there) and applied by
  * rules_apply.c under reg_lock; this file carries out what must follow once
- * the lock is released: answer the claimant, tell a losing backend (and
- * terminate it with on_conflict = terminate), decide a claim of ours that
+ * the lock is released: answer the claimant, decide a claim of ours that
  * lost, advertise ours again.
+ *
+ * Runs in the worker only; takes reg_lock (exclusive) and nodes_lock
+ * (shared) through rules_apply.c and nodes.c, never across a publish.
  *
  * IDENTIFICATION
  *	  src/worker/bus_in.c
@@ -23,21 +26,59 @@
  */
 #include "postgres.h"
 
-#include <signal.h>
-
-#include "utils/json.h"
 #include "utils/timestamp.h"
 
 #include "bus.h"
+#include "bus_in.h"
 #include "decode.h"
 #include "guc.h"
-#include "mailbox.h"
+#include "inflight.h"
+#include "membership.h"
 #include "names.h"
 #include "nodes.h"
+#include "outbox.h"
+#include "peers.h"
+#include "relay.h"
+#include "remote.h"
 #include "rules_apply.h"
 #include "shmem.h"
 
 static bool logged_malformed[KZ_PROTO_NUM_ERRORS];
+
+/*
+ * The broker dropped a message from our full queue (kz_globals.
+ * queue_max_length): counted, and logged once a minute at most with the
+ * number dropped since, so that a flood cannot fill the log either.
+ */
+void
+kz_in_overflow(void)
+{
+	static TimestampTz last_logged = 0;
+	static uint64 unlogged = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	KZ_STAT_INC(bus_overflow);
+	unlogged++;
+	if (last_logged != 0 && !TimestampDifferenceExceeds(last_logged, now, 60 * 1000))
+		return;
+	ereport(LOG,
+			(errmsg("kz_globals: the broker dropped %llu message(s) from this node's full queue",
+					(unsigned long long) unlogged),
+			 errhint("The worker did not keep up, or a peer floods the bus; kz_globals.stats.bus_overflow counts them, kz_globals.queue_max_length bounds the queue.")));
+	last_logged = now;
+	unlogged = 0;
+}
+
+/* A registration by node: applied, and a claim of ours it beats decided. */
+static void
+apply_remote(const uint8 *name, size_t len, int node, int64 ts, int32 pid,
+			 bool kazoo)
+{
+	uint64		lost = kz_remote_apply(name, len, node, ts, pid, kazoo);
+
+	if (lost != 0)
+		kz_inflight_claim_lost(lost);
+}
 
 void
 kz_in_malformed(KzProtoError err, const char *detail)
@@ -53,141 +94,14 @@ kz_in_malformed(KzProtoError err, const char *detail)
 			 errhint("Later messages refused for the same reason are only counted, in kz_globals.stats.bus_malformed.")));
 }
 
-static void
-copy_name(const uint8 *data, size_t len, KzName *name)
-{
-	name->len = (uint16) len;
-	memcpy(name->data, data, len);
-}
-
-/*
- * Tells a backend that lost a name in a conflict, and terminates it with
- * kz_globals.on_conflict = terminate, as Erlang global's default resolver
- * does.
- */
-static void
-notify_loser(int procno, int pid, const KzName *name, const char *winner)
-{
-	StringInfoData json;
-	KzMessageSpec spec;
-	dsa_pointer msg;
-	char	   *text = kz_name_to_cstring(name);
-
-	initStringInfo(&json);
-	appendStringInfoString(&json, "{\"event\": \"name_lost\", \"name\": ");
-	escape_json(&json, text);
-	appendStringInfoString(&json, ", \"winner_node\": ");
-	escape_json(&json, winner);
-	appendStringInfoChar(&json, '}');
-
-	memset(&spec, 0, sizeof(spec));
-	spec.kind = KZ_MSG_SYSTEM;
-	spec.sent_at = GetCurrentTimestamp();
-	spec.name = name;
-	spec.node = winner;
-	spec.body = json.data;
-	spec.body_len = json.len;
-	msg = kz_message_create(&spec, true);
-	if (DsaPointerIsValid(msg) && kz_mailbox_put(procno, pid, msg) != KZ_DELIVER_OK)
-	{
-		kz_message_free(msg);
-		KZ_STAT_INC(messages_dropped);
-	}
-	ereport(LOG,
-			(errmsg("kz_globals: backend %d lost the name \"%s\" to node \"%s\"",
-					pid, text, winner)));
-	if (kz_on_conflict == KZ_ON_CONFLICT_TERMINATE && kz_proc_alive(procno, pid))
-		(void) kill(pid, SIGTERM);
-}
-
-/*
- * A registration by another node that the full table could not record:
- * logged once a minute at most, with the number not recorded since, so
- * that a sync or a flood of advertisements cannot fill the log.
- */
-static void
-table_full(const char *who)
-{
-	static TimestampTz last_logged = 0;
-	static int	unlogged = 0;
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (last_logged != 0 && !TimestampDifferenceExceeds(last_logged, now, 60 * 1000))
-	{
-		unlogged++;
-		return;
-	}
-	ereport(LOG,
-			(errmsg("kz_globals name table is full; a registration by node \"%s\" is not recorded", who),
-			 unlogged > 0 ? errdetail("%d more were not recorded since the last such message.", unlogged) : 0,
-			 errhint("Increase kz_globals.max_names and restart the server.")));
-	last_logged = now;
-	unlogged = 0;
-}
-
-/*
- * Applies a registration by another node to name's row (caller holds
- * reg_lock exclusively).  False if it needed a new row and the table is
- * full.
- */
-static bool
-apply_locked(const KzName *name, const KzRuleRemote *ev, KzRuleEffects *eff)
-{
-	KzRow	   *row = kz_reg_lookup(name);
-	KzRuleRow	r;
-	KzRuleNames names;
-
-	kz_rules_read(row, &r, &names);
-	kz_rule_advert(&r, ev, kz_node_name, &r, eff);
-	return kz_rules_write(row, name, &r, eff) != NULL || r.state == KZ_ROW_FREE;
-}
-
-void
-kz_in_apply_remote(const uint8 *data, size_t len, int node, int64 ts,
-				   int32 pid, bool kazoo)
-{
-	KzName		name;
-	KzRuleRemote ev;
-	KzRuleEffects eff;
-	char		who[KZ_NODE_NAME_MAX];
-	bool		recorded;
-
-	copy_name(data, len, &name);
-	ev.node = node;
-	ev.node_name = who;
-	ev.ts = ts;
-	ev.pid = pid;
-	ev.kazoo = kazoo;
-	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
-	strlcpy(who, kz_node(node)->name, sizeof(who));
-	ev.sync_gen = kz_node(node)->sync_gen;
-	/* it owns a name: its heartbeats' count of none starts again */
-	kz_node(node)->empty_beats = 0;
-	LWLockRelease(kz_shared->nodes_lock);
-	recorded = apply_locked(&name, &ev, &eff);
-	LWLockRelease(kz_shared->reg_lock);
-
-	if (!recorded)
-		table_full(who);
-	if (eff.conflict)
-		KZ_STAT_INC(conflicts);
-	if (eff.lost_claim)
-		kz_inflight_claim_lost(eff.lost_claim);
-	if (eff.notify_loser)
-		notify_loser(eff.loser_procno, eff.loser_pid, &name, who);
-	if (eff.readvertise)
-		kz_outbox_advert(&name, eff.our_ts, eff.our_pid);
-}
-
 /* An advertisement: somebody owns the name. */
 static void
 on_advert(const KzBusMsg *msg, int node)
 {
 	int64		ts = msg->has_timestamp ? msg->timestamp : kz_hlc_now();
 
-	kz_member_set_server(node, msg->server_id);
-	kz_in_apply_remote(msg->name, msg->name_len, node, ts, msg->pid, msg->pid == 0);
+	kz_peer_set_server(node, msg->server_id);
+	apply_remote(msg->name, msg->name_len, node, ts, msg->pid, msg->pid == 0);
 }
 
 /* What our table says about a claimed name, to answer the claimant. */
@@ -251,7 +165,7 @@ on_claim(const KzBusMsg *msg, int node)
 	KzName		name;
 	ClaimAnswer ans;
 
-	copy_name(msg->name, msg->name_len, &name);
+	kz_name_set(&name, msg->name, msg->name_len);
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	answer_claim_locked(&name, node, msg->node, msg->has_timestamp, msg->timestamp, &ans);
 	LWLockRelease(kz_shared->reg_lock);
@@ -283,7 +197,7 @@ on_unregister(const KzBusMsg *msg, int node)
 {
 	KzName		name;
 
-	copy_name(msg->name, msg->name_len, &name);
+	kz_name_set(&name, msg->name, msg->name_len);
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	unregister_locked(&name, node, msg->has_timestamp, msg->timestamp);
 	LWLockRelease(kz_shared->reg_lock);
@@ -306,7 +220,7 @@ batch_claim(const KzBusMsg *msg, int node, const KzSyncEntry *e, BatchAnswers *b
 	KzOutEntry *o = &b->out[b->n];
 	ClaimAnswer *a = &b->ans[b->n++];
 
-	copy_name(e->name, e->name_len, &o->name);
+	kz_name_set(&o->name, e->name, e->name_len);
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	answer_claim_locked(&o->name, node, msg->node, true, e->timestamp, a);
 	LWLockRelease(kz_shared->reg_lock);
@@ -324,7 +238,7 @@ batch_unregister(int node, const KzSyncEntry *e)
 {
 	KzName		name;
 
-	copy_name(e->name, e->name_len, &name);
+	kz_name_set(&name, e->name, e->name_len);
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	unregister_locked(&name, node, true, e->timestamp);
 	LWLockRelease(kz_shared->reg_lock);
@@ -344,7 +258,7 @@ on_registry_batch(const KzBusMsg *msg, int node)
 	b.out = palloc0(Max(msg->nentries, 1) * sizeof(KzOutEntry));
 	b.ans = palloc0(Max(msg->nentries, 1) * sizeof(ClaimAnswer));
 	b.n = 0;
-	kz_member_set_server(node, msg->server_id);
+	kz_peer_set_server(node, msg->server_id);
 	for (i = 0; i < msg->nentries; i++)
 	{
 		const KzSyncEntry *e = &msg->entries[i];
@@ -355,7 +269,7 @@ on_registry_batch(const KzBusMsg *msg, int node)
 				batch_claim(msg, node, e, &b);
 				break;
 			case KZ_WS_REGISTERED:
-				kz_in_apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, false);
+				apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, false);
 				break;
 			case KZ_WS_NONE:
 				batch_unregister(node, e);
@@ -378,7 +292,7 @@ on_query(const KzBusMsg *msg, int node)
 	int64		ts = 0;
 	int32		pid = 0;
 
-	copy_name(msg->name, msg->name_len, &name);
+	kz_name_set(&name, msg->name, msg->name_len);
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	row = kz_reg_lookup(&name);
 	if (row != NULL && row->state == KZ_ROW_LOCAL && kz_row_alive(row))
@@ -513,7 +427,7 @@ kz_in_delivery(const char *body, size_t len, bool targeted)
 	}
 	if (strcmp(msg.node, kz_node_name) == 0)
 		return;					/* our own broadcast */
-	node = kz_member_node(msg.node, true);
+	node = kz_peer_node(msg.node, true);
 	if (node < 0)
 		return;
 	dispatch(&msg, node);

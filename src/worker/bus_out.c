@@ -18,9 +18,11 @@
  * published here, so they reach every peer in the order they happened
  * (SPEC section 5, fix 6).
  *
- * Publishing that fails means the connection is gone: kz_conn_lost() tears
- * it down and fails whatever was waiting on it.  Callers must therefore not
- * rely on in-flight state after a failed publish.
+ * Publishing that fails means the connection is gone: the state is marked
+ * broken, every later publish fails at once, and each caller learns it from
+ * the return value (0 or false).  The worker's loop tears the connection
+ * down at its top (kz_conn_teardown_if_broken), so no handler's state
+ * changes under it.
  *
  * IDENTIFICATION
  *	  src/worker/bus_out.c
@@ -49,10 +51,37 @@ kz_bus_next_msg_id(char *out)
 	kz_proto_msg_id(out, kz_bus.session, ++kz_bus.seq);
 }
 
+/* The connection failed: remember why, for the loop's teardown. */
+void
+kz_bus_mark_broken(const char *why)
+{
+	if (!kz_bus.up || kz_bus.broken)
+		return;
+	kz_bus.broken = true;
+	strlcpy(kz_bus.broken_why, why, sizeof(kz_bus.broken_why));
+}
+
+/* True if a message published now can go out (and is not held back). */
+bool
+kz_bus_usable(void)
+{
+	return kz_bus.up && !kz_bus.broken && !kz_amqp_blocked();
+}
+
+/*
+ * True while the broker blocks the connection (connection.blocked, under a
+ * resource alarm): it would not read what we publish, so nothing is.
+ */
+bool
+kz_bus_blocked(void)
+{
+	return kz_bus.up && kz_amqp_blocked();
+}
+
 /*
  * Publishes body; returns its delivery tag (with confirm: a backend waits to
- * hear that the broker routed it), or 0 when it could not be sent (after
- * tearing down a lost connection, if that was the reason).  A mandatory
+ * hear that the broker routed it), or 0 when it could not be sent (the
+ * connection is then marked broken, if that was the reason).  A mandatory
  * publish always asks for a confirm: a return is only known with it.
  */
 static uint64
@@ -62,14 +91,14 @@ publish_on(const char *exchange, const char *routing_key, StringInfo body,
 	char		err[512];
 	uint64		tag;
 
-	if (!kz_bus.up)
-		return 0;
+	if (!kz_bus_usable())
+		return 0;				/* broken, or held while the broker blocks us */
 	if (strlen(routing_key) > KZ_SHORTSTR_MAX)
 		return 0;				/* a Server-ID no queue can have: nowhere to go */
 	tag = kz_amqp_publish(exchange, routing_key, body->data, body->len,
 						  confirm || mandatory, mandatory, property_id, err, sizeof(err));
 	if (tag == 0)
-		kz_conn_lost(err);
+		kz_bus_mark_broken(err);
 	return tag;
 }
 

@@ -39,9 +39,14 @@
 #include "bus.h"
 #include "conflict.h"
 #include "guc.h"
+#include "inflight.h"
 #include "nodes.h"
+#include "outbox.h"
+#include "peers.h"
+#include "remote.h"
 #include "rules_apply.h"
 #include "shmem.h"
+
 
 typedef struct Inflight
 {
@@ -82,9 +87,12 @@ lookup(uint64 id)
 	return (Inflight *) hash_search(inflight, &id, HASH_FIND, NULL);
 }
 
+/* Drops the entry; a claim's event still queued in the outbox goes too. */
 static void
 forget(Inflight *entry)
 {
+	if (entry->is_claim)
+		kz_outbox_claim_done(entry->id);
 	(void) hash_search(inflight, &entry->id, HASH_REMOVE, NULL);
 }
 
@@ -225,7 +233,7 @@ kz_claim_start(const KzJob *job)
 {
 	Inflight   *entry;
 
-	if (!kz_conn_usable())
+	if (!kz_bus_usable())
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
 		return;
@@ -246,7 +254,7 @@ kz_query_start(const KzJob *job)
 {
 	Inflight   *entry;
 
-	if (!kz_conn_usable() || !kz_bus.ready)
+	if (!kz_bus_usable() || !kz_bus.ready)
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_NO);
 		return;
@@ -311,7 +319,7 @@ answer_denies(const Inflight *entry, KzWireState state, bool has_ts, int64 ts,
 		case KZ_WS_REMOTE:
 			if (server == NULL || server[0] == '\0')
 				return true;
-			return strcmp(server, kz_bus.queue) != 0 && kz_member_owner_up(server);
+			return strcmp(server, kz_bus.queue) != 0 && kz_peer_owner_up(server);
 		case KZ_WS_PENDING:
 			return has_ts && kz_claim_beats(ts, replier, entry->ts, kz_node_name);
 		default:
@@ -419,23 +427,18 @@ kz_inflight_query_resp(const KzBusMsg *msg, int node)
 		return;
 	if (msg->state == KZ_WS_LOCAL || msg->state == KZ_WS_REGISTERED)
 	{
-		kz_member_set_server(node, msg->server_id);
-		kz_in_apply_remote(msg->name, msg->name_len, node,
-						   msg->has_timestamp ? msg->timestamp : kz_hlc_now(),
-						   msg->pid, msg->pid == 0);
+		uint64		lost;
+
+		kz_peer_set_server(node, msg->server_id);
+		lost = kz_remote_apply(msg->name, msg->name_len, node,
+							   msg->has_timestamp ? msg->timestamp : kz_hlc_now(),
+							   msg->pid, msg->pid == 0);
+		if (lost != 0)
+			kz_inflight_claim_lost(lost);
 		finish(entry, KZ_RES_OK);
 	}
 	else if (count_reply(entry, node))
 		finish(entry, KZ_RES_NO);
-}
-
-/* True while a claim is under way (not yet decided). */
-bool
-kz_inflight_claim_pending(uint64 claim_id)
-{
-	Inflight   *entry = lookup(claim_id);
-
-	return entry != NULL && entry->is_claim;
 }
 
 void
@@ -449,8 +452,9 @@ kz_inflight_claim_lost(uint64 claim_id)
 
 /*
  * Collects the ids of entries matching a test, so that they can be acted on
- * after the scan (acting may publish, and a failed publish empties the
- * table, which must not happen under hash_seq_search).
+ * after the scan: acting on one entry may finish others (a decided claim
+ * applies its winner's row, which can decide another claim), and
+ * hash_seq_search allows removing only the entry it returned last.
  */
 static List *
 collect(bool (*test) (Inflight *entry, void *arg), void *arg)

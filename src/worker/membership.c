@@ -40,9 +40,14 @@
 
 #include "bus.h"
 #include "guc.h"
+#include "inflight.h"
+#include "membership.h"
 #include "nodes.h"
+#include "peers.h"
+#include "remote.h"
 #include "rules_apply.h"
 #include "shmem.h"
+
 
 /*
  * The schedule of heartbeats, expiry checks and the start-up wait, and the
@@ -53,153 +58,14 @@
 static int64 next_heartbeat = 0;
 static int64 next_expiry_check = 0;
 static int64 ready_at = 0;
-static bool warned_table_full = false;
 static bool warned_name_clash = false;
+static bool was_blocked = false;	/* the broker blocked us (resource alarm) */
 
 /* How often expiry is checked, at most. */
 #define KZ_EXPIRY_CHECK_MS		100
 
 /* The longest a node is kept without a heartbeat, whatever it says. */
 #define KZ_MAX_EXPIRES_MS		(10 * 60 * 1000)
-
-/* Milliseconds on the monotonic clock (shared by every process here). */
-static int64
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Marks node n as heard now; caller holds nodes_lock exclusively. */
-static void
-mark_heard(KzNode *n)
-{
-	n->last_heartbeat = GetCurrentTimestamp();
-	n->heard_mono_ms = mono_ms();
-}
-
-/*
- * The index of a node, adding it if asked.  A node heard of other than by
- * heartbeat is kept as "up" for KZ_UNHEARD_EXPIRES_MS, so that its names
- * are not dropped before its first heartbeat (Kazoo's come every 5-15 s);
- * it is not expected to answer claims until it heartbeats.
- */
-int
-kz_member_node(const char *name, bool create)
-{
-	int			idx;
-	KzNode	   *n;
-
-	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
-	idx = kz_node_find(name);
-	n = idx >= 0 ? kz_node(idx) : NULL;
-	LWLockRelease(kz_shared->nodes_lock);
-	if ((n != NULL && n->state == KZ_NODE_UP) || !create)
-		return idx;
-
-	n = NULL;
-	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
-	idx = kz_node_find(name);
-	if (idx < 0)
-		idx = kz_node_add(name);
-	else if (kz_node(idx)->state == KZ_NODE_UP)
-		n = kz_node(idx);		/* another path brought it up meanwhile */
-	if (idx >= 0 && n == NULL)
-	{
-		/* new, or back after expiring: up, but not heard from yet */
-		n = kz_node(idx);
-		n->state = KZ_NODE_UP;
-		n->heard = false;
-		n->answers = false;
-		n->is_kazoo = true;
-		mark_heard(n);
-		n->expires_ms = KZ_UNHEARD_EXPIRES_MS;
-	}
-	LWLockRelease(kz_shared->nodes_lock);
-	if (idx < 0 && !warned_table_full)
-	{
-		warned_table_full = true;
-		ereport(LOG,
-				(errmsg("kz_globals node table is full (%d nodes); messages from node \"%s\" are ignored",
-						KZ_MAX_NODES, name)));
-	}
-	return idx;
-}
-
-void
-kz_member_set_server(int node, const char *server)
-{
-	if (server == NULL || server[0] == '\0' || strlen(server) >= KZ_SERVER_MAX)
-		return;
-	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
-	strlcpy(kz_node(node)->server, server, KZ_SERVER_MAX);
-	LWLockRelease(kz_shared->nodes_lock);
-}
-
-/*
- * Is the owner behind kz_globals queue server up, as far as this node
- * knows?  Its node is found by the queue it last used, else by the node name
- * that begins every kz_globals queue name.  An owner on a node that has
- * expired, on a node this node has never heard of, or on an earlier session
- * of this very node, is not up: a peer's row naming it is stale (Kazoo
- * keeps such rows, with live proxies, after a node dies hard).
- */
-bool
-kz_member_owner_up(const char *server)
-{
-	char		name[KZ_NODE_NAME_MAX];
-	int			idx = -1;
-	int			i;
-	bool		up;
-
-	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
-	for (i = 0; i < KZ_MAX_NODES && idx < 0; i++)
-	{
-		if (kz_node(i)->name[0] != '\0' && strcmp(kz_node(i)->server, server) == 0)
-			idx = i;
-	}
-	if (idx < 0 && kz_proto_queue_node(server, name, sizeof(name)))
-		idx = kz_node_find(name);
-	up = idx >= 0 && idx != KZ_SELF_NODE && kz_node(idx)->state == KZ_NODE_UP;
-	LWLockRelease(kz_shared->nodes_lock);
-	return up;
-}
-
-/*
- * True while batches may be used: no Kazoo node is up, since Kazoo nodes
- * understand only one message per event.
- */
-bool
-kz_member_batching_ok(void)
-{
-	bool		ok = true;
-	int			i;
-
-	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
-	for (i = 0; i < KZ_MAX_NODES && ok; i++)
-	{
-		KzNode	   *n = kz_node(i);
-
-		if (i != KZ_SELF_NODE && n->state == KZ_NODE_UP && n->is_kazoo)
-			ok = false;
-	}
-	LWLockRelease(kz_shared->nodes_lock);
-	return ok;
-}
-
-/* True if node is a kz_globals node that has heartbeat (batches welcome). */
-bool
-kz_member_is_pg(int node)
-{
-	bool		pg;
-
-	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
-	pg = kz_node(node)->heard && !kz_node(node)->is_kazoo;
-	LWLockRelease(kz_shared->nodes_lock);
-	return pg;
-}
 
 /*
  * Drops the node's remote rows, all of them or (with only_unsynced) those
@@ -209,16 +75,14 @@ kz_member_is_pg(int node)
 static int
 drop_rows(int node, bool only_unsynced, uint32 gen)
 {
-	int			i;
-	int			n;
+	KzRegScan	scan;
+	KzRow	   *row;
 	int			dropped = 0;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	n = kz_reg_capacity();
-	for (i = 0; i < n; i++)
+	kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_REMOTE) | KZ_ROWS_OF(KZ_ROW_PENDING));
+	while ((row = kz_reg_scan_next(&scan)) != NULL)
 	{
-		KzRow	   *row = kz_reg_row(i);
-
 		KzRuleRow	r;
 
 		/* only the rows the rule can change: few, and no name lookups */
@@ -237,8 +101,8 @@ drop_rows(int node, bool only_unsynced, uint32 gen)
 	return dropped;
 }
 
-int
-kz_member_drop_node_rows(int node)
+static int
+drop_node_rows(int node)
 {
 	return drop_rows(node, false, 0);
 }
@@ -324,7 +188,7 @@ record_heartbeat(KzNode *n, const KzBusMsg *msg, HeartbeatChange *change)
 
 	n->state = KZ_NODE_UP;
 	n->heard = true;
-	mark_heard(n);
+	kz_peer_mark_heard(n);
 	/*
 	 * Expires x 1.25, computed in 64 bits; at most KZ_MAX_EXPIRES_MS, so
 	 * that a peer (or a forger) cannot keep a silent node, and its names,
@@ -375,7 +239,7 @@ kz_member_heartbeat_in(const KzBusMsg *msg)
 		check_name_clash(msg);
 		return;
 	}
-	idx = kz_member_node(msg->node, true);
+	idx = kz_peer_node(msg->node, true);
 	if (idx < 0)
 		return;
 	memset(&change, 0, sizeof(change));
@@ -385,7 +249,7 @@ kz_member_heartbeat_in(const KzBusMsg *msg)
 
 	if (change.restarted)
 	{
-		int			dropped = kz_member_drop_node_rows(idx);
+		int			dropped = drop_node_rows(idx);
 
 		ereport(LOG,
 				(errmsg("kz_globals: node \"%s\" restarted; dropped %d of its names",
@@ -393,7 +257,7 @@ kz_member_heartbeat_in(const KzBusMsg *msg)
 	}
 	else if (change.owns_nothing)
 	{
-		int			dropped = kz_member_drop_node_rows(idx);
+		int			dropped = drop_node_rows(idx);
 
 		if (dropped > 0)
 			ereport(LOG,
@@ -439,18 +303,22 @@ kz_member_sync_in(const KzBusMsg *msg, int node)
 	uint32		gen = sync_generation(node, msg);
 	int			i;
 
-	kz_member_set_server(node, msg->server_id);
+	kz_peer_set_server(node, msg->server_id);
 	for (i = 0; i < msg->nentries; i++)
 	{
 		KzSyncEntry *e = &msg->entries[i];
 
-		kz_in_apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, e->pid == 0);
+		uint64		lost = kz_remote_apply(e->name, e->name_len, node,
+										   e->timestamp, e->pid, e->pid == 0);
+
+		if (lost != 0)
+			kz_inflight_claim_lost(lost);
 	}
 	if (msg->sync_last)
 		(void) drop_rows(node, true, gen);	/* what the sync did not mention */
 }
 
-/* Expires peers not heard from in time (fix 7); mono is mono_ms(). */
+/* Expires peers not heard from in time (fix 7); mono is kz_peer_mono_ms(). */
 static void
 expire_nodes(int64 mono)
 {
@@ -478,7 +346,7 @@ expire_nodes(int64 mono)
 		LWLockRelease(kz_shared->nodes_lock);
 		if (expired)
 		{
-			int			dropped = kz_member_drop_node_rows(i);
+			int			dropped = drop_node_rows(i);
 
 			ereport(LOG,
 					(errmsg("kz_globals: node \"%s\" expired; dropped %d of its names",
@@ -505,17 +373,51 @@ refresh_self(TimestampTz now)
 }
 
 /*
+ * Every peer that is up counts as heard now: after a time in which this
+ * node could hear nobody (disconnected, or blocked by the broker), each
+ * gets a fresh period to heartbeat again.
+ */
+static void
+hear_everyone(void)
+{
+	int			i;
+
+	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
+	for (i = 0; i < KZ_MAX_NODES; i++)
+	{
+		if (i != KZ_SELF_NODE && kz_node(i)->state == KZ_NODE_UP)
+			kz_peer_mark_heard(kz_node(i));
+	}
+	LWLockRelease(kz_shared->nodes_lock);
+}
+
+/*
  * Periodic duties while connected: heartbeat, expiry, and the end of the
  * start-up wait.  Returns when it next needs to run.
  */
 TimestampTz
 kz_member_service(TimestampTz now)
 {
-	int64		mono = mono_ms();
+	int64		mono = kz_peer_mono_ms();
 	int64		next;
 
 	if (!kz_bus.up)
 		return 0;
+	if (kz_bus_blocked())
+	{
+		/*
+		 * A resource alarm blocks every publisher, so nobody's heartbeat
+		 * comes: expiry pauses, ours wait, and every peer gets a fresh
+		 * period when the broker lets us go.
+		 */
+		was_blocked = true;
+		return TimestampTzPlusMilliseconds(now, KZ_EXPIRY_CHECK_MS);
+	}
+	if (was_blocked)
+	{
+		was_blocked = false;
+		hear_everyone();
+	}
 	if (mono >= next_heartbeat)
 	{
 		refresh_self(now);
@@ -547,19 +449,13 @@ void
 kz_member_connected(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	int			i;
 
 	kz_bus.ready = false;
-	ready_at = mono_ms() + kz_heartbeat_interval * 5 / 4;
-	LWLockAcquire(kz_shared->nodes_lock, LW_EXCLUSIVE);
-	for (i = 0; i < KZ_MAX_NODES; i++)
-	{
-		if (i != KZ_SELF_NODE && kz_node(i)->state == KZ_NODE_UP)
-			mark_heard(kz_node(i));
-	}
-	LWLockRelease(kz_shared->nodes_lock);
+	was_blocked = false;
+	ready_at = kz_peer_mono_ms() + kz_heartbeat_interval * 5 / 4;
+	hear_everyone();
 	refresh_self(now);
-	next_heartbeat = mono_ms() + kz_heartbeat_interval;
+	next_heartbeat = kz_peer_mono_ms() + kz_heartbeat_interval;
 	if (kz_out_heartbeat(NULL, false))
 		kz_out_sync(NULL);
 }

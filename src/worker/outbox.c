@@ -34,6 +34,9 @@
 #include "utils/memutils.h"
 
 #include "bus.h"
+#include "outbox.h"
+#include "peers.h"
+
 
 typedef enum OutKind
 {
@@ -46,8 +49,12 @@ typedef struct OutEvent
 {
 	OutKind		kind;
 	uint64		claim_id;		/* claims */
+	bool		claim_done;		/* claims: decided while still queued */
 	KzOutEntry	entry;
 } OutEvent;
+
+/* How often a queue held while the broker blocks us is tried again. */
+#define KZ_BLOCKED_RETRY_MS	100
 
 /* Longest a claim is held back behind an unanswered one. */
 #define KZ_CLAIM_HOLD_MS	2
@@ -76,6 +83,7 @@ enqueue(OutKind kind, const uint8 *name, size_t len, int64 ts, int32 pid)
 	ev = &outbox[nqueued++];
 	ev->kind = kind;
 	ev->claim_id = 0;
+	ev->claim_done = false;
 	ev->entry.name.len = (uint16) len;
 	memcpy(ev->entry.name.data, name, len);
 	ev->entry.ts = ts;
@@ -176,7 +184,7 @@ sort_out_claims(bool hold, OutEvent *kept)
 	{
 		OutEvent   *ev = &outbox[i];
 
-		if (ev->kind == OUT_CLAIM && !kz_inflight_claim_pending(ev->claim_id))
+		if (ev->kind == OUT_CLAIM && ev->claim_done)
 			continue;
 		if (hold && ev->kind == OUT_CLAIM)
 			kept[nkept++] = *ev;
@@ -185,6 +193,24 @@ sort_out_claims(bool hold, OutEvent *kept)
 	}
 	nqueued = n;
 	return nkept;
+}
+
+/*
+ * A claim was decided (inflight.c): if its event is still queued, it is not
+ * published, and claims held back behind it are held no longer.
+ */
+void
+kz_outbox_claim_done(uint64 claim_id)
+{
+	int			i;
+
+	for (i = 0; i < nqueued; i++)
+	{
+		if (outbox[i].kind == OUT_CLAIM && outbox[i].claim_id == claim_id)
+			outbox[i].claim_done = true;
+	}
+	if (newest_claim == claim_id)
+		newest_claim = 0;
 }
 
 /* Remembers the newest claim among the events about to be published. */
@@ -207,17 +233,16 @@ note_newest_claim(TimestampTz now)
 /*
  * Publishes what is queued, in order, but for claims held back (see the
  * head comment); returns when the loop must wake to send those, or 0.  A
- * failed publish has torn the connection down (and reset this queue
- * through kz_conn_lost); the rest is dropped: after reconnecting, the syncs
- * bring every peer up to date.
+ * failed publish means the connection is broken (the loop tears it down
+ * next): the rest is dropped, and after reconnecting the syncs bring every
+ * peer up to date.
  */
-TimestampTz
-kz_outbox_flush(TimestampTz now)
+static TimestampTz
+flush_now(TimestampTz now)
 {
-	bool		batching = nqueued > 0 && kz_member_batching_ok();
+	bool		batching = nqueued > 0 && kz_peer_batching_ok();
 	TimestampTz hold_until = TimestampTzPlusMilliseconds(newest_claim_at, KZ_CLAIM_HOLD_MS);
-	bool		hold = batching && newest_claim != 0 && now < hold_until &&
-		kz_inflight_claim_pending(newest_claim);
+	bool		hold = batching && newest_claim != 0 && now < hold_until;
 	OutEvent   *kept = hold ? palloc(nqueued * sizeof(OutEvent)) : NULL;
 	int			nkept;
 	int			i = 0;
@@ -241,4 +266,16 @@ kz_outbox_flush(TimestampTz now)
 		memcpy(outbox, kept, nkept * sizeof(OutEvent));
 	nqueued = nkept;
 	return nkept > 0 ? hold_until : 0;
+}
+
+/*
+ * While the broker blocks us (a resource alarm) nothing is published: the
+ * queue is kept, in order, and tried again shortly.
+ */
+TimestampTz
+kz_outbox_flush(TimestampTz now)
+{
+	if (nqueued > 0 && kz_bus_blocked())
+		return TimestampTzPlusMilliseconds(now, KZ_BLOCKED_RETRY_MS);
+	return flush_now(now);
 }

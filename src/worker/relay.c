@@ -36,7 +36,12 @@
 #include "bus.h"
 #include "mailbox.h"
 #include "nodes.h"
+#include "outbox.h"
+#include "peers.h"
+#include "relay.h"
+#include "reply_tag.h"
 #include "shmem.h"
+
 
 /* How long a Kazoo caller (a kz_global_proxy) waits for a reply. */
 #define KZ_KAZOO_CALL_TIMEOUT_MS	2000
@@ -165,7 +170,7 @@ relay_call(const KzJob *job)
 	char		property_id[KZ_MSG_ID_LEN + 1];
 	uint64		tag;
 
-	if (!kz_conn_usable())
+	if (!kz_bus_usable())
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
 		return;
@@ -191,7 +196,7 @@ relay_send(const KzJob *job)
 	size_t		size = offsetof(KzJob, data) + job->name_len + job->target_len + job->body_len;
 	PendingSend *p;
 
-	if (!kz_conn_usable())
+	if (!kz_bus_usable())
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
 		return;
@@ -200,7 +205,7 @@ relay_send(const KzJob *job)
 	p->job = palloc(size);
 	memcpy(p->job, job, size);
 	owner_queue(job->node, p->queue);
-	p->pg_owner = kz_member_is_pg(job->node);
+	p->pg_owner = kz_peer_is_pg(job->node);
 	pending_sends = lappend(pending_sends, p);
 }
 
@@ -303,20 +308,14 @@ kz_relay_flush(void)
 	pending_sends = NIL;		/* the round's memory is reset afterwards */
 }
 
-/*
- * Splits a remote caller's reply tag, "r:<deadline>:<msg id>:<queue>", in
- * place; false if it is not one.
- */
+/* The Msg-ID and queue of a remote caller's reply tag (reply_tag.h). */
 static bool
-split_remote_tag(char *tag, char **msg_id, char **queue)
+split_remote_tag(const char *tag, char **msg_id, char **queue)
 {
-	*msg_id = strchr(tag + 2, ':');
-	*queue = *msg_id ? strchr(*msg_id + 1, ':') : NULL;
-	if (*queue == NULL)
-		return false;
-	*(*queue)++ = '\0';
-	(*msg_id)++;
-	return true;
+	int64		deadline;
+
+	*queue = NULL;
+	return kz_tag_parse_remote(tag, &deadline, msg_id, queue);
 }
 
 /* The answer to a call from another node, to where its tag says. */
@@ -329,7 +328,7 @@ relay_reply(const KzJob *job)
 	char		property_id[KZ_MSG_ID_LEN + 1];
 	uint64		dtag;
 
-	if (!split_remote_tag(tag, &msg_id, &queue) || !kz_conn_usable())
+	if (!split_remote_tag(tag, &msg_id, &queue) || !kz_bus_usable())
 	{
 		kz_request_finish(job->procno, job->pid, job->req_id,
 						  queue == NULL ? KZ_RES_NO : KZ_RES_BROKER_DOWN);
@@ -353,16 +352,16 @@ relay_reply(const KzJob *job)
 static void
 tell_owner_gone(const char *reply_tag, const char *caller_node)
 {
-	char	   *tag = pstrdup(reply_tag);
+	const char *tag = reply_tag;
 	char	   *msg_id;
 	char	   *queue;
 	char		property_id[KZ_MSG_ID_LEN + 1];
 	int			index;
 
-	if (!kz_conn_usable() || !split_remote_tag(tag, &msg_id, &queue))
+	if (!kz_bus_usable() || !split_remote_tag(tag, &msg_id, &queue))
 		return;
-	index = caller_node ? kz_member_node(caller_node, false) : -1;
-	if (index < 0 || !kz_member_is_pg(index))
+	index = caller_node ? kz_peer_node(caller_node, false) : -1;
+	if (index < 0 || !kz_peer_is_pg(index))
 		return;
 	(void) kz_out_reply(queue, msg_id, NULL, 0, true, property_id);
 }
@@ -391,7 +390,7 @@ kz_relay_job(const KzJob *job)
 			break;
 		case KZ_JOB_UNREGISTER:
 			/* while disconnected it is dropped: the next sync corrects peers */
-			if (kz_conn_usable())
+			if (kz_bus_usable())
 				kz_outbox_unregister(KZ_JOB_NAME(job), job->name_len, job->timestamp);
 			break;
 		case KZ_JOB_CLAIM:
@@ -564,7 +563,7 @@ kz_relay_in_call(const KzBusMsg *msg)
 		KZ_STAT_INC(messages_dropped);
 		return;					/* no way to answer it */
 	}
-	tag = psprintf("r:" INT64_FORMAT ":%s:%s", deadline, msg->msg_id, msg->server_id);
+	tag = kz_tag_remote(deadline, msg->msg_id, msg->server_id);
 	deliver(msg->name, msg->name_len, msg->node, msg->sender_pid,
 			msg->message, msg->message_len, KZ_MSG_CALL, tag, msg->targeted);
 }

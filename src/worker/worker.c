@@ -39,12 +39,19 @@
 
 #include "amqp_conn.h"
 #include "bus.h"
+#include "bus_in.h"
 #include "guc.h"
+#include "inflight.h"
+#include "membership.h"
+#include "outbox.h"
 #include "registry.h"
+#include "relay.h"
 #include "request.h"
 #include "rules_apply.h"
 #include "shmem.h"
 #include "worker.h"
+#include "worker_conn.h"
+
 
 /* Seconds the postmaster waits before restarting the worker. */
 #define KZ_WORKER_RESTART_S		1
@@ -238,6 +245,9 @@ on_broker_event(const KzAmqpEvent *ev, void *arg)
 		case KZ_AMQP_OVERSIZE:
 			kz_in_malformed(KZ_PROTO_TOO_LARGE, "a message body over the size limit");
 			break;
+		case KZ_AMQP_OVERFLOW:
+			kz_in_overflow();
+			break;
 		case KZ_AMQP_RETURN:
 			kz_relay_returned(ev->message_id);
 			break;
@@ -256,21 +266,22 @@ pump_broker(void)
 {
 	char		err[512];
 
-	if (kz_bus.up &&
+	if (kz_bus.up && !kz_bus.broken &&
 		kz_amqp_pump(on_broker_event, NULL, KZ_PUMP_BATCH, err, sizeof(err)) < 0)
-		kz_conn_lost(err);
+		kz_bus_mark_broken(err);
 }
 
 /* Everything the broker connection depends on, to see whether it changed. */
 static char *
 connection_settings(void)
 {
-	return psprintf("%s|%016" PRIx64 "|%s|%s|%s|%s|%d",
+	return psprintf("%s|%016" PRIx64 "|%s|%s|%s|%s|%d|%d",
 					kz_amqp_uri ? kz_amqp_uri : "", kz_amqp_secrets_hash(),
 					kz_amqp_password_file ? kz_amqp_password_file : "",
 					kz_amqp_cacert ? kz_amqp_cacert : "",
 					kz_amqp_cert ? kz_amqp_cert : "",
-					kz_amqp_key ? kz_amqp_key : "", kz_amqp_verify);
+					kz_amqp_key ? kz_amqp_key : "", kz_amqp_verify,
+					kz_queue_max_length);
 }
 
 /* SIGHUP: reread the configuration; reconnect if the connection changed. */
@@ -313,7 +324,7 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 	kz_conn_service(now);
 	pump_broker();
 	serve_jobs();
-	if (kz_bus.up)
+	if (kz_bus.up && !kz_bus.broken)
 	{
 		wake = earliest(wake, kz_member_service(now));
 		wake = earliest(wake, kz_inflight_expire(now));
@@ -329,11 +340,13 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
 	}
 	/*
-	 * What this round produced goes out now, batched where it can (or, if
-	 * the connection was lost meanwhile, fails back to its backends).
+	 * What this round produced goes out now, batched where it can (a send
+	 * that cannot go out fails back to its backend at once).
 	 */
 	kz_relay_flush();
 	wake = earliest(wake, kz_outbox_flush(now));
+	if (kz_bus.broken)
+		return now;				/* tear it down at the loop's top, at once */
 	return earliest(wake, *next_sweep);
 }
 
@@ -408,6 +421,8 @@ kz_worker_main(Datum main_arg)
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 			reload_config();
+		/* a connection that failed under last round's handlers goes now */
+		kz_conn_teardown_if_broken();
 		MemoryContextSwitchTo(loop_ctx);
 		wake = do_work(GetCurrentTimestamp(), &next_sweep);
 		MemoryContextSwitchTo(TopMemoryContext);

@@ -31,7 +31,13 @@
 #include "broker_uri.h"
 #include "bus.h"
 #include "guc.h"
+#include "inflight.h"
+#include "membership.h"
+#include "outbox.h"
+#include "relay.h"
 #include "shmem.h"
+#include "worker_conn.h"
+
 
 /* Backoff: first retry after this, doubling up to the cap. */
 #define KZ_BACKOFF_FIRST_MS		200
@@ -51,10 +57,15 @@ kz_conn_next_attempt(void)
 	return next_attempt;
 }
 
-bool
-kz_conn_usable(void)
+/*
+ * The top of the worker's loop: a connection that failed under a handler
+ * during the last round is torn down here, once.
+ */
+void
+kz_conn_teardown_if_broken(void)
 {
-	return kz_bus.up && !kz_amqp_blocked();
+	if (kz_bus.broken)
+		kz_conn_lost(kz_bus.broken_why);
 }
 
 void
@@ -181,7 +192,7 @@ try_uri(const char *shown, const char *uri, char *err, size_t errlen)
 	config.connection_name = name;
 	config.app_id = app_id;
 	ok = kz_amqp_connect(&config, err, errlen) &&
-		kz_amqp_declare(kz_bus.queue, err, errlen);
+		kz_amqp_declare(kz_bus.queue, kz_queue_max_length, err, errlen);
 	if (password != NULL)
 	{
 		explicit_bzero(password, strlen(password));
@@ -278,6 +289,7 @@ kz_conn_lost(const char *why)
 	kz_amqp_close();
 	kz_bus.up = false;
 	kz_bus.ready = false;
+	kz_bus.broken = false;
 	pg_atomic_write_u32(&kz_shared->membership_ready, 0);
 	pg_atomic_write_u32(&kz_shared->broker_state,
 						kz_cluster_configured() ? KZ_BROKER_CONNECTING : KZ_BROKER_DISABLED);

@@ -1278,9 +1278,11 @@ class LineServer:
             body = base64.b64decode(cmd["body_b64"])
         else:
             body = cmd.get("body", "")
-        self.node.publish_raw(cmd.get("exchange", EXCHANGE_GLOBALS),
-                              cmd.get("routing_key", ""), body,
-                              **cmd.get("properties", {}))
+        # "count": the same message that many times, back to back (a flood)
+        for _ in range(int(cmd.get("count", 1))):
+            self.node.publish_raw(cmd.get("exchange", EXCHANGE_GLOBALS),
+                                  cmd.get("routing_key", ""), body,
+                                  **cmd.get("properties", {}))
         return "published"
 
     def cmd_routing_key(self, cmd):

@@ -15,7 +15,10 @@
 #   7 common   src/common: types and version shims for all
 #
 # A file may include headers of its own folder or of layers below; backend
-# and worker (both 2) may not include each other's.  Every other edge runs
+# and worker (both 2) may not include each other's.  Inside src/worker the
+# files are ordered too (WORKER_ORDER, top first: the loop, then the
+# handlers, then what leaves for the bus), and a file may include only its
+# own header or those of files below it.  Every other edge runs
 # uphill and fails.  Prints "N passed, M failed" last: one check per include
 # edge, and one per file that lies outside the folders above.
 
@@ -23,6 +26,17 @@ set -euo pipefail
 
 ROOT=${KZ_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 MAX_UPHILL=${KZ_MAX_UPHILL:-0}
+
+# src/worker, top to bottom (bus.h is bus_out.c's header).
+WORKER_ORDER=(worker worker_conn bus_in relay membership inflight remote outbox peers bus)
+
+worker_rank() {
+    local i
+    for i in "${!WORKER_ORDER[@]}"; do
+        [ "${WORKER_ORDER[$i]}" = "$1" ] && { echo "$i"; return; }
+    done
+    echo -1
+}
 
 layer_of_dir() {
     case "$1" in
@@ -63,6 +77,22 @@ while IFS= read -r f; do
         [ "$h" = "${base%.*}" ] && continue     # a file's own header
         [ -n "${HDIR[$h]:-}" ] || continue      # PostgreSQL's, the system's
         to=$(layer_of_dir "${HDIR[$h]}")
+        if [ "$from" = "2 worker" ] && [ "$to" = "2 worker" ]; then
+            me=${base%.*}
+            [ "$me" = bus_out ] && me=bus
+            rf=$(worker_rank "$me")
+            rt=$(worker_rank "$h")
+            if [ "$rf" -lt 0 ] || [ "$rt" -lt 0 ]; then
+                echo "unknown worker file: src/$rel or $h.h (add it to WORKER_ORDER)"
+                unknown=$((unknown + 1))
+            elif [ "$rt" -lt "$rf" ]; then
+                echo "uphill: src/$rel includes $h.h (above it in src/worker)"
+                uphill=$((uphill + 1))
+            else
+                passed=$((passed + 1))
+            fi
+            continue
+        fi
         if [ "${to%% *}" -lt "${from%% *}" ] ||
             { [ "${to%% *}" = "${from%% *}" ] && [ "$to" != "$from" ]; }; then
             echo "uphill: src/$rel (${from#* }) includes $h.h (${to#* })"
