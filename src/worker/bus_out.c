@@ -441,21 +441,19 @@ kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n, char *msg_
 static int
 snapshot_local(KzNameEntry **out)
 {
-	int			n;
-	int			i;
 	int			count = 0;
 	KzRegistryCounts c;
+	KzRegScan	scan;
+	KzRow	   *row;
 	KzNameEntry *names;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	c = kz_reg_counts();
 	names = palloc(sizeof(KzNameEntry) * Max(1, c.local));
-	n = kz_reg_capacity();
-	for (i = 0; i < n && count < c.local; i++)
+	kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_LOCAL));
+	while ((row = kz_reg_scan_next(&scan)) != NULL)
 	{
-		KzRow	   *row = kz_reg_row(i);
-
-		if (row->state == KZ_ROW_LOCAL && kz_row_alive(row))
+		if (kz_row_alive(row))
 		{
 			memcpy(&names[count].name, &row->name, sizeof(KzName));
 			names[count].ts = row->timestamp;
