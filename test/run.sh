@@ -12,7 +12,7 @@
 #   4. run the suites there as that user:
 #        unit     make unitcheck                 ("prog: N passed, M failed")
 #        regress  make installcheck TAP_TESTS=   (pg_regress only)
-#        tap      make tapcheck                  (prove over test/t/*.pl)
+#        tap      make prove_installcheck        (prove over test/t/*.pl)
 #        suites   every executable test/suites/*.sh, each ending with a
 #                 "N passed, M failed" line
 #   5. print one line per suite and a last line "N passed, M failed"; on
@@ -269,9 +269,9 @@ suite_regress() {
 }
 
 suite_tap() {
-    kz_log "suite tap: make tapcheck${PROVE_TESTS:+ PROVE_TESTS=$PROVE_TESTS}"
+    kz_log "suite tap: make prove_installcheck${PROVE_TESTS:+ PROVE_TESTS=$PROVE_TESTS}"
     local rc=0
-    local -a args=(tapcheck
+    local -a args=(prove_installcheck
         # Set on the command line, PROVE_FLAGS overrides the Makefile's
         # (and PGXS's reset of it), so it must include -I ./test/perl.
         "PROVE_FLAGS=-I ./test/perl ${PROVE_FLAGS:-}")
