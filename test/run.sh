@@ -299,8 +299,7 @@ suite_scripts() {
         kz_log "suite $name: test/suites/$name.sh"
         rc=0
         run_logged "$LOGDIR/suite_$name.log" \
-            env KZ_ROOT="$WORK" KZ_RABBITMQ_SH="$WORK/test/harness/rabbitmq.sh" \
-            "$script" || rc=$?
+            env KZ_ROOT="$WORK" "$script" || rc=$?
         # shellcheck disable=SC2046
         record "$name" $(count_generic "$LOGDIR/suite_$name.log" "$rc")
     done

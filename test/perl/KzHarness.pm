@@ -52,6 +52,7 @@ use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes ();
 
 our $HARNESS_DIR = abs_path(dirname(__FILE__) . '/../harness');
 our $RABBITMQ_SH = "$HARNESS_DIR/rabbitmq.sh";
@@ -264,18 +265,121 @@ sub wait_until
 
 =pod
 
-=item KzHarness::wait_nodes_up($node, $count)
+=back
+
+=head2 Helpers of the tests
+
+Imported on request: C<use KzHarness qw(sql wait_nodes_up ...)>.
+
+=over
+
+=item sql($node, $query)
+
+C<< $node->safe_psql('postgres', $query) >>.
+
+=item wait_nodes_up($node, $count)
 
 True once $node shows $count nodes up in kz_globals.nodes (itself
 included), false after PostgreSQL::Test::Cluster's poll timeout.
 
+=item worker_pid($node)
+
+The pid of the node's kz_globals worker.
+
+=item session($node, role => $role, %opts)
+
+A background psql session on the postgres database (as $role if given;
+other options go to background_psql), whose query timer restarts with
+each query.
+
+=item run_in($session, $query)
+
+Runs the query in a background psql session that does not stop on
+errors; returns (stdout, stderr).
+
+=item greg_now()
+
+Now in Gregorian microseconds, as Kazoo's timestamps.
+
+=item row_of($node, $name, @columns)
+
+The node's row of name as its columns (default C<state node>) joined by
+spaces, or 'none'.
+
+=item wait_row($node, $name, $want, @columns)
+
+Waits until row_of matches $want (a regex, or a string to equal); true,
+or false after PostgreSQL::Test::Utils's default timeout.
+
+=back
+
 =cut
+
+use Exporter qw(import);
+our @EXPORT_OK = qw(sql wait_nodes_up worker_pid session run_in greg_now row_of wait_row);
+
+sub sql
+{
+	my ($node, $q) = @_;
+	return $node->safe_psql('postgres', $q);
+}
 
 sub wait_nodes_up
 {
 	my ($node, $count) = @_;
 	return $node->poll_query_until('postgres',
 		"SELECT count(*) = $count FROM kz_globals.nodes WHERE state = 'up'");
+}
+
+sub worker_pid
+{
+	my ($node) = @_;
+	return sql($node, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'");
+}
+
+sub session
+{
+	my ($node, %opts) = @_;
+	my $role = delete $opts{role};
+	$opts{connstr} = $node->connstr('postgres') . " user=$role" if defined $role;
+	my $s = $node->background_psql('postgres', %opts);
+	$s->set_query_timer_restart;
+	return $s;
+}
+
+sub run_in
+{
+	my ($s, $q) = @_;
+	$s->{stderr} = '';
+	my ($out) = $s->query($q);
+	my $err = $s->{stderr};
+	$s->{stderr} = '';
+	return ($out, $err);
+}
+
+sub greg_now
+{
+	return int((Time::HiRes::time() + 62167219200) * 1_000_000);
+}
+
+sub row_of
+{
+	my ($node, $name, @columns) = @_;
+	@columns = qw(state node) unless @columns;
+	my $row = join(" || ' ' || ", @columns);
+	return sql($node,
+		"SELECT coalesce((SELECT $row FROM kz_globals.registrations WHERE name = '$name'), 'none')");
+}
+
+sub wait_row
+{
+	my ($node, $name, $want, @columns) = @_;
+	return wait_until("$name on " . $node->name . " to be $want",
+		$PostgreSQL::Test::Utils::timeout_default,
+		sub {
+			my $row = row_of($node, $name, @columns);
+			return ref($want) ? $row =~ $want : $row eq $want;
+		});
 }
 
 END
@@ -313,8 +417,6 @@ END
 }
 
 =pod
-
-=back
 
 =head1 KzHarness::Broker
 
@@ -807,6 +909,33 @@ sub new
 
 sub node { return $_[0]->{node} }
 sub queue { return $_[0]->{ready}{queue} }
+
+=pod
+
+=over
+
+=item wait_nodes($pattern, $count)
+
+Waits (30 s at most) until the simulated node lists exactly $count nodes
+whose names match $pattern (a regex, or a string to equal); true, or
+false.
+
+=back
+
+=cut
+
+sub wait_nodes
+{
+	my ($self, $pattern, $count) = @_;
+	return KzHarness::wait_until("$self->{node} to list $count nodes like $pattern", 30,
+		sub {
+			my @found = grep {
+				my $n = $_->{node} // '';
+				ref($pattern) ? $n =~ $pattern : $n eq $pattern
+			} @{ $self->cmd('nodes') };
+			return @found == $count;
+		});
+}
 
 # Reads one line of output, waiting up to the timer.
 sub _read_line
