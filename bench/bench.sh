@@ -136,7 +136,7 @@ PGHOST=$(env_of "$DIR" PGHOST)
 # --- one AMQP round trip: the baseline of every latency ---
 BROKER_PORT=$(env_of "$DIR" BROKER_PORT)
 # src/conn/rabbitmq_c.h picks rabbitmq-c's header names, as the Makefile does.
-RMQ_FLAGS=(-I"$HERE/../src")
+RMQ_FLAGS=(-I"$HERE/../src/conn")
 if printf '#include <rabbitmq-c/amqp.h>\n' | gcc -E -x c - >/dev/null 2>&1; then
     RMQ_FLAGS+=(-DKZ_RABBITMQ_C_DIR)
 fi

@@ -991,8 +991,8 @@ sub quit
 The process behind F<test/perl/kz_cluster.pl> (see there): a broker and N
 servers for programs that are not TAP tests, kept until SIGTERM.  Its
 servers are plain ones: PostgreSQL::Test::Cluster's test settings
-(fsync off, no restart after a crash, every statement logged) are set
-back to PostgreSQL's defaults, and they take 200 connections.
+(fsync off, no restart after a crash, every statement logged, minimal WAL)
+are set back to PostgreSQL's defaults, and they take 200 connections.
 
 =cut
 
@@ -1007,6 +1007,8 @@ my %plain_gucs = (
 	fsync => 'on',
 	restart_after_crash => 'on',
 	log_statement => 'none',
+	wal_level => 'replica',
+	max_wal_senders => 10,
 	max_connections => 200);
 
 # serve(DIR, N, options): see kz_cluster.pl start.
