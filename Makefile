@@ -5,7 +5,8 @@
 #   make bench    the same set-up, then the benchmark table (bench/run.sh)
 #
 # The plain PGXS targets (all, install, installcheck, clean) work as usual;
-# installcheck needs an unprivileged user because it runs initdb.
+# installcheck (pg_regress, then the TAP tests) and prove_installcheck (the
+# TAP tests alone) need an unprivileged user because they run initdb.
 
 EXTENSION = kz_globals
 # The one version number: kz_globals.control (default_version), META.json and
@@ -37,7 +38,11 @@ WARNFLAGS = -Wall -Wextra -Wno-unused-parameter $(WERROR)
 PG_CFLAGS ?=
 override PG_CFLAGS += $(WARNFLAGS)
 
-# pg_regress: SQL surface, single server, no broker (test/kz_globals.conf).
+# pg_regress: SQL surface, single server, no broker.  The server needs
+# kz_globals in shared_preload_libraries (test/kz_globals.conf), which a
+# running server does not usually have: pg_regress starts its own from the
+# installed PostgreSQL, with the installed kz_globals.  Tests in test/sql,
+# their expected output in test/expected.
 TESTS = $(sort $(wildcard test/sql/*.sql))
 REGRESS = $(patsubst test/sql/%.sql,%,$(TESTS))
 REGRESS_OPTS = --inputdir=test --temp-instance=./tmp_check_regress \
@@ -60,12 +65,25 @@ KZ_HEADERS = $(wildcard $(addprefix src/,$(addsuffix /*.h,$(KZ_SRC_DIRS))))
 $(OBJS): $(KZ_HEADERS)
 $(OBJS:.o=.bc): $(KZ_HEADERS)
 
+# pg_regress takes expected files from --expecteddir (PostgreSQL 16 and
+# later; its default is ".") or, up to 15, from --outputdir ("."), and
+# falls back to --inputdir in both: name test/ where the option exists
+# (MAJORVERSION comes from PGXS).
+ifeq ($(filter 9 10 11 12 13 14 15,$(MAJORVERSION)),)
+REGRESS_OPTS += --expecteddir=test
+endif
+
 # Our TAP helpers live in test/perl (set after PGXS, which resets PROVE_FLAGS).
 PROVE_FLAGS += -I ./test/perl
 
-# The TAP suites alone (make installcheck runs pg_regress, then these).
-tapcheck:
+# The TAP tests alone, as contrib's and pgvector's Makefiles name it (make
+# installcheck runs pg_regress, then these).  The tests that need RabbitMQ
+# run only when PG_TEST_EXTRA contains amqp and are skipped otherwise.
+prove_installcheck:
 	$(prove_installcheck)
+
+# The name the TAP target had before.
+tapcheck: prove_installcheck
 
 # The release's files agree on EXTVERSION (also a suite of make test).
 versioncheck:
@@ -159,4 +177,4 @@ valgrindcheck: $(UNIT_BINS)
 		[ $$rc = 0 ] && echo "unit tests: valgrind clean"; exit $$rc
 	bash test/valgrind/run.sh
 
-.PHONY: unitcheck tapcheck test demo bench matrix valgrindcheck
+.PHONY: unitcheck prove_installcheck tapcheck test demo bench matrix valgrindcheck
