@@ -12,8 +12,7 @@ set -euo pipefail
 
 WORK=$1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-# shellcheck source=test/harness/cluster.sh
-. "$HERE/../test/harness/cluster.sh"
+KZ_CLUSTER="$HERE/../test/perl/kz_cluster.pl"
 
 SECONDS_PER_RUN=${BENCH_SECONDS:-8}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -24,10 +23,33 @@ ROWS=()
 mkdir -p "$OUT"
 
 cleanup() {
-    kz_cluster_stop "$DIR"
-    kz_cluster_stop "$SINGLE"
+    perl "$KZ_CLUSTER" stop "$DIR"
+    perl "$KZ_CLUSTER" stop "$SINGLE"
 }
 trap cleanup EXIT INT TERM HUP
+
+# env_of DIR NAME: a setting of the cluster in DIR (its cluster.env).
+env_of() {
+    # shellcheck disable=SC1091
+    (. "$1/cluster.env" && echo "${!2}")
+}
+
+# port DIR I: the port of node I of the cluster in DIR.
+port() {
+    env_of "$1" "PORT_$2"
+}
+
+# kz_psql_raw DIR PORT ARGS...: psql on a server of the cluster in DIR.
+kz_psql_raw() {
+    local dir=$1 port=$2
+    shift 2
+    "$PGBIN/psql" -X -h "$(env_of "$dir" PGHOST)" -p "$port" -d postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+# kz_psql DIR I SQL: run SQL on node I, tuples only, unaligned.
+kz_psql() {
+    kz_psql_raw "$1" "$(port "$1" "$2")" -qAt -c "$3"
+}
 
 note() {
     printf '.. %s\n' "$*" >&2
@@ -42,7 +64,7 @@ row() {
 pgbench_tps() {
     local dir=$1 i=$2 clients=$3 script=$4
     shift 4
-    "$KZ_PG_BIN/pgbench" -h "$dir" -p "$(kz_port "$dir" "$i")" -n -M prepared \
+    "$PGBIN/pgbench" -h "$(env_of "$dir" PGHOST)" -p "$(port "$dir" "$i")" -n -M prepared \
         -c "$clients" -j "$clients" -T "$SECONDS_PER_RUN" -f "$HERE/sql/$script" "$@" postgres 2>/dev/null |
         awk '/^tps = / { printf "%.0f\n", $3 }'
 }
@@ -77,7 +99,7 @@ pgbench_lat() {
     shift 6
     local tps
     rm -f "$OUT/$name".*
-    tps=$("$KZ_PG_BIN/pgbench" -h "$dir" -p "$(kz_port "$dir" "$i")" -n -M prepared \
+    tps=$("$PGBIN/pgbench" -h "$(env_of "$dir" PGHOST)" -p "$(port "$dir" "$i")" -n -M prepared \
         -c "$clients" -j "$clients" -t "$txns" -f "$HERE/sql/$script" \
         -l --log-prefix="$OUT/$name" "$@" postgres 2>/dev/null | awk '/^tps = / { printf "%.0f\n", $3 }')
     echo "$(latencies "$OUT/$name") $tps"
@@ -89,7 +111,7 @@ ratio() {
 
 # run_in_background DIR I SQL: a psql session kept open (for owners).
 run_in_background() {
-    kz_psql_raw "$1" "$(kz_port "$1" "$2")" -q -c "$3" >/dev/null 2>&1 &
+    kz_psql_raw "$1" "$(port "$1" "$2")" -q -c "$3" >/dev/null 2>&1 &
     echo $!
 }
 
@@ -104,17 +126,17 @@ wait_for() {
 }
 
 note "starting a single server (no broker) and a 3-server cluster with its broker"
-mkdir -p "$SINGLE"
-: >"$SINGLE/cluster.env"
-kz_pg_start "$SINGLE" 1 0 "kz_globals.amqp_uri = ''"
-kz_cluster_start "$DIR" 3 \
-    "kz_globals.max_names = 400000" "kz_globals.mailbox_size = 1000000" \
-    "kz_globals.heartbeat_interval = 1000ms"
+perl "$KZ_CLUSTER" start "$SINGLE" 1 --no-broker --conf "kz_globals.amqp_uri = ''" >/dev/null
+perl "$KZ_CLUSTER" start "$DIR" 3 \
+    --conf "kz_globals.max_names = 400000" --conf "kz_globals.mailbox_size = 1000000" \
+    --conf "kz_globals.heartbeat_interval = 1000ms" >/dev/null
+PGBIN=$(env_of "$DIR" PGBIN)
+PGHOST=$(env_of "$DIR" PGHOST)
 
 # --- one AMQP round trip: the baseline of every latency ---
-BROKER_PORT=$(. "$DIR/cluster.env" && echo "$BROKER_PORT")
+BROKER_PORT=$(env_of "$DIR" BROKER_PORT)
 # src/conn/rabbitmq_c.h picks rabbitmq-c's header names, as the Makefile does.
-RMQ_FLAGS=(-I"$HERE/../src")
+RMQ_FLAGS=(-I"$HERE/../src/conn")
 if printf '#include <rabbitmq-c/amqp.h>\n' | gcc -E -x c - >/dev/null 2>&1; then
     RMQ_FLAGS+=(-DKZ_RABBITMQ_C_DIR)
 fi
@@ -143,8 +165,8 @@ row "claim latency, 3 nodes, 1 client (median)" "$CM us (p99 $C99)" "$RTT_TEXT" 
 row "claim latency / the broadcast floor" "$CM us" "floor ${FAN} us" "$(ratio "$CM" "$FAN")" "-"
 row "registrations/s, 1 client" "$CT /s" "-" "-" "-"
 # --- visibility on another node: after register_name returns, and in all ---
-read -r VM V99 VT VT99 POLL < <("$OUT/visibility" "host=$DIR port=$(kz_port "$DIR" 1) dbname=postgres" \
-    "host=$DIR port=$(kz_port "$DIR" 2) dbname=postgres" 500)
+read -r VM V99 VT VT99 POLL < <("$OUT/visibility" "host=$PGHOST port=$(port "$DIR" 1) dbname=postgres" \
+    "host=$PGHOST port=$(port "$DIR" 2) dbname=postgres" 500)
 row "visibility lag on another node (median)" "$VM us (p99 $V99)" "$RTT_TEXT" "$(ratio "$VM" "$RTT")" "<= 1.5 RTT"
 row "visibility from the claim's start (median)" "$VT us (p99 $VT99)" "$RTT_TEXT" "$(ratio "$VT" "$RTT")" "-"
 row "  (the observer's poll cycle: its resolution)" "$POLL us" "$RTT_TEXT" "$(ratio "$POLL" "$RTT")" "-"
@@ -167,8 +189,8 @@ for i in 1 2 3; do
 done
 # visibility while they run: one more client registering on node 3, watched
 # on node 2 (a few hundred claims beside the 32000; not counted in the rate)
-"$OUT/visibility" "host=$DIR port=$(kz_port "$DIR" 3) dbname=postgres" \
-    "host=$DIR port=$(kz_port "$DIR" 2) dbname=postgres" 200 >"$OUT/result_vis16" &
+"$OUT/visibility" "host=$PGHOST port=$(port "$DIR" 3) dbname=postgres" \
+    "host=$PGHOST port=$(port "$DIR" 2) dbname=postgres" 200 >"$OUT/result_vis16" &
 VIS16=$!
 wait "${CLAIMERS[@]}"
 ELAPSED=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { print e - s }')
@@ -230,7 +252,7 @@ row "shared memory per name slot" "$SLOT bytes" "-" "-" "<= 512 bytes"
 bulk=$(run_in_background "$DIR" 1 "SELECT count(*) FROM generate_series(1, 10000) g WHERE kz_globals.register_name('bulk-' || g); SELECT pg_sleep(100000)")
 wait_for "$DIR" 2 "SELECT count(*) >= 10000 FROM kz_globals.registrations WHERE name LIKE 'bulk-%'"
 START=$(date +%s.%N)
-kz_pg_start "$DIR" 4 "$(. "$DIR/cluster.env" && echo "$BROKER_PORT")" "kz_globals.max_names = 400000"
+perl "$KZ_CLUSTER" add "$DIR" --conf "kz_globals.max_names = 400000" >/dev/null
 wait_for "$DIR" 4 "SELECT count(*) >= 10000 FROM kz_globals.registrations WHERE name LIKE 'bulk-%'"
 JOIN_S=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
 row "sync on join of 10k names (incl. server start)" "$JOIN_S s" "-" "-" "<= 2 s"

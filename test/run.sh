@@ -12,7 +12,7 @@
 #   4. run the suites there as that user:
 #        unit     make unitcheck                 ("prog: N passed, M failed")
 #        regress  make installcheck TAP_TESTS=   (pg_regress only)
-#        tap      make tapcheck                  (prove over test/t/*.pl)
+#        tap      make prove_installcheck        (prove over test/t/*.pl)
 #        suites   every executable test/suites/*.sh, each ending with a
 #                 "N passed, M failed" line
 #   5. print one line per suite and a last line "N passed, M failed"; on
@@ -163,6 +163,17 @@ make_cmd() {
 
 # ---------------------------------------------------------------- counting
 
+# counted WHAT RC P F: print "P F", with one failure more when the suite
+# failed (exit status RC) without a counted one.
+counted() {
+    local what=$1 rc=$2 p=$3 f=$4
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "$what failed (exit $rc) without a failed test" >&2
+        f=1
+    fi
+    echo "$p $f"
+}
+
 # count_unit LOG RC: sum the programs' "prog: N passed, M failed" lines.
 count_unit() {
     local p f
@@ -172,11 +183,7 @@ count_unit() {
             p += w[1]; f += w[3]
         }
         END { print p + 0, f + 0 }' "$1")
-    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "unit: make unitcheck failed (exit $2) without a failed check" >&2
-        f=1
-    fi
-    echo "$p $f"
+    counted "unit: make unitcheck" "$2" "$p" "$f"
 }
 
 # count_regress LOG RC: pg_regress prints one line per test: "name ...
@@ -190,11 +197,7 @@ count_regress() {
         /^ok [0-9]+ / { p++ }
         /^not ok [0-9]+ / { if ($0 ~ /# \(ignored\)/) p++; else f++ }
         END { print p + 0, f + 0 }' "$1")
-    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "regress: pg_regress failed (exit $2) without a failed test" >&2
-        f=1
-    fi
-    echo "$p $f"
+    counted "regress: pg_regress" "$2" "$p" "$f"
 }
 
 # count_tap LOG RC: from prove's summary.  "Files=F, Tests=T" gives the
@@ -218,11 +221,8 @@ count_tap() {
         echo "tap: prove did not run to the end (exit $2)" >&2
         p=0
         f=1
-    elif [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "tap: prove failed (exit $2) without a failed test" >&2
-        f=1
     fi
-    echo "$p $f"
+    counted "tap: prove" "$2" "$p" "$f"
 }
 
 # count_generic LOG RC: the last "N passed, M failed" line of the output.
@@ -237,11 +237,7 @@ count_generic() {
         echo "suite printed no \"N passed, M failed\" line" >&2
         f=1
     fi
-    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "suite failed (exit $2) without a failed test" >&2
-        f=1
-    fi
-    echo "$p $f"
+    counted suite "$2" "$p" "$f"
 }
 
 # ---------------------------------------------------------------- suites
@@ -269,9 +265,9 @@ suite_regress() {
 }
 
 suite_tap() {
-    kz_log "suite tap: make tapcheck${PROVE_TESTS:+ PROVE_TESTS=$PROVE_TESTS}"
+    kz_log "suite tap: make prove_installcheck${PROVE_TESTS:+ PROVE_TESTS=$PROVE_TESTS}"
     local rc=0
-    local -a args=(tapcheck
+    local -a args=(prove_installcheck
         # Set on the command line, PROVE_FLAGS overrides the Makefile's
         # (and PGXS's reset of it), so it must include -I ./test/perl.
         "PROVE_FLAGS=-I ./test/perl ${PROVE_FLAGS:-}")
@@ -299,8 +295,7 @@ suite_scripts() {
         kz_log "suite $name: test/suites/$name.sh"
         rc=0
         run_logged "$LOGDIR/suite_$name.log" \
-            env KZ_ROOT="$WORK" KZ_RABBITMQ_SH="$WORK/test/harness/rabbitmq.sh" \
-            "$script" || rc=$?
+            env KZ_ROOT="$WORK" "$script" || rc=$?
         # shellcheck disable=SC2046
         record "$name" $(count_generic "$LOGDIR/suite_$name.log" "$rc")
     done

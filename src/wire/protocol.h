@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * protocol.h
- *	  Kazoo's kz_globals and kz_nodes messages: JSON bodies, term fields,
- *	  routing keys and message ids.
+ *	  Kazoo's kz_globals and kz_nodes messages: the types the codec shares
+ *	  with its callers (events, states, a decoded message).
  *
  * Every message on the bus is a JSON object with Kazoo's envelope
  * (App-Name, App-Version, Event-Category, Event-Name, Msg-ID, Node,
@@ -13,10 +13,29 @@
  * and resync in heartbeats), PG-Globals-Version, and the sync event
  * (Sync-ID, Part, Last, Names) that brings a node up to date in bulk.
  *
- * Pure code: compiled into the server module and, with -DFRONTEND, into the
- * unit tests.  Decoding never trusts its input: every failure is a status,
- * never a crash or an ereport.  Decoded strings and buffers are palloc'd in
- * the current memory context.
+ * The codec is one file per concern, all in src/wire, all pure (no shared
+ * memory, no I/O, no ereport; they run in the worker and, with -DFRONTEND,
+ * in the unit tests):
+ *
+ *	protocol.c	the names of events, states and errors (this header's types)
+ *	json.c		JSON text: a body's clean-up before parsing, writing strings
+ *	decode.c	decoding a body into a KzBusMsg (decode.h)
+ *	encode.c	the body of every message kz_globals sends (encode.h)
+ *	routing.c	routing keys, message ids, queue names (routing.h)
+ *
+ * Batches between kz_globals nodes (registry_batch, claim_batch_resp,
+ * send_batch) carry their events in Names, one entry each:
+ *
+ *	registry_batch		[name, ts, pid, state, claim]: state pending (a
+ *						claim), registered (an advertisement) or none (an
+ *						unregister); claim is the claim's Msg-ID (as its
+ *						single register message would carry it) or "" (other
+ *						events, and every entry from kz_globals 1.0)
+ *	claim_batch_resp	[name, ts, pid, state, server, claim]: the answer to
+ *						each claim, claim echoing the claim's; an answer to a
+ *						claim that came without one has five elements, the
+ *						form older nodes expect
+ *	send_batch			[name, 0, sender pid, "", message]
  *
  * IDENTIFICATION
  *	  src/wire/protocol.h
@@ -53,11 +72,9 @@ typedef enum KzEvent
 	KZ_EV_SYNC,					/* globals/sync (kz_globals extension) */
 	KZ_EV_ADVERTISE,			/* nodes/advertise: a heartbeat */
 	/* batches between kz_globals nodes (extensions; entries in Names) */
-	KZ_EV_REGISTRY_BATCH,		/* claims, advertisements and unregisters, in
-								 * order: [name, ts, pid, state, ""] with
-								 * state pending, registered or none */
-	KZ_EV_CLAIM_BATCH_RESP,		/* answers: [name, ts, pid, state, server] */
-	KZ_EV_SEND_BATCH			/* sends: [name, 0, sender pid, "", msg] */
+	KZ_EV_REGISTRY_BATCH,		/* claims, advertisements and unregisters */
+	KZ_EV_CLAIM_BATCH_RESP,		/* answers to a registry_batch's claims */
+	KZ_EV_SEND_BATCH			/* sends to one owner node */
 } KzEvent;
 
 /* The State field. */
@@ -90,9 +107,11 @@ typedef enum KzProtoError
 } KzProtoError;
 
 /*
- * One entry of Names: [name, timestamp, pid, state, text], the last three
- * optional.  In a send_batch the text is base64 of the message's term, here
- * decoded into message.
+ * One entry of Names: [name, timestamp, pid, state, text, claim], the last
+ * four optional (see the head comment for what each batch puts there).  In
+ * a send_batch the text is base64 of the message's term, here decoded into
+ * message.  claim is the Msg-ID of a claim, checked to be one: the text of a
+ * registry_batch's claim, the sixth element of a claim_batch_resp's answer.
  */
 typedef struct KzSyncEntry
 {
@@ -104,6 +123,7 @@ typedef struct KzSyncEntry
 	char	   *text;			/* NULL if absent */
 	uint8	   *message;		/* send_batch: the message's term buffer */
 	size_t		message_len;
+	char	   *claim;			/* a claim's Msg-ID, or NULL */
 } KzSyncEntry;
 
 /*
@@ -157,100 +177,11 @@ typedef struct KzBusMsg
 	int			nentries;
 } KzBusMsg;
 
-/*
- * Decodes a message body.  Bodies over max_len bytes are refused without
- * being parsed.  The required fields are: Event-Category, Event-Name, Node
- * (all strings; Node at most 255 bytes); Name for every globals event but
- * reply and sync; Message for send and call; Reply for reply; Expires for
- * advertise; Names for sync and every batch.  A term field must be base64 of a valid
- * external term; Name at most max_name bytes once decoded.  Unknown fields
- * are ignored, whatever their type.  On error, *msg is zeroed and *detail
- * (if not NULL) points to a short English description for the log, valid
- * until the next call.  A decoded message is many palloc'd pieces: decode
- * in a memory context that is reset afterwards.
- */
-extern KzProtoError kz_proto_decode(const char *body, size_t len,
-									size_t max_len, size_t max_name,
-									KzBusMsg *msg, const char **detail);
-
+/* Names of the enums, for logs, and the other way round. */
 extern const char *kz_proto_error_name(KzProtoError err);
 extern const char *kz_proto_event_name(KzEvent event);
 extern const char *kz_proto_state_name(KzWireState state);
-
-/*
- * Encoding.  A message is built by kz_proto_begin (the opening brace and
- * the envelope), any number of kz_proto_add_* calls, and kz_proto_end.
- * Strings are escaped as JSON requires; term fields are base64-encoded.
- */
-typedef struct KzEnvelope
-{
-	const char *app_name;		/* KZ_APP_NAME_GLOBALS or KZ_APP_NAME_NODES */
-	const char *category;		/* "globals" or "nodes" */
-	const char *event;			/* e.g. "register" */
-	const char *msg_id;
-	const char *node;
-	const char *server_id;		/* NULL to leave out */
-} KzEnvelope;
-
-extern void kz_proto_begin(StringInfo out, const KzEnvelope *env);
-extern void kz_proto_add_str(StringInfo out, const char *key, const char *value);
-extern void kz_proto_add_int(StringInfo out, const char *key, int64 value);
-extern void kz_proto_add_bool(StringInfo out, const char *key, bool value);
-extern void kz_proto_add_term(StringInfo out, const char *key,
-							  const uint8 *term, size_t len);
-/* Adds a JSON object of string keys and integer values, e.g. Globals. */
-extern void kz_proto_add_counts(StringInfo out, const char *key,
-								const char *const *names, const int64 *values, int n);
-/* Names of a sync: open the array, add entries, close it. */
-extern void kz_proto_begin_names(StringInfo out, const char *key);
-extern void kz_proto_add_name_entry(StringInfo out, const uint8 *term, size_t len,
-									int64 timestamp, int32 pid);
-/* An entry with state and text (either may be NULL, then written as ""). */
-extern void kz_proto_add_entry(StringInfo out, const uint8 *term, size_t len,
-							   int64 timestamp, int32 pid, const char *state,
-							   const char *text);
-/* A send_batch entry: the name, the sender's pid and the message term. */
-extern void kz_proto_add_message_entry(StringInfo out, const uint8 *term, size_t len,
-									   int32 sender_pid, const uint8 *message,
-									   size_t message_len);
-extern void kz_proto_end_names(StringInfo out);
-extern void kz_proto_end(StringInfo out);
-
-/*
- * The routing key of a globals event about a name, as kapi_globals builds
- * it: "globals.<event>.<name>", where a binary name is escaped for AMQP
- * (a-z A-Z 0-9 - ~ _ kept, space as '+', '.' as %2E, '*' and '#' kept,
- * other bytes as %XX upper-case) and any other term is the lower-case hex
- * of the base64 of its term buffer.  Subscribers bind globals.*.*, so the
- * key only has to stay one word; it is cut to 255 bytes (never inside an
- * escape) to fit an AMQP short string.
- */
-extern void kz_proto_routing_key(StringInfo out, const char *event,
-								 const uint8 *term, size_t len);
-
-/*
- * Message ids of globals messages: 16 lower-case hex digits, as Kazoo's
- * (kz_binary:rand_hex(8)).  Ours are the sender's session (24 bits) and a
- * sequence number (40 bits); out needs KZ_MSG_ID_LEN + 1 bytes.  Parsing
- * fails for any other form; a Kazoo id parses, but into a session that is
- * not ours but by chance.  Heartbeats carry 32 digits, as kz_nodes' do:
- * the whole 64-bit session, then a 64-bit sequence number.
- */
-#define KZ_MSG_ID_LEN 16
-#define KZ_NODES_MSG_ID_LEN 32
-#define KZ_SESSION_BITS 24
-#define KZ_SESSION_MASK ((UINT64CONST(1) << KZ_SESSION_BITS) - 1)
-#define KZ_SEQ_MASK ((UINT64CONST(1) << (64 - KZ_SESSION_BITS)) - 1)
-extern void kz_proto_msg_id(char *out, uint64 session, uint64 seq);
-extern bool kz_proto_parse_msg_id(const char *s, uint64 *session, uint64 *seq);
-extern void kz_proto_nodes_msg_id(char *out, uint64 session, uint64 seq);
-
-/*
- * The node a kz_globals queue belongs to: every such queue is named
- * "<node>-kz_globals-<rest>" (Kazoo's "<node>-kz_globals-<pid>-<hex>", ours
- * "<node>-kz_globals-<session>").  Copies <node> into node (size bytes)
- * and returns true; false for any other form, or a node that does not fit.
- */
-extern bool kz_proto_queue_node(const char *queue, char *node, size_t size);
+extern KzEvent kz_proto_event_of(const char *category, const char *name);
+extern KzWireState kz_proto_state_of(const char *s);
 
 #endif							/* KZ_PROTOCOL_H */

@@ -21,7 +21,8 @@
  *	outbox.c		the ordered outbox of registry broadcasts, batched
  *					between kz_globals nodes
  *	peers.c			what the worker knows of its peers
- *	bus_out.c		building and publishing every message (this header)
+ *	bus_out.c		publishing every message, its body by src/wire/encode.c
+ *					(this header)
  *	bus_keys.c		the keys of kz_globals.bus_key_file: signing what
  *					leaves, checking a signature
  *
@@ -40,9 +41,11 @@
 
 #include "datatype/timestamp.h"
 
+#include "encode.h"
 #include "kz_types.h"
 #include "protocol.h"
 #include "registry.h"
+#include "routing.h"
 #include "request.h"
 
 typedef struct KzBusState
@@ -75,16 +78,6 @@ extern KzBusState kz_bus;
 /* Largest message body accepted from the bus. */
 #define KZ_MAX_BODY(max_message) ((size_t) (max_message) * 2 + 65536)
 
-/* One entry of a batch message (see protocol.h for the fields each uses). */
-typedef struct KzOutEntry
-{
-	KzName		name;
-	int64		ts;
-	int32		pid;
-	KzWireState state;			/* registry_batch: the event; claim_batch_resp:
-								 * the answer */
-	char		server[KZ_SERVER_MAX];	/* claim_batch_resp */
-} KzOutEntry;
 
 /* Entries per batch message at most. */
 #define KZ_BATCH_MAX			256

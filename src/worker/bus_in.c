@@ -31,6 +31,7 @@
 
 #include "bus.h"
 #include "bus_in.h"
+#include "decode.h"
 #include "guc.h"
 #include "inflight.h"
 #include "membership.h"
@@ -229,6 +230,8 @@ batch_claim(const KzBusMsg *msg, int node, const KzSyncEntry *e, BatchAnswers *b
 	o->pid = a->pid;
 	o->state = a->state;
 	strlcpy(o->server, a->server, sizeof(o->server));
+	/* the claim's id goes back with its answer, when it came with one */
+	strlcpy(o->claim, e->claim ? e->claim : "", sizeof(o->claim));
 	after_answer(&o->name, a);
 }
 

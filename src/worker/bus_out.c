@@ -1,7 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * bus_out.c
- *	  Building and publishing every message kz_globals sends.
+ *	  Publishing every message kz_globals sends.
+ *
+ * Each kz_out_* function fills in the encoders' context (our node name,
+ * queue, zone, session, incarnation, the message's Msg-ID) and what the
+ * message is about, calls its encoder (src/wire/encode.c: the body is
+ * composed there, nowhere else) and publishes the result.
  *
  * Messages about names go to the globals topic exchange with Kazoo's routing
  * key; answers and point-to-point traffic go to the targeted direct
@@ -31,13 +36,12 @@
 #include "amqp_conn.h"
 #include "bus.h"
 #include "bus_keys.h"
-#include "etf.h"
+#include "encode.h"
 #include "guc.h"
 #include "mailbox.h"
 #include "nodes.h"
+#include "routing.h"
 #include "shmem.h"
-#include "wire.h"
-
 
 /* Names per sync message: keeps bodies well under a frame or two. */
 #define KZ_SYNC_CHUNK			256
@@ -151,68 +155,65 @@ publish_to_owner(const char *queue, const char *event, const uint8 *name,
 	return publish(KZ_EXCHANGE_TARGETED, queue, body, true, property_id);
 }
 
-/* Opens a batch or sync body (kz_globals' own events) with our envelope. */
-static void
-begin(StringInfo buf, const char *app, const char *category, const char *event,
-	  const char *msg_id)
+/*
+ * Us, and the Msg-ID of the message being built, for the encoders of
+ * encode.c.
+ */
+static KzEncodeCtx
+context(const char *msg_id)
 {
-	KzEnvelope env;
+	KzEncodeCtx ctx;
 
-	env.app_name = app;
-	env.category = category;
-	env.event = event;
-	env.msg_id = msg_id;
-	env.node = kz_node_name;
-	env.server_id = kz_bus.queue;
-	initStringInfo(buf);
-	kz_proto_begin(buf, &env);
-}
-
-/* Us, for the builders of wire.c. */
-static KzSender
-sender(void)
-{
-	KzSender	me;
-
-	me.node = kz_node_name;
-	me.queue = kz_bus.queue;
-	me.zone = kz_zone;
-	return me;
+	ctx.node = kz_node_name;
+	ctx.queue = kz_bus.queue;
+	ctx.zone = kz_zone;
+	ctx.session = kz_bus.session;
+	ctx.incarnation = kz_shared->started_at;
+	ctx.msg_id = msg_id;
+	return ctx;
 }
 
 /*
- * The Msg-ID of the answer to req (register_resp, query_resp): the
- * request's, or a fresh one in fresh if it had none.
+ * The Msg-ID of the answer to a request (register_resp, query_resp,
+ * claim_batch_resp): the request's, or a fresh one in fresh if it had none.
  */
 static const char *
-answer_msg_id(const KzBusMsg *req, char *fresh)
+answer_msg_id(const char *req_msg_id, char *fresh)
 {
-	if (req->msg_id != NULL)
-		return req->msg_id;
+	if (req_msg_id != NULL)
+		return req_msg_id;
 	kz_bus_next_msg_id(fresh);
 	return fresh;
 }
 
-/* A term buffer holding the binary text[0..len). */
-static StringInfo
-binary_term(const char *text, size_t len)
+/*
+ * Broadcasts a batch or sync on the globals exchange, under a routing key
+ * with our node name in place of a name.
+ */
+static uint64
+publish_as_node(const char *event, StringInfo body)
 {
-	StringInfo	term = makeStringInfo();
+	StringInfoData key;
+	uint64		tag;
 
-	etf_encode_binary(term, text, len);
-	return term;
+	initStringInfo(&key);
+	kz_proto_routing_key_node(&key, event, kz_node_name);
+	tag = publish_on(KZ_EXCHANGE_GLOBALS, key.data, body, false, false, NULL);
+	pfree(key.data);
+	return tag;
 }
 
+/* A claim's Msg-ID carries its id, so that the answers find it. */
 bool
 kz_out_claim(const KzName *name, int64 ts, uint64 claim_id)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
-	KzSender	me = sender();
+	KzEncodeCtx ctx = context(msg_id);
 
 	kz_proto_msg_id(msg_id, kz_bus.session, claim_id);
 	initStringInfo(&buf);
-	kz_wire_claim(&buf, &me, msg_id, name->data, name->len, ts);
+	kz_enc_claim(&buf, &ctx, name->data, name->len, ts);
 	return publish_globals("register", name->data, name->len, &buf) != 0;
 }
 
@@ -221,11 +222,11 @@ kz_out_advert(const KzName *name, int64 ts, int32 pid)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
-	KzSender	me = sender();
+	KzEncodeCtx ctx = context(msg_id);
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_wire_advert(&buf, &me, msg_id, name->data, name->len, ts, pid);
+	kz_enc_advert(&buf, &ctx, name->data, name->len, ts, pid);
 	return publish_globals("register", name->data, name->len, &buf) != 0;
 }
 
@@ -239,26 +240,28 @@ kz_out_register_resp(const KzBusMsg *req, KzWireState state, int64 ts,
 {
 	StringInfoData buf;
 	char		fresh[KZ_MSG_ID_LEN + 1];
-	KzSender	me = sender();
+	KzEncodeCtx ctx;
 
 	if (req->server_id == NULL || req->server_id[0] == '\0')
 		return true;			/* nowhere to answer */
+	ctx = context(answer_msg_id(req->msg_id, fresh));
 	initStringInfo(&buf);
-	kz_wire_register_resp(&buf, &me, answer_msg_id(req, fresh), server,
-						  req->name, req->name_len, state, ts, pid);
+	kz_enc_register_resp(&buf, &ctx, server, req->name, req->name_len, state,
+						 ts, pid);
 	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
 }
 
+/* A query's Msg-ID carries its id, so that the answers find it. */
 bool
 kz_out_query(const KzName *name, uint64 query_id)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
-	KzSender	me = sender();
+	KzEncodeCtx ctx = context(msg_id);
 
 	kz_proto_msg_id(msg_id, kz_bus.session, query_id);
 	initStringInfo(&buf);
-	kz_wire_query(&buf, &me, msg_id, name->data, name->len);
+	kz_enc_query(&buf, &ctx, name->data, name->len);
 	return publish_globals("query", name->data, name->len, &buf) != 0;
 }
 
@@ -267,13 +270,13 @@ kz_out_query_resp(const KzBusMsg *req, bool owned, int64 ts, int32 pid)
 {
 	StringInfoData buf;
 	char		fresh[KZ_MSG_ID_LEN + 1];
-	KzSender	me = sender();
+	KzEncodeCtx ctx;
 
 	if (req->server_id == NULL || req->server_id[0] == '\0')
 		return true;			/* nowhere to answer */
+	ctx = context(answer_msg_id(req->msg_id, fresh));
 	initStringInfo(&buf);
-	kz_wire_query_resp(&buf, &me, answer_msg_id(req, fresh), req->name,
-					   req->name_len, owned, ts, pid);
+	kz_enc_query_resp(&buf, &ctx, req->name, req->name_len, owned, ts, pid);
 	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
 }
 
@@ -283,11 +286,11 @@ kz_out_unregister(const uint8 *name, size_t len, int64 ts)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
-	KzSender	me = sender();
+	KzEncodeCtx ctx = context(msg_id);
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_wire_unregister(&buf, &me, msg_id, name, len, ts);
+	kz_enc_unregister(&buf, &ctx, name, len, ts);
 	return publish_globals("unregister", name, len, &buf) != 0;
 }
 
@@ -301,13 +304,11 @@ kz_out_send(const char *queue, const uint8 *name, size_t name_len,
 			const char *body, size_t len, int32 sender_pid, char *msg_id)
 {
 	StringInfoData buf;
-	StringInfo	term = binary_term(body, len);
-	KzSender	me = sender();
+	KzEncodeCtx ctx = context(msg_id);
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_wire_send(&buf, &me, msg_id, name, name_len, (const uint8 *) term->data,
-				 term->len, sender_pid);
+	kz_enc_send(&buf, &ctx, name, name_len, body, len, sender_pid);
 	return publish_to_owner(queue, "send", name, name_len, &buf, msg_id);
 }
 
@@ -321,17 +322,15 @@ kz_out_call(const char *queue, const uint8 *name, size_t name_len,
 			uint64 call_id, char *msg_id)
 {
 	StringInfoData buf;
-	StringInfo	term = binary_term(body, len);
 	char		call_msg_id[KZ_MSG_ID_LEN + 1];
-	KzSender	me = sender();
+	KzEncodeCtx ctx = context(call_msg_id);
 
 	StaticAssertStmt(KZ_CALL_ID_MASK == KZ_SEQ_MASK,
 					 "a call id must fit a Msg-ID's sequence part");
 	kz_proto_msg_id(call_msg_id, kz_bus.session, call_id);
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_wire_call(&buf, &me, call_msg_id, name, name_len, (const uint8 *) term->data,
-				 term->len, sender_pid, timeout_ms);
+	kz_enc_call(&buf, &ctx, name, name_len, body, len, sender_pid, timeout_ms);
 	return publish_to_owner(queue, "call", name, name_len, &buf, msg_id);
 }
 
@@ -345,20 +344,17 @@ kz_out_reply(const char *queue, const char *req_msg_id, const char *body,
 			 size_t len, bool owner_exited, char *msg_id)
 {
 	StringInfoData buf;
-	StringInfo	term = binary_term(body, len);
-	KzSender	me = sender();
+	KzEncodeCtx ctx = context(req_msg_id);
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_wire_reply(&buf, &me, req_msg_id, (const uint8 *) term->data, term->len,
-				  owner_exited);
+	kz_enc_reply(&buf, &ctx, body, len, owner_exited);
 	return publish(KZ_EXCHANGE_TARGETED, queue, &buf, true, msg_id);
 }
 
 /*
  * A heartbeat, kz_nodes style: Expires is set so that Expires x 1.25, the
- * expiry every node applies, is three heartbeat periods.  Globals is never
- * empty, so that Kazoo nodes count us as a registry peer.  With
+ * expiry every node applies, is three heartbeat periods.  With
  * sync_request (only to one queue), the receiver answers with its sync.
  */
 bool
@@ -368,7 +364,7 @@ kz_out_heartbeat(const char *queue, bool sync_request)
 	char		msg_id[KZ_NODES_MSG_ID_LEN + 1];
 	KzRegistryCounts counts;
 	KzHeartbeat hb;
-	KzSender	me = sender();
+	KzEncodeCtx ctx = context(msg_id);
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	counts = kz_reg_counts();
@@ -378,87 +374,46 @@ kz_out_heartbeat(const char *queue, bool sync_request)
 	hb.local = counts.local;
 	hb.remote = counts.remote;
 	hb.pending = counts.pending;
-	hb.incarnation = kz_shared->started_at;
-	hb.session = kz_bus.session;
 	hb.sync_request = sync_request;
 
 	kz_proto_nodes_msg_id(msg_id, kz_bus.session, ++kz_bus.seq);
 	initStringInfo(&buf);
-	kz_wire_heartbeat(&buf, &me, msg_id, &hb);
+	kz_enc_heartbeat(&buf, &ctx, &hb);
 	if (queue)
 		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
 	return publish(KZ_EXCHANGE_NODES, "", &buf, false, NULL) != 0;
 }
 
 /*
- * The routing key of a batch: like a name event's, with our node name in
- * place of a name (subscribers bind globals.*.*, so any one word will do).
- */
-static uint64
-publish_batch(const char *event, StringInfo body)
-{
-	StringInfo	self = binary_term(kz_node_name, strlen(kz_node_name));
-
-	return publish_globals(event, (const uint8 *) self->data, self->len, body);
-}
-
-/* A batch message: the envelope, then Names with one entry each. */
-static void
-begin_batch(StringInfo buf, const char *event, const char *msg_id)
-{
-	char		fresh[KZ_MSG_ID_LEN + 1];
-
-	if (msg_id == NULL)
-	{
-		kz_bus_next_msg_id(fresh);
-		msg_id = fresh;
-	}
-	begin(buf, KZ_APP_NAME_GLOBALS, "globals", event, msg_id);
-	kz_proto_begin_names(buf, "Names");
-}
-
-static void
-end_batch(StringInfo buf)
-{
-	kz_proto_end_names(buf);
-	kz_proto_end(buf);
-}
-
-/*
- * Registry events, in order, each [name, ts, pid, state, ""]: a claim
- * (state pending), an advertisement (registered) or an unregister (none).
- * The claims' answers come back as one claim_batch_resp.
+ * Registry events, in order: claims (with their ids), advertisements and
+ * unregisters.  The claims' answers come back as one claim_batch_resp.
  */
 bool
 kz_out_registry_batch(const KzOutEntry *entries, int n)
 {
 	StringInfoData buf;
-	int			i;
+	char		msg_id[KZ_MSG_ID_LEN + 1];
+	KzEncodeCtx ctx = context(msg_id);
 
-	begin_batch(&buf, "registry_batch", NULL);
-	for (i = 0; i < n; i++)
-		kz_proto_add_entry(&buf, entries[i].name.data, entries[i].name.len,
-						   entries[i].ts, entries[i].pid,
-						   kz_proto_state_name(entries[i].state), NULL);
-	end_batch(&buf);
-	return publish_batch("registry_batch", &buf) != 0;
+	kz_bus_next_msg_id(msg_id);
+	initStringInfo(&buf);
+	kz_enc_registry_batch(&buf, &ctx, entries, n);
+	return publish_as_node("registry_batch", &buf) != 0;
 }
 
-/* Answers to a registry_batch's claims: [name, ts, pid, state, server]. */
+/* Answers to a registry_batch's claims, to the sender's queue. */
 bool
 kz_out_claim_batch_resp(const KzBusMsg *req, const KzOutEntry *entries, int n)
 {
 	StringInfoData buf;
-	int			i;
+	char		fresh[KZ_MSG_ID_LEN + 1];
+	KzEncodeCtx ctx;
 
 	if (req->server_id == NULL || req->server_id[0] == '\0')
 		return true;
-	begin_batch(&buf, "claim_batch_resp", req->msg_id);
-	for (i = 0; i < n; i++)
-		kz_proto_add_entry(&buf, entries[i].name.data, entries[i].name.len,
-						   entries[i].ts, entries[i].pid,
-						   kz_proto_state_name(entries[i].state), entries[i].server);
-	end_batch(&buf);
+	ctx = context(answer_msg_id(req->msg_id, fresh));
+	initStringInfo(&buf);
+	kz_enc_claim_batch_resp(&buf, &ctx, entries, n);
 	return publish(KZ_EXCHANGE_TARGETED, req->server_id, &buf, false, NULL) != 0;
 }
 
@@ -470,51 +425,45 @@ uint64
 kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n, char *msg_id)
 {
 	StringInfoData buf;
+	KzSendEntry *entries = palloc(Max(n, 1) * sizeof(KzSendEntry));
+	KzEncodeCtx ctx = context(msg_id);
 	int			i;
 
-	kz_bus_next_msg_id(msg_id);
-	begin_batch(&buf, "send_batch", msg_id);
 	for (i = 0; i < n; i++)
 	{
-		StringInfo	term = binary_term(KZ_JOB_BODY(jobs[i]), jobs[i]->body_len);
-
-		kz_proto_add_message_entry(&buf, KZ_JOB_NAME(jobs[i]), jobs[i]->name_len,
-								   jobs[i]->pid, (const uint8 *) term->data, term->len);
+		entries[i].name = KZ_JOB_NAME(jobs[i]);
+		entries[i].name_len = jobs[i]->name_len;
+		entries[i].sender_pid = jobs[i]->pid;
+		entries[i].body = KZ_JOB_BODY(jobs[i]);
+		entries[i].body_len = jobs[i]->body_len;
 	}
-	end_batch(&buf);
+	kz_bus_next_msg_id(msg_id);
+	initStringInfo(&buf);
+	kz_enc_send_batch(&buf, &ctx, entries, n);
+	pfree(entries);
 	return publish(KZ_EXCHANGE_TARGETED, queue, &buf, true, msg_id);
 }
 
-/* One local registration, as a sync carries it. */
-typedef struct SyncName
-{
-	KzName		name;
-	int64		timestamp;
-	int32		pid;
-} SyncName;
-
 /* Copies this node's local registrations; returns how many. */
 static int
-snapshot_local(SyncName **out)
+snapshot_local(KzNameEntry **out)
 {
-	int			n;
-	int			i;
 	int			count = 0;
 	KzRegistryCounts c;
-	SyncName   *names;
+	KzRegScan	scan;
+	KzRow	   *row;
+	KzNameEntry *names;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	c = kz_reg_counts();
-	names = palloc(sizeof(SyncName) * Max(1, c.local));
-	n = kz_reg_capacity();
-	for (i = 0; i < n && count < c.local; i++)
+	names = palloc(sizeof(KzNameEntry) * Max(1, c.local));
+	kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_LOCAL));
+	while ((row = kz_reg_scan_next(&scan)) != NULL)
 	{
-		KzRow	   *row = kz_reg_row(i);
-
-		if (row->state == KZ_ROW_LOCAL && kz_row_alive(row))
+		if (kz_row_alive(row))
 		{
 			memcpy(&names[count].name, &row->name, sizeof(KzName));
-			names[count].timestamp = row->timestamp;
+			names[count].ts = row->timestamp;
 			names[count].pid = row->pid;
 			count++;
 		}
@@ -526,31 +475,19 @@ snapshot_local(SyncName **out)
 
 /* Publishes names[first..first+n) as part 'part' of a sync. */
 static bool
-publish_sync_part(const char *queue, const SyncName *names, int first, int n,
+publish_sync_part(const char *queue, const KzNameEntry *names, int first, int n,
 				  int part, bool last)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
-	int			i;
+	KzEncodeCtx ctx = context(msg_id);
 
 	kz_bus_next_msg_id(msg_id);
-	begin(&buf, KZ_APP_NAME_GLOBALS, "globals", "sync", msg_id);
-	kz_proto_add_int(&buf, "Sync-ID", kz_bus.sync_id);
-	kz_proto_add_int(&buf, "Part", part);
-	kz_proto_add_bool(&buf, "Last", last);
-	kz_proto_begin_names(&buf, "Names");
-	for (i = first; i < first + n; i++)
-		kz_proto_add_name_entry(&buf, names[i].name.data, names[i].name.len,
-								names[i].timestamp, names[i].pid);
-	kz_proto_end_names(&buf);
-	kz_proto_end(&buf);
+	initStringInfo(&buf);
+	kz_enc_sync(&buf, &ctx, kz_bus.sync_id, part, last, names + first, n);
 	if (queue)
 		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
-	{
-		StringInfo	self = binary_term(kz_node_name, strlen(kz_node_name));
-
-		return publish_globals("sync", (const uint8 *) self->data, self->len, &buf) != 0;
-	}
+	return publish_as_node("sync", &buf) != 0;
 }
 
 /*
@@ -561,7 +498,7 @@ publish_sync_part(const char *queue, const SyncName *names, int first, int n,
 bool
 kz_out_sync(const char *queue)
 {
-	SyncName   *names;
+	KzNameEntry *names;
 	int			count = snapshot_local(&names);
 	int			part = 0;
 	int			first = 0;

@@ -5,7 +5,10 @@
  *
  * The worker runs any number of claims and queries at once: each is an
  * entry in a hash table keyed by its id, which is also the sequence part of
- * its Msg-ID, so that a reply finds its request directly.
+ * its Msg-ID, so that a reply finds its request directly.  A claim sent in
+ * a registry_batch carries that Msg-ID in its entry, and the answer in the
+ * claim_batch_resp carries it back (an older node's answer does not: then
+ * the claim is found by its pending row).
  *
  * A claim (SPEC section 5, fixes 1-3):
  *	- waits, if the worker has just connected, until the membership is
@@ -345,32 +348,55 @@ kz_inflight_register_resp(const KzBusMsg *msg, int node)
 					   msg->server_id, msg->node);
 }
 
-/* The claim under way for name, found through its pending row. */
-static Inflight *
-claim_of_name(const uint8 *data, size_t len)
+/* Is this claim's name name[0..len)? */
+static bool
+claim_names(const Inflight *entry, const uint8 *name, size_t len)
 {
-	KzName		name;
-	KzRow	   *row;
-	uint64		claim_id = 0;
-	Inflight   *entry;
-
-	name.len = (uint16) len;
-	memcpy(name.data, data, len);
-	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
-	row = kz_reg_lookup(&name);
-	if (row != NULL && row->state == KZ_ROW_PENDING)
-		claim_id = row->claim_id;
-	LWLockRelease(kz_shared->reg_lock);
-	if (claim_id == 0)
-		return NULL;
-	entry = lookup(claim_id);
-	return (entry != NULL && entry->is_claim && entry->started) ? entry : NULL;
+	return entry->name.len == len && memcmp(entry->name.data, name, len) == 0;
 }
 
 /*
- * Answers to the claims of a registry_batch, one entry per claim.  A claim has at most one
- * pending row, so the name finds the claim.
+ * The claim under way an answer of a claim_batch_resp is for.  An answer
+ * from a current node carries the claim's Msg-ID: its sequence part is the
+ * claim's id, and the name must match too (a safety check: an answer for
+ * another name is ignored).  An older node's answer carries none; a claim
+ * has at most one pending row, so the name finds the claim.
  */
+static Inflight *
+claim_of_answer(const KzSyncEntry *e)
+{
+	KzName		name;
+	KzRow	   *row;
+	uint64		session;
+	uint64		claim_id = 0;
+	Inflight   *entry;
+
+	if (e->claim != NULL)
+	{
+		if (!kz_proto_parse_msg_id(e->claim, &session, &claim_id) ||
+			session != kz_bus.session)
+			return NULL;
+	}
+	else
+	{
+		name.len = (uint16) e->name_len;
+		memcpy(name.data, e->name, e->name_len);
+		LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+		row = kz_reg_lookup(&name);
+		if (row != NULL && row->state == KZ_ROW_PENDING)
+			claim_id = row->claim_id;
+		LWLockRelease(kz_shared->reg_lock);
+	}
+	if (claim_id == 0)
+		return NULL;
+	entry = lookup(claim_id);
+	if (entry == NULL || !entry->is_claim || !entry->started ||
+		!claim_names(entry, e->name, e->name_len))
+		return NULL;
+	return entry;
+}
+
+/* Answers to the claims of a registry_batch, one entry per claim. */
 void
 kz_inflight_claim_batch_resp(const KzBusMsg *msg, int node)
 {
@@ -384,7 +410,7 @@ kz_inflight_claim_batch_resp(const KzBusMsg *msg, int node)
 	for (i = 0; i < msg->nentries; i++)
 	{
 		KzSyncEntry *e = &msg->entries[i];
-		Inflight   *entry = claim_of_name(e->name, e->name_len);
+		Inflight   *entry = claim_of_answer(e);
 
 		if (entry != NULL)
 			claim_answered(entry, node, e->state, e->state != KZ_WS_NONE, e->timestamp,

@@ -160,6 +160,7 @@ publish_batch(int first, int n)
 	{
 		entries[i] = outbox[first + i].entry;
 		entries[i].state = batch_state(outbox[first + i].kind);
+		entries[i].claim_id = outbox[first + i].claim_id;
 	}
 	ok = kz_out_registry_batch(entries, n);
 	pfree(entries);

@@ -27,7 +27,7 @@
 
 #include "nodes.h"
 #include "peers.h"
-#include "protocol.h"
+#include "routing.h"
 #include "shmem.h"
 
 

@@ -52,6 +52,7 @@ use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes ();
 
 our $HARNESS_DIR = abs_path(dirname(__FILE__) . '/../harness');
 our $RABBITMQ_SH = "$HARNESS_DIR/rabbitmq.sh";
@@ -262,6 +263,125 @@ sub wait_until
 	}
 }
 
+=pod
+
+=back
+
+=head2 Helpers of the tests
+
+Imported on request: C<use KzHarness qw(sql wait_nodes_up ...)>.
+
+=over
+
+=item sql($node, $query)
+
+C<< $node->safe_psql('postgres', $query) >>.
+
+=item wait_nodes_up($node, $count)
+
+True once $node shows $count nodes up in kz_globals.nodes (itself
+included), false after PostgreSQL::Test::Cluster's poll timeout.
+
+=item worker_pid($node)
+
+The pid of the node's kz_globals worker.
+
+=item session($node, role => $role, %opts)
+
+A background psql session on the postgres database (as $role if given;
+other options go to background_psql), whose query timer restarts with
+each query.
+
+=item run_in($session, $query)
+
+Runs the query in a background psql session that does not stop on
+errors; returns (stdout, stderr).
+
+=item greg_now()
+
+Now in Gregorian microseconds, as Kazoo's timestamps.
+
+=item row_of($node, $name, @columns)
+
+The node's row of name as its columns (default C<state node>) joined by
+spaces, or 'none'.
+
+=item wait_row($node, $name, $want, @columns)
+
+Waits until row_of matches $want (a regex, or a string to equal); true,
+or false after PostgreSQL::Test::Utils's default timeout.
+
+=back
+
+=cut
+
+use Exporter qw(import);
+our @EXPORT_OK = qw(sql wait_nodes_up worker_pid session run_in greg_now row_of wait_row);
+
+sub sql
+{
+	my ($node, $q) = @_;
+	return $node->safe_psql('postgres', $q);
+}
+
+sub wait_nodes_up
+{
+	my ($node, $count) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT count(*) = $count FROM kz_globals.nodes WHERE state = 'up'");
+}
+
+sub worker_pid
+{
+	my ($node) = @_;
+	return sql($node, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'");
+}
+
+sub session
+{
+	my ($node, %opts) = @_;
+	my $role = delete $opts{role};
+	$opts{connstr} = $node->connstr('postgres') . " user=$role" if defined $role;
+	my $s = $node->background_psql('postgres', %opts);
+	$s->set_query_timer_restart;
+	return $s;
+}
+
+sub run_in
+{
+	my ($s, $q) = @_;
+	$s->{stderr} = '';
+	my ($out) = $s->query($q);
+	my $err = $s->{stderr};
+	$s->{stderr} = '';
+	return ($out, $err);
+}
+
+sub greg_now
+{
+	return int((Time::HiRes::time() + 62167219200) * 1_000_000);
+}
+
+sub row_of
+{
+	my ($node, $name, @columns) = @_;
+	@columns = qw(state node) unless @columns;
+	my $row = join(" || ' ' || ", @columns);
+	return sql($node,
+		"SELECT coalesce((SELECT $row FROM kz_globals.registrations WHERE name = '$name'), 'none')");
+}
+
+sub wait_row
+{
+	my ($node, $name, $want, @columns) = @_;
+	return wait_until("$name on " . $node->name . " to be $want",
+		$PostgreSQL::Test::Utils::timeout_default,
+		sub {
+			my $row = row_of($node, $name, @columns);
+			return ref($want) ? $row =~ $want : $row eq $want;
+		});
+}
+
 END
 {
 	# Keep the test's exit status: system() and friends below change $?.
@@ -297,8 +417,6 @@ END
 }
 
 =pod
-
-=back
 
 =head1 KzHarness::Broker
 
@@ -792,6 +910,33 @@ sub new
 sub node { return $_[0]->{node} }
 sub queue { return $_[0]->{ready}{queue} }
 
+=pod
+
+=over
+
+=item wait_nodes($pattern, $count)
+
+Waits (30 s at most) until the simulated node lists exactly $count nodes
+whose names match $pattern (a regex, or a string to equal); true, or
+false.
+
+=back
+
+=cut
+
+sub wait_nodes
+{
+	my ($self, $pattern, $count) = @_;
+	return KzHarness::wait_until("$self->{node} to list $count nodes like $pattern", 30,
+		sub {
+			my @found = grep {
+				my $n = $_->{node} // '';
+				ref($pattern) ? $n =~ $pattern : $n eq $pattern
+			} @{ $self->cmd('nodes') };
+			return @found == $count;
+		});
+}
+
 # Reads one line of output, waiting up to the timer.
 sub _read_line
 {
@@ -835,6 +980,155 @@ sub quit
 	my $run = delete $self->{run};
 	$self->{in} .= "{\"cmd\":\"quit\"}\n";
 	eval { $run->finish; 1 } or eval { $run->kill_kill; 1 };
+	return;
+}
+
+
+=pod
+
+=head1 KzHarness::Supervisor
+
+The process behind F<test/perl/kz_cluster.pl> (see there): a broker and N
+servers for programs that are not TAP tests, kept until SIGTERM.  Its
+servers are plain ones: PostgreSQL::Test::Cluster's test settings
+(fsync off, no restart after a crash, every statement logged, minimal WAL)
+are set back to PostgreSQL's defaults, and they take 200 connections.
+
+=cut
+
+package KzHarness::Supervisor;
+
+use strict;
+use warnings;
+use IO::Select;
+use IO::Socket::UNIX;
+
+my %plain_gucs = (
+	fsync => 'on',
+	restart_after_crash => 'on',
+	log_statement => 'none',
+	wal_level => 'replica',
+	max_wal_senders => 10,
+	max_connections => 200);
+
+# serve(DIR, N, options): see kz_cluster.pl start.
+sub serve
+{
+	my ($dir, $n, @args) = @_;
+	my ($first, $with_broker, @conf) = (1, 1);
+	while (@args)
+	{
+		my $opt = shift @args;
+		if ($opt eq '--first') { $first = shift @args }
+		elsif ($opt eq '--no-broker') { $with_broker = 0 }
+		elsif ($opt eq '--conf') { push @conf, shift @args }
+		else { die "kz_cluster.pl: unknown option $opt\n" }
+	}
+	# No test runs here: nothing to report at exit.
+	Test::More->builder->no_ending(1);
+
+	my $self = bless { dir => $dir, first => $first, nodes => [] }, __PACKAGE__;
+	$self->{broker} = KzHarness::Broker->new if $with_broker;
+	$self->add_node($first + $_, @conf) for 0 .. $n - 1;
+	if ($with_broker)
+	{
+		for my $node (@{ $self->{nodes} })
+		{
+			KzHarness::wait_nodes_up($node, $n)
+			  or die $node->name . " does not see the cluster\n";
+		}
+	}
+	my $listener = IO::Socket::UNIX->new(Local => "$dir/ctl.sock", Listen => 5)
+	  or die "listen on $dir/ctl.sock: $!\n";
+	$self->write_env;
+
+	# From now on a signal ends the loop below, which stops the servers
+	# gently; before, it dies (KzHarness) and the END blocks stop them.
+	my $stop = 0;
+	$SIG{$_} = sub { $stop = 1 } for qw(TERM INT HUP);
+	my $select = IO::Select->new($listener);
+	while (!$stop)
+	{
+		next unless $select->can_read(0.5);
+		my $conn = $listener->accept or next;
+		$self->answer($conn);
+		close($conn);
+	}
+	$_->stop('fast') for @{ $self->{nodes} };
+	unlink("$dir/ctl.sock");
+	exit 0;
+}
+
+# add_node(I, conf lines): start server pgI.
+sub add_node
+{
+	my ($self, $i, @conf) = @_;
+	my %gucs = %plain_gucs;
+	for my $line (@conf)
+	{
+		$line =~ /^\s*([\w.]+)\s*=\s*(.*?)\s*$/ or die "not 'name = value': $line\n";
+		$gucs{$1} = $2;
+	}
+	my %opts = (gucs => \%gucs);
+	$opts{broker} = $self->{broker} if $self->{broker};
+	my $node = KzHarness::node("pg$i", %opts);
+	push @{ $self->{nodes} }, $node;
+	return $node;
+}
+
+# The lines of cluster.env for one node.
+sub node_env
+{
+	my ($self, $node) = @_;
+	my ($i) = $node->name =~ /(\d+)$/;
+	return ("PORT_$i=" . $node->port, "DATA_$i=" . $node->data_dir,
+		"LOG_$i=" . $node->logfile);
+}
+
+sub write_env
+{
+	my ($self) = @_;
+	my @nodes = @{ $self->{nodes} };
+	my @lines = ("KZ_CLUSTER_PID=$$");
+	push @lines, 'BROKER_PORT=' . $self->{broker}->port,
+	  'BROKER_URI=' . $self->{broker}->uri
+	  if $self->{broker};
+	push @lines, 'PGHOST=' . $nodes[0]->host, 'PGDATABASE=postgres',
+	  'PGBIN=' . $ENV{KZ_CLUSTER_PGBIN},
+	  'NODES=' . scalar(@nodes), "FIRST=$self->{first}";
+	push @lines, $self->node_env($_) for @nodes;
+	/^\w+=[\w.\/:@%,+-]*$/ or die "a value needs quoting in cluster.env: $_\n" for @lines;
+	open(my $fh, '>', "$self->{dir}/cluster.env.tmp") or die "cluster.env: $!\n";
+	print $fh map { "$_\n" } @lines;
+	close($fh) or die "cluster.env: $!\n";
+	rename("$self->{dir}/cluster.env.tmp", "$self->{dir}/cluster.env")
+	  or die "cluster.env: $!\n";
+	return;
+}
+
+# One request of kz_cluster.pl add: "add\t--conf\tLINE...".
+sub answer
+{
+	my ($self, $conn) = @_;
+	my $req = <$conn> // '';
+	chomp $req;
+	my ($cmd, @args) = split /\t/, $req;
+	my @reply = eval {
+		die "unknown request: $req\n" unless ($cmd // '') eq 'add';
+		my @conf;
+		while (@args)
+		{
+			my $opt = shift @args;
+			die "unknown option $opt\n" unless $opt eq '--conf';
+			push @conf, shift @args;
+		}
+		my ($last) = $self->{nodes}[-1]->name =~ /(\d+)$/;
+		my $node = $self->add_node($last + 1, @conf);
+		$self->write_env;
+		('ok', $self->node_env($node));
+	};
+	@reply = ("error: $@") unless @reply;
+	print $conn map { "$_\n" } @reply;
 	return;
 }
 

@@ -30,7 +30,7 @@ Categories (each message is listed with its category in --list):
   owns, so the test knows when everything before has been consumed.
 
 What a server does with a message is decided by ``Oracle.classify``, a
-model of the decoder (src/wire/protocol.c) and of kz_in_delivery
+model of the decoder (src/wire/decode.c) and of kz_in_delivery
 (src/worker/bus_in.c): "malformed" (counted in kz_globals.stats.bus_malformed),
 "ok" (not counted), or "unknown" where the model cannot tell (a term
 changed by a mutation: the model does not re-implement the term codec).

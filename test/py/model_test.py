@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Model-based tests of kz_globals, in the spirit of Kazoo's kz_globals_pqc.
 
-Runs against a live cluster started by test/harness/cluster.sh (a RabbitMQ
+Runs against a live cluster started by test/perl/kz_cluster.pl (a RabbitMQ
 broker and N PostgreSQL servers with the extension) plus simulated Kazoo
 nodes (test/py/kazoo_sim.py) that this program starts on the same broker.
 test/suites/model.sh starts the cluster and runs this program; by hand:
@@ -280,9 +280,9 @@ def check_eq(actual, expected, what):
 # The cluster
 # ---------------------------------------------------------------------------
 
-def connect(cluster_dir, port, user=None):
+def connect(host, port, user=None):
     conn = psycopg2.connect(
-        host=cluster_dir, port=port, dbname="postgres", user=user,
+        host=host, port=port, dbname="postgres", user=user,
         options="-c statement_timeout=%d" % STATEMENT_TIMEOUT_MS)
     conn.autocommit = True
     return conn
@@ -320,7 +320,7 @@ class Session:
         self.label = "pg%d.s%d" % (server + 1, slot)
         self.role = ROLES[slot % len(ROLES)]
         self.node = cluster.pg_nodes[server]
-        self.conn = connect(cluster.dir, cluster.ports[server], self.role)
+        self.conn = connect(cluster.host, cluster.ports[server], self.role)
         self.pid = run_sql(self.conn, "SELECT pg_backend_pid()")[0][0]
 
     def __repr__(self):
@@ -351,7 +351,7 @@ class Session:
 
 
 class Cluster:
-    """The servers of cluster.sh's DIR and the simulated Kazoo nodes."""
+    """The servers of kz_cluster.pl's DIR and the simulated Kazoo nodes."""
 
     def __init__(self, cluster_dir):
         self.dir = cluster_dir
@@ -361,10 +361,11 @@ class Cluster:
                 if "=" in line:
                     k, v = line.strip().split("=", 1)
                     env[k] = v
-        self.uri = "amqp://guest:guest@127.0.0.1:%s/%%2f" % env["BROKER_PORT"]
-        n = int(env["NODES"])
-        self.ports = [int(env["PORT_%d" % (i + 1)]) for i in range(n)]
-        self.admins = [connect(cluster_dir, p) for p in self.ports]
+        self.uri = env["BROKER_URI"]
+        self.host = env["PGHOST"]
+        first, n = int(env["FIRST"]), int(env["NODES"])
+        self.ports = [int(env["PORT_%d" % i]) for i in range(first, first + n)]
+        self.admins = [connect(self.host, p) for p in self.ports]
         self.pg_nodes = [run_sql(a, "SHOW kz_globals.node_name")[0][0]
                          for a in self.admins]
         for admin in self.admins:
@@ -1514,7 +1515,7 @@ def main():
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cluster", required=True,
-                        help="the directory of test/harness/cluster.sh")
+                        help="the directory of test/perl/kz_cluster.pl")
     parser.add_argument("--variants", default=os.environ.get(
         "KZ_MODEL_VARIANTS") or ",".join(VARIANTS))
     parser.add_argument("--result", help="also write 'N M' (passed, "

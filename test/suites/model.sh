@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #
 # test/suites/model.sh - the model-based tests (SPEC section 7): starts a
-# throwaway RabbitMQ and PostgreSQL servers with test/harness/cluster.sh,
+# throwaway RabbitMQ and PostgreSQL servers with test/perl/kz_cluster.pl,
 # runs test/py/model_test.py against them (it adds simulated Kazoo nodes),
 # stops everything whatever happens, and prints "N passed, M failed" last.
 #
@@ -26,8 +26,7 @@ KZ_ROOT=${KZ_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 SERVERS=${KZ_MODEL_SERVERS:-3}
 HEARTBEAT=${KZ_MODEL_HEARTBEAT:-1s}
 
-# shellcheck source=test/harness/cluster.sh disable=SC1091
-. "$KZ_ROOT/test/harness/cluster.sh"
+KZ_CLUSTER="$KZ_ROOT/test/perl/kz_cluster.pl"
 
 mkdir -p "$KZ_ROOT/tmp_check"
 DIR=$(mktemp -d "$KZ_ROOT/tmp_check/model.XXXXXX")
@@ -54,14 +53,14 @@ cleanup() {
     read_result
     if [ "$rc" -ne 0 ]; then
         # What the servers' workers said, and any crash.
-        for log in "$DIR"/pg[0-9].log "$DIR"/pg[0-9][0-9].log; do
+        for log in "$DIR"/tmp_check/log/kz_cluster_pg*.log; do
             [ -f "$log" ] || continue
             echo "----- ${log##*/}: worker lines, crashes (last 40)"
             grep -E 'kz_globals worker|PANIC|terminated by signal|server process' \
                 "$log" | tail -n 40 || true
         done
     fi
-    kz_cluster_stop "$DIR" || true
+    perl "$KZ_CLUSTER" stop "$DIR" || true
     if [ "${KEEP:-0}" = 1 ]; then
         echo "KEEP=1: leaving $DIR"
     else
@@ -74,9 +73,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 echo "model: starting RabbitMQ and $SERVERS PostgreSQL servers in $DIR"
-if ! kz_cluster_start "$DIR" "$SERVERS" \
-    "kz_globals.heartbeat_interval = '$HEARTBEAT'" \
-    "log_min_messages = log"; then
+if ! perl "$KZ_CLUSTER" start "$DIR" "$SERVERS" \
+    --conf "kz_globals.heartbeat_interval = '$HEARTBEAT'" \
+    --conf "log_min_messages = log" >/dev/null; then
     echo "model: the cluster did not start"
     echo "0 1" >"$RESULT"
     exit 1

@@ -8,20 +8,17 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up);
 
 my $broker = KzHarness::Broker->new;
 my %gucs = ('kz_globals.heartbeat_interval' => '500ms');
 my @nodes = map { KzHarness::node("n$_", broker => $broker, gucs => \%gucs) } 1 .. 3;
 my ($n1, $n2, $n3) = @nodes;
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
 # all three see each other
 for my $node (@nodes)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 3),
 		$node->name . ' sees three nodes up');
 }
 is(sql($n1, 'SELECT broker_state FROM kz_globals.stats'), 'connected', 'the broker is connected');

@@ -14,8 +14,6 @@ my $broker = KzHarness::Broker->new(tls => 1);
 my $certs = $broker->certdir;
 my $tls_port = $broker->tls_port;
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
 sub connected
 {
 	my ($node) = @_;

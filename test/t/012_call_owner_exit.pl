@@ -11,7 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up);
 
 my $broker = KzHarness::Broker->new;
 my %gucs = ('kz_globals.heartbeat_interval' => '500ms');
@@ -21,12 +21,9 @@ my $KZ = 'kazoo1@sim.local';
 my $k = KzHarness::Kazoo->new(broker => $broker, node => $KZ,
 	args => [ '--heartbeat-ms', 500, '--expires-ms', 30000 ]);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
 for my $node ($n1, $n2)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 3),
 		$node->name . ' sees both servers and the Kazoo node');
 	sql($node, 'CREATE TABLE call_result (who text, sqlstate text, message text, secs float8)');
 }

@@ -18,8 +18,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up worker_pid greg_now row_of wait_row);
 
 my $broker = KzHarness::Broker->new;
 # Slow heartbeats: a worker stopped for a second or two must not expire.
@@ -32,32 +31,8 @@ my $KZ = 'kazoo1@sim.local';
 my $k = KzHarness::Kazoo->new(broker => $broker, node => $KZ,
 	args => [ '--heartbeat-ms', 1000, '--expires-ms', 30000 ]);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-# Gregorian microseconds, as Kazoo's timestamps.
-sub greg_now { return int((time() + 62167219200) * 1_000_000); }
-
-sub row_of
-{
-	my ($node, $name) = @_;
-	return sql($node,
-		"SELECT coalesce((SELECT state || ' ' || node || ' ' || token FROM kz_globals.registrations "
-		  . "WHERE name = '$name'), 'none')");
-}
-
-# Waits (at most 10 s) until the row of name on node is want (a regex).
-sub wait_row
-{
-	my ($node, $name, $want) = @_;
-	return KzHarness::wait_until("$name on " . $node->name, 10,
-		sub { row_of($node, $name) =~ $want });
-}
-
-sub worker_pid
-{
-	my ($node) = @_;
-	return sql($node, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'");
-}
+# A row as state, node and token.
+my @ROW = qw(state node token);
 
 # A session on node claiming name in the background; returns it and its pid.
 sub start_claim
@@ -78,19 +53,16 @@ sub kazoo_wins_while_n1_stopped
 	my $ts = greg_now() + 5_000_000;
 	is($k->cmd(register => { name => $name, timestamp => $ts, timeout_ms => 500 }),
 		'yes', "the Kazoo node wins $name while n1 cannot answer");
-	ok(wait_row($n2, $name, qr/^remote \Q$KZ\E $ts$/), "n2 holds the Kazoo node's $name");
+	ok(wait_row($n2, $name, qr/^remote \Q$KZ\E $ts$/, @ROW), "n2 holds the Kazoo node's $name");
 	return $ts;
 }
 
 for my $node ($n1, $n2)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 3),
 		$node->name . ' sees both servers and the Kazoo node');
 }
-ok(KzHarness::wait_until('the Kazoo node to see both servers', 30,
-		sub { grep({ ($_->{node} // '') =~ /^n[12]\@/ } @{ $k->cmd('nodes') }) == 2 }),
-	'the Kazoo node sees both servers');
+ok($k->wait_nodes(qr/^n[12]\@/, 2), 'the Kazoo node sees both servers');
 
 # 1. The claim is denied after it held the rival back.
 {
@@ -98,7 +70,7 @@ ok(KzHarness::wait_until('the Kazoo node to see both servers', 30,
 	my $w1 = worker_pid($n1);
 	kill 'STOP', $w1;
 	my ($s) = start_claim($n1, $name);
-	ok(wait_row($n1, $name, qr/^pending /), "n1's claim of $name is pending");
+	ok(wait_row($n1, $name, qr/^pending /, @ROW), "n1's claim of $name is pending");
 	my $ts = kazoo_wins_while_n1_stopped($name);
 	# Deaf, the Kazoo node does not advertise the name again when n1's
 	# claim reaches it (Kazoo does, but only if that comes first): n2's
@@ -107,9 +79,9 @@ ok(KzHarness::wait_until('the Kazoo node to see both servers', 30,
 	kill 'CONT', $w1;
 
 	like($s->query_until(qr/claim:\w/, ''), qr/claim:f/, "n1's claim of $name is denied");
-	ok(wait_row($n1, $name, qr/^remote \Q$KZ\E $ts$/),
+	ok(wait_row($n1, $name, qr/^remote \Q$KZ\E $ts$/, @ROW),
 		"n1 then holds the Kazoo node's $name (was: no row at all)")
-	  or diag('n1: ' . row_of($n1, $name));
+	  or diag('n1: ' . row_of($n1, $name, @ROW));
 	is(sql($n1, "SELECT node FROM kz_globals.whereis_name('$name')"), $KZ,
 		"whereis_name on n1 finds the Kazoo node");
 	$k->cmd(deafen => { deaf => JSON::PP::false });
@@ -124,7 +96,7 @@ ok(KzHarness::wait_until('the Kazoo node to see both servers', 30,
 	my ($w1, $w2) = (worker_pid($n1), worker_pid($n2));
 	kill 'STOP', $w1;
 	my ($s, $pid) = start_claim($n1, $name);
-	ok(wait_row($n1, $name, qr/^pending /), "n1's claim of $name is pending");
+	ok(wait_row($n1, $name, qr/^pending /, @ROW), "n1's claim of $name is pending");
 	kill 'STOP', $w2;
 	my $ts = greg_now() + 5_000_000;
 	is($k->cmd(register => { name => $name, timestamp => $ts, timeout_ms => 500 }),
@@ -135,17 +107,17 @@ ok(KzHarness::wait_until('the Kazoo node to see both servers', 30,
 	# worker has had the advertisement of $name too.
 	is($k->cmd(register => { name => "$name-marker", timeout_ms => 200 }), 'yes',
 		'the Kazoo node registers a marker');
-	ok(wait_row($n1, "$name-marker", qr/^remote \Q$KZ\E /),
+	ok(wait_row($n1, "$name-marker", qr/^remote \Q$KZ\E /, @ROW),
 		"n1's worker has resumed and read the Kazoo node's advertisements");
-	like(row_of($n1, $name), qr/^pending /,
+	like(row_of($n1, $name, @ROW), qr/^pending /,
 		"n1's claim of $name still waits (n2 and the Kazoo node do not answer)");
 	is(sql($n1, "SELECT pg_terminate_backend($pid, 10000)"), 't', 'the claimant is terminated');
 	kill 'CONT', $w2;
 	$k->cmd(deafen => { deaf => JSON::PP::false });
-	ok(wait_row($n1, $name, qr/^remote \Q$KZ\E $ts$/),
+	ok(wait_row($n1, $name, qr/^remote \Q$KZ\E $ts$/, @ROW),
 		"after the claimant's exit n1 holds the Kazoo node's $name")
-	  or diag('n1: ' . row_of($n1, $name));
-	ok(wait_row($n2, $name, qr/^remote \Q$KZ\E $ts$/), "n2 holds the Kazoo node's $name");
+	  or diag('n1: ' . row_of($n1, $name, @ROW));
+	ok(wait_row($n2, $name, qr/^remote \Q$KZ\E $ts$/, @ROW), "n2 holds the Kazoo node's $name");
 	eval { $s->{run}->kill_kill; 1 };
 }
 

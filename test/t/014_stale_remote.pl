@@ -15,7 +15,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up row_of wait_row);
 
 my $broker = KzHarness::Broker->new;
 my %gucs = ('kz_globals.heartbeat_interval' => '500ms');
@@ -28,27 +28,9 @@ my $k = KzHarness::Kazoo->new(broker => $broker, node => $KZ,
 my $dead = KzHarness::Kazoo->new(broker => $broker, node => $DEAD,
 	args => [ '--heartbeat-ms', 300, '--expires-ms', 600 ]);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-sub row_of
-{
-	my ($node, $name) = @_;
-	return sql($node,
-		"SELECT coalesce((SELECT state || ' ' || node FROM kz_globals.registrations "
-		  . "WHERE name = '$name'), 'none')");
-}
-
-sub wait_row
-{
-	my ($node, $name, $want) = @_;
-	return KzHarness::wait_until("$name on " . $node->name, 20,
-		sub { row_of($node, $name) =~ $want });
-}
-
 for my $node ($n1, $n2, $n3)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 5 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 5),
 		$node->name . ' sees three servers and two Kazoo nodes');
 }
 
@@ -60,9 +42,7 @@ ok($n1->poll_query_until('postgres',
 		"SELECT state <> 'up' FROM kz_globals.nodes WHERE node = '$DEAD'"),
 	"n1 expires $DEAD");
 ok(wait_row($n1, 'orphan', qr/^none$/), "n1 drops ${DEAD}'s names");
-ok(KzHarness::wait_until("$KZ to expire $DEAD", 20,
-		sub { !grep({ ($_->{node} // '') eq $DEAD } @{ $k->cmd('nodes') }) }),
-	"$KZ expires $DEAD");
+ok($k->wait_nodes($DEAD, 0), "$KZ expires $DEAD");
 is($k->cmd(lookup => { name => 'orphan' })->{node}, $DEAD,
 	"$KZ still holds ${DEAD}'s orphan (as Kazoo does)");
 # Owners keep their sessions: a name goes with the session that holds it.
@@ -84,9 +64,7 @@ eval { $s3->{run}->kill_kill; 1 };
 ok($n1->poll_query_until('postgres',
 		"SELECT state <> 'up' FROM kz_globals.nodes WHERE node LIKE 'n3@%'"),
 	'n1 expires n3');
-ok(KzHarness::wait_until("$KZ to expire n3", 20,
-		sub { !grep({ ($_->{node} // '') =~ /^n3\@/ } @{ $k->cmd('nodes') }) }),
-	"$KZ expires n3");
+ok($k->wait_nodes(qr/^n3\@/, 0), "$KZ expires n3");
 like($k->cmd(lookup => { name => 'left-behind' })->{node}, qr/^n3\@/,
 	"$KZ still holds n3's left-behind");
 is($s1->query_safe("SELECT kz_globals.register_name('left-behind')"), 't',
@@ -99,8 +77,7 @@ is($k->cmd(register => { name => 'held-by-kazoo' }), 'yes', "$KZ registers held-
 ok(wait_row($n2, 'held-by-kazoo', qr/^remote \Q$KZ\E$/), 'n2 holds it');
 $s1->quit;
 $n1->restart;
-ok($n1->poll_query_until('postgres',
-		"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+ok(wait_nodes_up($n1, 3),
 	'n1 is back and sees n2 and the live Kazoo node');
 is(row_of($n1, 'held-by-kazoo'), 'none', 'n1 does not know held-by-kazoo');
 $k->cmd(deafen => { deaf => JSON::PP::true });

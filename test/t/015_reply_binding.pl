@@ -9,37 +9,27 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up session run_in);
 
 my $broker = KzHarness::Broker->new;
 my %gucs = ('kz_globals.heartbeat_interval' => '500ms');
 my $n1 = KzHarness::node('n1', broker => $broker, gucs => \%gucs);
 my $n2 = KzHarness::node('n2', broker => $broker, gucs => \%gucs);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
 for my $node ($n1, $n2)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 2 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 2),
 		$node->name . ' sees both servers');
 	sql($node, "CREATE ROLE $_ LOGIN IN ROLE kz_globals_user") for qw(alice bob mallory);
 	sql($node, 'CREATE TABLE answers (who text, answer text)');
 	sql($node, 'GRANT ALL ON answers TO PUBLIC');
 }
 
-sub session
-{
-	my ($node, $role) = @_;
-	return $node->background_psql('postgres', on_error_stop => 0,
-		connstr => $node->connstr('postgres') . " user=$role");
-}
-
 # A caller in the background; its answer lands in the table answers.
 sub start_caller
 {
 	my ($node, $who, $name) = @_;
-	my $s = session($node, 'bob');
+	my $s = session($node, role => 'bob', on_error_stop => 0);
 	$s->query_until(qr/calling/, <<"SQL");
 \\echo calling
 INSERT INTO answers SELECT '$who', kz_globals.call('$name', 'question', 20000);
@@ -53,21 +43,10 @@ sub answer_of
 	return sql($node, "SELECT coalesce((SELECT answer FROM answers WHERE who = '$who'), 'none')");
 }
 
-# Runs SQL in a session, returning (stdout, stderr).
-sub run_in
-{
-	my ($s, $q) = @_;
-	$s->{stderr} = '';
-	my ($out) = $s->query($q);
-	my $err = $s->{stderr};
-	$s->{stderr} = '';
-	return ($out, $err);
-}
-
-my $owner = session($n2, 'alice');
+my $owner = session($n2, role => 'alice', on_error_stop => 0);
 is($owner->query_safe("SELECT kz_globals.register_name('svc')"), 't', 'alice owns svc on n2');
-my $mallory = session($n2, 'mallory');
-my $twin = session($n2, 'alice');
+my $mallory = session($n2, role => 'mallory', on_error_stop => 0);
+my $twin = session($n2, role => 'alice', on_error_stop => 0);
 
 for my $case ([ 'remote', $n1, qr/^r:/ ], [ 'local', $n2, qr/^l:/ ])
 {

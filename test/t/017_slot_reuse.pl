@@ -11,11 +11,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql);
 
 my $n1 = KzHarness::node('n1');
-
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
 
 sql($n1, 'CREATE TABLE answers (who text, answer text)');
 

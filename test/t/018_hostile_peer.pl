@@ -9,7 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up);
 
 my $broker = KzHarness::Broker->new;
 my $n1 = KzHarness::node('n1', broker => $broker,
@@ -18,10 +18,7 @@ my $KZ = 'kazoo1@sim.local';
 my $k = KzHarness::Kazoo->new(broker => $broker, node => $KZ,
 	args => [ '--heartbeat-ms', 500, '--expires-ms', 30000 ]);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-ok($n1->poll_query_until('postgres',
-		"SELECT count(*) = 2 FROM kz_globals.nodes WHERE state = 'up'"),
+ok(wait_nodes_up($n1, 2),
 	'n1 sees the Kazoo node');
 
 my $flood = 40;

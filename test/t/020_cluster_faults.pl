@@ -7,7 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up);
 
 # n1 heartbeats every 500 ms (peers expire it after 1.5 s), n2 and n3 every
 # 2 s (n1 expires them after 6 s): a stall of n1 is then seen by its peers
@@ -20,15 +20,6 @@ my @nodes = map
 		'restart_after_crash' => 'on' })
 } 1 .. 3;
 my ($n1, $n2, $n3) = @nodes;
-
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-sub all_up
-{
-	my ($node, $count) = @_;
-	return $node->poll_query_until('postgres',
-		"SELECT count(*) = $count FROM kz_globals.nodes WHERE state = 'up'");
-}
 
 # Is name owned by (node, pid) in the table of each of @seers?  Read from
 # the registrations view, not with whereis_name: the tables themselves must
@@ -45,7 +36,7 @@ sub seen_everywhere
 	return 1;
 }
 
-ok(all_up($_, 3), $_->name . ' sees the cluster') for @nodes;
+ok(wait_nodes_up($_, 3), $_->name . ' sees the cluster') for @nodes;
 
 # one owner session per node, each with two names
 my (%owner, %pid);

@@ -11,7 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up greg_now row_of wait_row);
 
 my $broker = KzHarness::Broker->new;
 my %gucs = (
@@ -23,28 +23,6 @@ my $n2 = KzHarness::node('n2', broker => $broker,
 my $k = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo1@sim.local',
 	args => [ '--heartbeat-ms', 500, '--expires-ms', 30000, '--heartbeat-server-id' ]);
 my $KZ = 'kazoo1@sim.local';
-
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-# Gregorian microseconds, as Kazoo's timestamps.
-sub greg_now { return int((time() + 62167219200) * 1_000_000); }
-
-# The owner of a name in a node's own table (no query on a miss).
-sub row_of
-{
-	my ($node, $name) = @_;
-	return sql($node,
-		"SELECT coalesce(state || ' ' || node, 'none') FROM kz_globals.registrations WHERE name = '$name' "
-		  . "UNION ALL SELECT 'none' LIMIT 1");
-}
-
-sub wait_row
-{
-	my ($node, $name, $want) = @_;
-	return $node->poll_query_until('postgres',
-		"SELECT coalesce((SELECT state || ' ' || node FROM kz_globals.registrations WHERE name = '$name'), 'none')",
-		$want);
-}
 
 # A message from the simulated node with any fields, as if Kazoo sent it.
 sub forge
@@ -72,13 +50,10 @@ sub settle
 
 for my $node ($n1, $n2)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 3),
 		$node->name . ' sees both servers and the Kazoo node');
 }
-ok(KzHarness::wait_until('the Kazoo node to see both servers', 30,
-		sub { grep({ ($_->{node} // '') =~ /^n[12]\@/ } @{ $k->cmd('nodes') }) == 2 }),
-	'the Kazoo node sees both servers');
+ok($k->wait_nodes(qr/^n[12]\@/, 2), 'the Kazoo node sees both servers');
 is(sql($n1, "SELECT kazoo FROM kz_globals.nodes WHERE node = '$KZ'"), 't', 'it shows as a Kazoo node');
 
 # --- fix 1: a claim carries its timestamp, and a node answering "pending"

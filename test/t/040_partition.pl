@@ -16,7 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up session);
 
 my $broker = KzHarness::Broker->new;
 my $proxy = KzHarness::TcpProxy->new(target_port => $broker->port);
@@ -29,17 +29,7 @@ my $n3 = KzHarness::node('n3',
 my @nodes = ($n1, $n2, $n3);
 my %node_of = (n1 => $n1, n2 => $n2, n3 => $n3);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
 # A long-lived session whose psql timer restarts with every query.
-sub session
-{
-	my ($node) = @_;
-	my $s = $node->background_psql('postgres');
-	$s->set_query_timer_restart;
-	return $s;
-}
-
 # Does node's table hold exactly one row for name, owned by (owner, pid):
 # local on the owner's node, remote elsewhere?  Read from the registrations
 # view, not with whereis_name: the tables themselves must converge.
@@ -91,13 +81,6 @@ sub converged
 	}
 }
 
-sub all_up
-{
-	my ($node) = @_;
-	return $node->poll_query_until('postgres',
-		"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'");
-}
-
 sub expect_08006
 {
 	my ($node, $name, $what) = @_;
@@ -118,7 +101,7 @@ sub system_message
 		"SELECT kind || '|' || message FROM kz_globals.receive(30000)");
 }
 
-ok(all_up($_), $_->name . ' sees all three servers') for @nodes;
+ok(wait_nodes_up($_, 3), $_->name . ' sees all three servers') for @nodes;
 is(sql($n1, "SELECT expires_ms FROM kz_globals.nodes WHERE node = 'n3\@127.0.0.1'"), '1500',
 	'n1 expires n3 after 3 heartbeat periods (1500 ms)');
 
@@ -244,7 +227,7 @@ $proxy->heal;
 ok($n3->poll_query_until('postgres',
 		"SELECT broker_state = 'connected' AND broker_connects >= 2 FROM kz_globals.stats"),
 	'heal: n3 reconnects');
-ok(all_up($_), 'heal: ' . $_->name . ' sees all three servers again') for @nodes;
+ok(wait_nodes_up($_, 3), 'heal: ' . $_->name . ' sees all three servers again') for @nodes;
 
 # rule 5: n3's registrations of p3-x and p3-y are older, they win
 delete $expect{'p3-gone'};

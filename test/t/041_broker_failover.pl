@@ -15,7 +15,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up session);
 
 my $b1 = KzHarness::Broker->new(name => 'rmqA');
 my $b2 = KzHarness::Broker->new(name => 'rmqB', join => $b1);
@@ -42,23 +42,6 @@ my $n1 = KzHarness::node('n1', gucs => { %gucs, 'kz_globals.amqp_uri' => $b1->ur
 my $n2 = KzHarness::node('n2', gucs => { %gucs, 'kz_globals.amqp_uri' => $b2->uri . ',' . $b1->uri });
 my $n3 = KzHarness::node('n3', gucs => { %gucs, 'kz_globals.amqp_uri' => $b1->uri . ', ' . $b2->uri });
 my @nodes = ($n1, $n2, $n3);
-
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-sub session
-{
-	my ($node) = @_;
-	my $s = $node->background_psql('postgres');
-	$s->set_query_timer_restart;
-	return $s;
-}
-
-sub all_up
-{
-	my ($node) = @_;
-	return $node->poll_query_until('postgres',
-		"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'");
-}
 
 sub connected_to
 {
@@ -99,7 +82,7 @@ sub converged
 ok(connected_to($n1, $p1, 0), 'n1 uses b1 (the first of its list)');
 ok(connected_to($n2, $p2, 0), 'n2 uses b2 (the first of its list)');
 ok(connected_to($n3, $p1, 0), 'n3 uses b1');
-ok(all_up($_), $_->name . ' sees all three servers across the broker cluster') for @nodes;
+ok(wait_nodes_up($_, 3), $_->name . ' sees all three servers across the broker cluster') for @nodes;
 is(stats_of($_), '1/0', $_->name . ': one connect, no disconnect') for @nodes;
 
 # --- one registry across the two brokers ---
@@ -175,7 +158,7 @@ for my $n ('n1', 'n3')
 is(stats_of($n2), '1/0', 'n2, on b2 all along, kept its connection');
 is(queue_of($n2), $queue_before{n2}, '... and its queue');
 ok(!$n2->log_contains(qr/lost its broker connection/), '... and logged no loss');
-ok(all_up($_), $_->name . ' sees all three servers after the failover') for @nodes;
+ok(wait_nodes_up($_, 3), $_->name . ' sees all three servers after the failover') for @nodes;
 for my $node ($n2, $n3)
 {
 	ok($node->poll_query_until('postgres',
@@ -223,7 +206,7 @@ ok(connected_to($_, $p1, $off{ $_->name }), $_->name . ' fails over to b1') for 
 ok($n2->poll_query_until('postgres',
 		"SELECT broker_state = 'connected' AND broker_connects = 2 AND broker_disconnects = 1 FROM kz_globals.stats"),
 	'n2: stats count its failover');
-ok(all_up($_), $_->name . ' sees all three servers on b1') for @nodes;
+ok(wait_nodes_up($_, 3), $_->name . ' sees all three servers on b1') for @nodes;
 converged('after every server moved to b1', %expect);
 is(sql($n2, "SELECT (kz_globals.send('n3-a', 'all on b1')).pid"), $pid{n3}, 'send works on b1');
 is($s{n3}->query_safe('SELECT message FROM kz_globals.receive(5000)'), 'all on b1', '... and is received');

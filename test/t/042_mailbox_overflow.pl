@@ -13,7 +13,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up worker_pid session);
 
 my $broker = KzHarness::Broker->new;
 my %gucs = (
@@ -24,26 +24,10 @@ my $n2 = KzHarness::node('n2', broker => $broker, gucs => \%gucs);
 my $k = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo1@sim.local',
 	args => [ '--heartbeat-ms', 500 ]);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-sub session
-{
-	my ($node) = @_;
-	my $s = $node->background_psql('postgres');
-	$s->set_query_timer_restart;
-	return $s;
-}
-
 sub stat_of
 {
 	my ($node, $col) = @_;
 	return sql($node, "SELECT $col FROM kz_globals.stats");
-}
-
-sub worker_pid
-{
-	my ($node) = @_;
-	return sql($node, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'");
 }
 
 # Reads the whole mailbox of a session: one line per message.
@@ -63,8 +47,7 @@ sub drain
 
 for my $node ($n1, $n2)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 3),
 		$node->name . ' sees the cluster');
 }
 is(sql($n2, 'SHOW kz_globals.mailbox_size'), '4', 'mailboxes hold 4 messages');

@@ -14,7 +14,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up worker_pid);
 
 my $broker = KzHarness::Broker->new;
 my %gucs = (
@@ -25,22 +25,7 @@ my $n2 = KzHarness::node('n2', broker => $broker, gucs => \%gucs);
 my $k = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo1@sim.local',
 	args => [ '--heartbeat-ms', 500, '--expires-ms', 30000 ]);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-sub worker_pid
-{
-	my ($node) = @_;
-	return sql($node, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'");
-}
-
-sub all_up
-{
-	my ($node) = @_;
-	return $node->poll_query_until('postgres',
-		"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'");
-}
-
-ok(all_up($_), $_->name . ' sees both peers') for ($n1, $n2);
+ok(wait_nodes_up($_, 3), $_->name . ' sees both peers') for ($n1, $n2);
 my $q1 = sql($n1, 'SELECT server FROM kz_globals.nodes WHERE is_self');
 
 # --- the queue bound ---

@@ -32,7 +32,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up worker_pid session);
 
 my $seed = $ENV{KZ_FUZZ_SEED} // 20501;
 my $count = $ENV{KZ_FUZZ_COUNT} // 1500;
@@ -44,22 +44,6 @@ my %gucs = ('kz_globals.heartbeat_interval' => '500ms');
 my $n1 = KzHarness::node('n1', broker => $broker, gucs => \%gucs);
 my $n2 = KzHarness::node('n2', broker => $broker, gucs => \%gucs);
 my @nodes = ($n1, $n2);
-
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
-sub session
-{
-	my ($node) = @_;
-	my $s = $node->background_psql('postgres');
-	$s->set_query_timer_restart;
-	return $s;
-}
-
-sub worker_pid
-{
-	my ($node) = @_;
-	return sql($node, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'");
-}
 
 sub stats
 {
@@ -92,8 +76,7 @@ sub fuzz
 
 for my $node (@nodes)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 2 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 2),
 		$node->name . ' sees the other server');
 }
 
@@ -249,8 +232,7 @@ ok($n1->log_contains(qr/node "n2\@127\.0\.0\.1" restarted/), '... which it took 
 fuzz('--expire-forged', '--queue1', $queue1);
 for my $node (@nodes)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 2 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 2),
 		$node->name . ': every forged node expires');
 	ok($node->poll_query_until('postgres',
 			"SELECT coalesce(string_agg(name || '=' || state || ':' || node || '/' || pid, ' ' ORDER BY name), '') FROM kz_globals.registrations",

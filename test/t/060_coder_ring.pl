@@ -16,7 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up);
 
 my $example = "$FindBin::RealBin/../../examples/coder_ring/coder_ring.sql";
 my $ring = 't';
@@ -37,12 +37,9 @@ my %node = map { ($_->name => $_) } @nodes;
 my %prefix = (n1 => 'B', n2 => 'C', n3 => 'D');
 my %base_length = (n1 => 1, n2 => 2, n3 => 2);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
 for my $n (@nodes)
 {
-	ok($n->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($n, 3),
 		$n->name . ' sees three nodes up');
 }
 
@@ -219,19 +216,25 @@ sub next_owner_after
 	return $new;
 }
 
-# --- 1. owners terminated with pg_terminate_backend, four times ---
-for my $round (1 .. 4)
+# A round: the owner is terminated with pg_terminate_backend, a standby
+# takes over, a new standby starts where the owner died, callers get codes.
+sub terminate_round
 {
+	my ($round) = @_;
 	my $n = $node{ $owner->[0] };
 	my $t0 = time();
 	sql($n, "SELECT pg_terminate_backend($owner->[1])");
 	my $old = $owner;
 	drop_sessions(sub { $_[0]->{pid} == $old->[1] && $_[0]->{node} eq $old->[0] });
 	$owner = next_owner_after('terminate', $t0, $old, 30, @nodes) or die "no new owner\n";
-	start_session($n, 'serve');    # a new standby where one died
+	start_session($n, 'serve');
 	my ($ok, $got) = let_them_call(2);
 	ok($ok, "terminate round $round: callers keep getting codes ($got)");
+	return;
 }
+
+# --- 1. owners terminated with pg_terminate_backend, four times ---
+terminate_round($_) for 1 .. 4;
 
 # --- 2. an owner deposed while busy: its next memo write is refused ---
 # The owner's memo row is locked from another session, so the owner stops in
@@ -296,8 +299,7 @@ for my $round (1 .. 4)
 	my ($ok, $got) = let_them_call(2, @others);
 	ok($ok, "server death: callers on the other servers keep getting codes ($got)");
 	$n->start;
-	ok($n->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($n, 3),
 		"server death: $old->[0] is back in the cluster");
 	start_node_sessions($n);
 }
@@ -345,18 +347,7 @@ for my $round (1 .. 4)
 }
 
 # --- 6. two more terminations, with the whole cluster back ---
-for my $round (5 .. 6)
-{
-	my $n = $node{ $owner->[0] };
-	my $t0 = time();
-	sql($n, "SELECT pg_terminate_backend($owner->[1])");
-	my $old = $owner;
-	drop_sessions(sub { $_[0]->{pid} == $old->[1] && $_[0]->{node} eq $old->[0] });
-	$owner = next_owner_after('terminate', $t0, $old, 30, @nodes) or die "no new owner\n";
-	start_session($n, 'serve');
-	my ($ok, $got) = let_them_call(2);
-	ok($ok, "terminate round $round: callers keep getting codes ($got)");
-}
+terminate_round($_) for 5 .. 6;
 is($double_owner, 0, 'never two local owners at once, but during the partition');
 
 # --- stop the callers, then the ring processes ---

@@ -16,7 +16,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up run_in);
 
 my $name = 'single';
 my $session_timeout = 900;
@@ -31,12 +31,9 @@ my %gucs = ('kz_globals.heartbeat_interval' => '1s');
 my @nodes = map { KzHarness::node("n$_", broker => $broker, gucs => \%gucs) } 1 .. 3;
 my %node = map { ($_->name => $_) } @nodes;
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
 for my $n (@nodes)
 {
-	ok($n->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($n, 3),
 		$n->name . ' sees three nodes up');
 }
 
@@ -48,18 +45,6 @@ sub session
 	my $bg = $n->background_psql('postgres', timeout => $session_timeout, on_error_stop => 0);
 	my $pid = $bg->query_safe('SELECT pg_backend_pid()');
 	return { node => $n->name, pid => $pid, bg => $bg };
-}
-
-# Runs SQL in a session; returns (stdout, stderr) and clears stderr, which
-# BackgroundPsql would otherwise keep.
-sub run_in
-{
-	my ($s, $q) = @_;
-	$s->{bg}->{stderr} = '';
-	my ($out) = $s->{bg}->query($q);
-	my $err = $s->{bg}->{stderr};
-	$s->{bg}->{stderr} = '';
-	return ($out, $err);
 }
 
 # A standby: register_name_wait() without a timeout (or with one), printing
@@ -244,12 +229,12 @@ cmp_ok(median(@remote_ms), '<', 5000, 'owner exit: a standby on another server t
 	sql($n, "CREATE TABLE fenced (id integer PRIMARY KEY, v text); INSERT INTO fenced VALUES (1, 'initial')");
 	my $current = $tokens[-1];
 	my $stale = $stale_tokens[-1];
-	my ($out, $err) = run_in($holder,
+	my ($out, $err) = run_in($holder->{bg},
 		"BEGIN; UPDATE fenced SET v = 'by the owner' WHERE id = 1 AND kz_globals.assert_owner('$name', $current); COMMIT;");
 	is($err, '', 'assert_owner with the current token lets the owner write');
 	is(sql($n, 'SELECT v FROM fenced WHERE id = 1'), 'by the owner', '... and the write is there');
 
-	($out, $err) = run_in($holder,
+	($out, $err) = run_in($holder->{bg},
 		"\\set VERBOSITY verbose\nBEGIN;\nINSERT INTO fenced VALUES (2, 'same transaction');\n"
 		  . "UPDATE fenced SET v = 'stale' WHERE id = 1 AND kz_globals.assert_owner('$name', $stale);\nCOMMIT;\n\\set VERBOSITY default");
 	like($err, qr/ERROR:\s+55000: this session does not own the name "$name" with token $stale/,
@@ -275,7 +260,7 @@ cmp_ok(median(@remote_ms), '<', 5000, 'owner exit: a standby on another server t
 	my $t = $holder->{bg}->query_safe("SELECT kz_globals.token('$other_name')");
 	is(sql($n, "SELECT kz_globals.unregister_name('$other_name')"), 't',
 		'a superuser unregisters a name under its owner');
-	($out, $err) = run_in($holder,
+	($out, $err) = run_in($holder->{bg},
 		"UPDATE fenced SET v = 'deposed' WHERE id = 1 AND kz_globals.assert_owner('$other_name', $t)");
 	like($err, qr/does not own the name "$other_name"/, 'the deposed owner\'s guarded write is refused');
 	is(sql($n, 'SELECT v FROM fenced WHERE id = 1'), 'by the owner', '... and nothing was written');
@@ -378,8 +363,7 @@ my $death_ms;
 		@sb = grep { $_ != $winner } @sb;
 	}
 	$dead->start;
-	ok($dead->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($dead, 3),
 		$dead->name . ' comes back');
 	ok(all_show($holder->{node}, $holder->{pid}, $tokens[-1], @nodes),
 		'the restarted server learns the current owner and token');
@@ -428,14 +412,13 @@ my $death_ms;
 		'partition: so does the new owner on the other side');
 
 	$proxy->heal;
-	ok($node{n3}->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node{n3}, 3),
 		'partition healed: n3 sees the cluster again');
 	ok(all_show_name($split, 'n3', $old->{pid}, $t_old, @nodes),
 		'partition healed: every server keeps the older claim (n3, smaller token)');
-	my ($out, $err) = run_in($sb, "SELECT kind, message::jsonb ->> 'event', message::jsonb ->> 'winner_node' FROM kz_globals.receive(10000)");
+	my ($out, $err) = run_in($sb->{bg}, "SELECT kind, message::jsonb ->> 'event', message::jsonb ->> 'winner_node' FROM kz_globals.receive(10000)");
 	is($out, "system|name_lost|n3\@127.0.0.1", 'partition healed: the other owner is told it lost the name');
-	($out, $err) = run_in($sb, "SELECT kz_globals.assert_owner('$split', $t_new)");
+	($out, $err) = run_in($sb->{bg}, "SELECT kz_globals.assert_owner('$split', $t_new)");
 	like($err, qr/does not own the name "$split" with token $t_new/,
 		'partition healed: and its assert_owner fails from then on');
 	is($old->{bg}->query_safe("SELECT kz_globals.assert_owner('$split', $t_old)"), 't',

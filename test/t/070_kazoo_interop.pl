@@ -16,7 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql);
 use KzKazoo;
 
 if (my $why = KzKazoo::skip_reason())
@@ -42,8 +42,6 @@ my $kzA = KzKazoo::Node->new(broker => $broker, node => 'kzA@localhost');
 my $kzB = KzKazoo::Node->new(broker => $broker, node => 'kzB@localhost');
 note('Kazoo nodes run on OTP ' . $kzA->otp_release);
 KzKazoo::write_capture_meta("$capture.meta", $kzA);
-
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
 
 # The owner node of a name as a PostgreSQL server sees it ('none' if none).
 sub pg_owner

@@ -15,7 +15,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use KzHarness;
+use KzHarness qw(sql wait_nodes_up worker_pid);
 
 my $broker = KzHarness::Broker->new;
 my %gucs = (
@@ -26,12 +26,9 @@ my $n2 = KzHarness::node('n2', broker => $broker, gucs => \%gucs);
 my $k = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo1@sim.local',
 	args => [ '--heartbeat-ms', 500 ]);
 
-sub sql { my ($node, $q) = @_; return $node->safe_psql('postgres', $q); }
-
 for my $node ($n1, $n2)
 {
-	ok($node->poll_query_until('postgres',
-			"SELECT count(*) = 3 FROM kz_globals.nodes WHERE state = 'up'"),
+	ok(wait_nodes_up($node, 3),
 		$node->name . ' sees both servers and the Kazoo node up');
 }
 
@@ -56,8 +53,7 @@ sub expect_wait
 
 # ---------------------------------------------------------------- waits
 
-my $worker = sql($n1,
-	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'");
+my $worker = worker_pid($n1);
 like($worker, qr/^\d+$/, 'the worker is in pg_stat_activity');
 expect_wait($n1, $worker, 'KzGlobalsWorkerMain', 'the worker between rounds');
 
@@ -113,8 +109,7 @@ SKIP:
 # Erlang syntax.
 my $k25 = KzHarness::Kazoo->new(broker => $broker, node => 'kazoo25@sim.local',
 	args => [ '--heartbeat-ms', 500, '--otp25-atoms' ]);
-ok($n1->poll_query_until('postgres',
-		"SELECT count(*) = 4 FROM kz_globals.nodes WHERE state = 'up'"),
+ok(wait_nodes_up($n1, 4),
 	'n1 sees the OTP 25-style Kazoo node up');
 is($k25->cmd(register => { name => { atom => 'otp25_name' } }), 'yes',
 	'the OTP 25-style node registers an atom');

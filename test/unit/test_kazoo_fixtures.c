@@ -2,7 +2,8 @@
  *
  * test_kazoo_fixtures.c
  *	  Golden messages: what real Kazoo nodes put on the wire, against what
- *	  our encoder (src/wire/wire.c) writes for the same event.
+ *	  our encoders (src/wire/encode.c, the worker's) write for the same
+ *	  event.
  *
  * Each file of test/fixtures/kazoo is one message that Kazoo's own
  * kz_globals or kz_nodes published, captured with RabbitMQ's firehose
@@ -39,9 +40,11 @@
 #include "compat.h"
 #include "etf.h"
 #include "mb/pg_wchar.h"
+#include "decode.h"
+#include "encode.h"
 #include "protocol.h"
+#include "routing.h"
 #include "unit.h"
-#include "wire.h"
 
 #define FIXTURE_DIR		"test/fixtures/kazoo"
 #define MAX_FIELDS		64
@@ -254,9 +257,20 @@ slurp(const char *path)
 	return buf.data;
 }
 
-static const KzSender me = {
-	"pg1@127.0.0.1", "pg1@127.0.0.1-kz_globals-abcdef", "local"
-};
+/* Us, as the worker fills in the encoders' context. */
+static KzEncodeCtx
+context(const char *msg_id)
+{
+	KzEncodeCtx ctx;
+
+	ctx.node = "pg1@127.0.0.1";
+	ctx.queue = "pg1@127.0.0.1-kz_globals-abcdef";
+	ctx.zone = "local";
+	ctx.session = UINT64CONST(0xabcdef);
+	ctx.incarnation = INT64CONST(63963785419579798);
+	ctx.msg_id = msg_id;
+	return ctx;
+}
 
 /* Builds our message for the event of the Kazoo message k. */
 static void
@@ -264,42 +278,42 @@ build_ours(StringInfo out, const KindSpec *spec, const KzBusMsg *k)
 {
 	char		id[KZ_NODES_MSG_ID_LEN + 1];
 	int64		ts = k->has_timestamp ? k->timestamp : INT64CONST(63963785419579798);
+	KzEncodeCtx ctx = context(id);
+	/* an answer goes under the request's Msg-ID */
+	KzEncodeCtx answer = context(k->msg_id);
 
 	kz_proto_msg_id(id, UINT64CONST(0xabcdef), 7);
 	switch (spec->event)
 	{
 		case KZ_EV_REGISTER:
 			if (spec->state == KZ_WS_PENDING)
-				kz_wire_claim(out, &me, id, k->name, k->name_len, ts);
+				kz_enc_claim(out, &ctx, k->name, k->name_len, ts);
 			else
-				kz_wire_advert(out, &me, id, k->name, k->name_len, ts, 4242);
+				kz_enc_advert(out, &ctx, k->name, k->name_len, ts, 4242);
 			break;
 		case KZ_EV_REGISTER_RESP:
-			/* an answer goes under the request's Msg-ID */
-			kz_wire_register_resp(out, &me, k->msg_id, k->server_id, k->name,
-								  k->name_len, spec->state, ts,
-								  spec->state == KZ_WS_NONE ? 0 : 4242);
+			kz_enc_register_resp(out, &answer, k->server_id, k->name,
+								 k->name_len, spec->state, ts,
+								 spec->state == KZ_WS_NONE ? 0 : 4242);
 			break;
 		case KZ_EV_QUERY:
-			kz_wire_query(out, &me, id, k->name, k->name_len);
+			kz_enc_query(out, &ctx, k->name, k->name_len);
 			break;
 		case KZ_EV_QUERY_RESP:
-			kz_wire_query_resp(out, &me, k->msg_id, k->name, k->name_len,
-							   spec->state == KZ_WS_LOCAL, ts, 4242);
+			kz_enc_query_resp(out, &answer, k->name, k->name_len,
+							  spec->state == KZ_WS_LOCAL, ts, 4242);
 			break;
 		case KZ_EV_UNREGISTER:
-			kz_wire_unregister(out, &me, id, k->name, k->name_len, ts);
+			kz_enc_unregister(out, &ctx, k->name, k->name_len, ts);
 			break;
 		case KZ_EV_SEND:
-			kz_wire_send(out, &me, id, k->name, k->name_len, k->message,
-						 k->message_len, 4343);
+			kz_enc_send(out, &ctx, k->name, k->name_len, "hello", 5, 4343);
 			break;
 		case KZ_EV_CALL:
-			kz_wire_call(out, &me, id, k->name, k->name_len, k->message,
-						 k->message_len, 4343, 5000);
+			kz_enc_call(out, &ctx, k->name, k->name_len, "hello", 5, 4343, 5000);
 			break;
 		case KZ_EV_REPLY:
-			kz_wire_reply(out, &me, k->msg_id, k->reply, k->reply_len, false);
+			kz_enc_reply(out, &answer, "ok", 2, false);
 			break;
 		case KZ_EV_ADVERTISE:
 			{
@@ -309,10 +323,8 @@ build_ours(StringInfo out, const KindSpec *spec, const KzBusMsg *k)
 				hb.expires_ms = 2400;
 				hb.version = "kz_globals 1.0 (PostgreSQL 15)";
 				hb.local = 1;
-				hb.incarnation = ts;
-				hb.session = UINT64CONST(0xabcdef);
 				kz_proto_nodes_msg_id(id, UINT64CONST(0xabcdef), 7);
-				kz_wire_heartbeat(out, &me, id, &hb);
+				kz_enc_heartbeat(out, &ctx, &hb);
 			}
 			break;
 		default:

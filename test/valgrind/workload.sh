@@ -12,26 +12,33 @@
 
 set -euo pipefail
 TREE=$1
-# shellcheck source=test/harness/cluster.sh
-. "$TREE/test/harness/cluster.sh"
-PGBIN=$KZ_PG_BIN
+KZ_CLUSTER="$TREE/test/perl/kz_cluster.pl"
 DIR=$TREE/valgrind.tmp
 rm -rf "$DIR"
 mkdir -p "$DIR"
-: >"$DIR/cluster.env"
 
+# Server 2 and the broker from the harness; server 1 by hand below.
 stop_all() {
-    kz_cluster_stop "$DIR"
+    [ -z "${p1:-}" ] || "$PGBIN/pg_ctl" -D "$DIR/pg1" -m immediate -w stop >/dev/null 2>&1 || true
+    perl "$KZ_CLUSTER" stop "$DIR/cluster"
 }
 trap stop_all EXIT
+perl "$KZ_CLUSTER" start "$DIR/cluster" 1 --first 2 \
+    --conf "kz_globals.heartbeat_interval = 1000ms" >/dev/null
+# PGBIN, PGHOST (server 2's sockets), PORT_2, BROKER_URI
+# shellcheck disable=SC1091
+. "$DIR/cluster/cluster.env"
 
-broker=$(kz_free_port)
-echo "BROKER_PORT=$broker" >>"$DIR/cluster.env"
-bash "$KZ_CLUSTER_HARNESS/rabbitmq.sh" start "$DIR/rabbitmq" "$broker"
-kz_pg_start "$DIR" 2 "$broker" "kz_globals.heartbeat_interval = 1000ms"
+# kz_psql_raw HOST PORT ARGS...
+kz_psql_raw() {
+    local host=$1 port=$2
+    shift 2
+    "$PGBIN/psql" -X -h "$host" -p "$port" -d postgres -v ON_ERROR_STOP=1 "$@"
+}
 
-# server 1 by hand: same settings, but the postmaster starts under valgrind
-p1=$(kz_free_port)
+# server 1 by hand: the same settings, but the postmaster starts under
+# valgrind; its sockets in $DIR
+p1=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$PGBIN/initdb" -D "$DIR/pg1" -A trust -N --no-instructions -E UTF8 >"$DIR/pg1.initdb.log"
 cat >>"$DIR/pg1/postgresql.conf" <<CONF
 port = $p1
@@ -39,12 +46,11 @@ listen_addresses = ''
 unix_socket_directories = '$DIR'
 shared_preload_libraries = 'kz_globals'
 kz_globals.node_name = 'pg1@127.0.0.1'
-kz_globals.amqp_uri = 'amqp://guest:guest@127.0.0.1:$broker/%2f'
+kz_globals.amqp_uri = '$BROKER_URI'
 kz_globals.heartbeat_interval = 1000ms
 kz_globals.request_timeout = 10s
 max_connections = 30
 CONF
-echo "PORT_1=$p1" >>"$DIR/cluster.env"
 valgrind --quiet --trace-children=yes --track-origins=yes --num-callers=30 \
     --error-exitcode=0 --suppressions="$TREE/test/valgrind/postgres.supp" \
     --log-file="$DIR/vg.%p.log" \
@@ -54,11 +60,15 @@ for ((i = 0; i < 900; i++)); do
     sleep 0.2
 done
 kz_psql_raw "$DIR" "$p1" -q -c 'CREATE EXTENSION kz_globals'
-kz_wait_cluster "$DIR" 2
+q1() { kz_psql_raw "$DIR" "$p1" -qAt -c "$*"; }
+q2() { kz_psql_raw "$PGHOST" "$PORT_2" -qAt -c "$*"; }
+for ((i = 0; i < 900; i++)); do
+    [ "$(q1 "SELECT count(*) FROM kz_globals.nodes WHERE state = 'up'")" = 2 ] &&
+        [ "$(q2 "SELECT count(*) FROM kz_globals.nodes WHERE state = 'up'")" = 2 ] && break
+    sleep 0.2
+done
+[ "$i" -lt 900 ] || { echo "valgrind: the two servers did not see each other" >&2; exit 1; }
 echo "valgrind: cluster up (server 1 under memcheck)"
-
-q1() { kz_psql "$DIR" 1 "$@"; }
-q2() { kz_psql "$DIR" 2 "$@"; }
 
 # the regression SQL, on server 1 (output checked by make test, not here)
 for f in "$TREE"/test/sql/0[1-6]*.sql; do
@@ -96,7 +106,7 @@ for ((i = 0; i < 300; i++)); do
 done
 kz_psql_raw "$DIR" "$p1" -qAt -c "SELECT kz_globals.call('vg_busy', 'c1', 60000)" >"$DIR/gone1.out" 2>&1 &
 c1=$!
-kz_psql_raw "$DIR" "$(kz_port "$DIR" 2)" -qAt -c "SELECT kz_globals.call('vg_busy', 'c2', 60000)" >"$DIR/gone2.out" 2>&1 &
+kz_psql_raw "$PGHOST" "$PORT_2" -qAt -c "SELECT kz_globals.call('vg_busy', 'c2', 60000)" >"$DIR/gone2.out" 2>&1 &
 c2=$!
 sleep 3
 q1 "SELECT pg_terminate_backend(pid) FROM kz_globals.registrations WHERE name = 'vg_busy'" >/dev/null
@@ -105,7 +115,7 @@ wait "$c1" "$c2" "$busy" || true
 # claims from both servers at once, many of them on the same names, then
 # sends to the winners from server 1
 seq 60 | sed "s/.*/SELECT kz_globals.register_name('b_&');/" |
-    kz_psql_raw "$DIR" "$(kz_port "$DIR" 2)" -q >/dev/null 2>&1 &
+    kz_psql_raw "$PGHOST" "$PORT_2" -q >/dev/null 2>&1 &
 other=$!
 seq 60 | sed "s/.*/SELECT kz_globals.register_name('a_&'), kz_globals.register_name('b_&');/" |
     kz_psql_raw "$DIR" "$p1" -q >/dev/null 2>&1
