@@ -1020,8 +1020,8 @@ decode_terms(const ParseState *ps, KzBusMsg *msg, size_t max_name,
 }
 
 /* Frees everything a decoded message points to and zeroes it. */
-static void
-free_msg(KzBusMsg *msg)
+void
+kz_proto_free(KzBusMsg *msg)
 {
 	void	   *ptrs[] = {
 		msg->app_name, msg->msg_id, msg->node, msg->server_id, msg->zone,
@@ -1112,6 +1112,6 @@ kz_proto_decode(const char *body, size_t len, size_t max_len,
 
 	free_parse_state(&ps);
 	if (err != KZ_PROTO_OK)
-		free_msg(msg);
+		kz_proto_free(msg);
 	return err;
 }

@@ -34,4 +34,10 @@ extern KzProtoError kz_proto_decode(const char *body, size_t len,
 									size_t max_len, size_t max_name,
 									KzBusMsg *msg, const char **detail);
 
+/*
+ * Frees every piece of a decoded message and zeroes it (for callers that
+ * decode many in one context, as the unit tests' loops do).
+ */
+extern void kz_proto_free(KzBusMsg *msg);
+
 #endif							/* KZ_DECODE_H */

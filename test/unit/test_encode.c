@@ -61,33 +61,6 @@ context(const char *msg_id)
 	return ctx;
 }
 
-static void
-free_msg(KzBusMsg *msg)
-{
-	void	   *ptrs[] = {
-		msg->app_name, msg->msg_id, msg->node, msg->server_id, msg->zone,
-		msg->name, msg->message, msg->reply, msg->reason, msg->session
-	};
-	int			i;
-
-	for (i = 0; i < (int) lengthof(ptrs); i++)
-		if (ptrs[i] != NULL)
-			pfree(ptrs[i]);
-	for (i = 0; i < msg->nentries; i++)
-	{
-		pfree(msg->entries[i].name);
-		if (msg->entries[i].text)
-			pfree(msg->entries[i].text);
-		if (msg->entries[i].message)
-			pfree(msg->entries[i].message);
-		if (msg->entries[i].claim)
-			pfree(msg->entries[i].claim);
-	}
-	if (msg->entries)
-		pfree(msg->entries);
-	memset(msg, 0, sizeof(*msg));
-}
-
 /* Decodes body; checks that it decodes, and the envelope every body has. */
 static bool
 decode_ours(const StringInfoData *body, KzEvent event, const char *app,
@@ -161,7 +134,7 @@ test_claim_advert(void)
 		CHECK_STR(msg.server_id, T_QUEUE);
 		CHECK(msg.pid == 0 && msg.zone == NULL);
 	}
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	/* System-Log-ID: the Msg-ID, as Kazoo's request worker writes it */
 	CHECK(strstr(out.data, "\"System-Log-ID\":\"89abcd0000000007\"") != NULL);
 
@@ -176,7 +149,7 @@ test_claim_advert(void)
 		CHECK_STR(msg.zone, T_ZONE);
 		CHECK(msg.pid == 4242);
 	}
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	/* no Pid for a pid we do not know */
 	resetStringInfo(&out);
@@ -219,7 +192,7 @@ test_answers(void)
 			CHECK_STR(msg.server_id, server ? server : T_QUEUE);
 			CHECK(msg.has_timestamp && msg.timestamp == T_TS && msg.pid == 77);
 		}
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	resetStringInfo(&out);
@@ -229,7 +202,7 @@ test_answers(void)
 		CHECK(msg.state == KZ_WS_LOCAL);
 		CHECK_STR(msg.server_id, T_QUEUE);
 		CHECK(msg.has_timestamp && msg.timestamp == T_TS && msg.pid == 88);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	resetStringInfo(&out);
 	kz_enc_query_resp(&out, &ctx, (uint8 *) name->data, name->len, false, T_TS, 88);
@@ -237,7 +210,7 @@ test_answers(void)
 	{
 		CHECK(msg.state == KZ_WS_NONE);
 		CHECK(msg.server_id == NULL && !msg.has_timestamp && msg.pid == 0);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 }
@@ -257,7 +230,7 @@ test_query_unregister(void)
 		CHECK(same_term(msg.name, msg.name_len, name));
 		CHECK_STR(msg.server_id, T_QUEUE);
 		CHECK(msg.state == KZ_WS_ABSENT);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	resetStringInfo(&out);
@@ -271,7 +244,7 @@ test_query_unregister(void)
 		CHECK(msg.has_timestamp && msg.timestamp == T_TS);
 		CHECK(msg.reason_len == sizeof(normal) &&
 			  memcmp(msg.reason, normal, sizeof(normal)) == 0);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 }
@@ -292,7 +265,7 @@ test_send_call_reply(void)
 		CHECK(is_binary(msg.message, msg.message_len, "{\"a\": 1}"));
 		CHECK(msg.sender_pid == 4343);
 		CHECK(msg.server_id == NULL);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	resetStringInfo(&out);
@@ -303,7 +276,7 @@ test_send_call_reply(void)
 		CHECK(is_binary(msg.message, msg.message_len, "ping"));
 		CHECK(msg.sender_pid == 4344 && msg.timeout_ms == 5000);
 		CHECK_STR(msg.server_id, T_QUEUE);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	resetStringInfo(&out);
@@ -312,7 +285,7 @@ test_send_call_reply(void)
 	{
 		CHECK(is_binary(msg.reply, msg.reply_len, "pong"));
 		CHECK(!msg.owner_exited && msg.server_id == NULL && msg.name == NULL);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	/* the owner ended: an empty Reply (the worker passes no body) */
@@ -322,7 +295,7 @@ test_send_call_reply(void)
 	{
 		CHECK(is_binary(msg.reply, msg.reply_len, ""));
 		CHECK(msg.owner_exited);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 }
@@ -360,7 +333,7 @@ test_heartbeat(void)
 		CHECK(msg.sync_request == (sync == 1));
 		CHECK_STR(msg.server_id, T_QUEUE);
 		CHECK_STR(msg.zone, T_ZONE);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	/* Globals is never empty, even with no rows */
 	memset(&hb, 0, sizeof(hb));
@@ -441,7 +414,7 @@ test_registry_batch(void)
 			CHECK(msg.entries[2].state == KZ_WS_NONE && msg.entries[2].timestamp == 12);
 			CHECK(msg.entries[2].claim == NULL);
 		}
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	/* a claim without an id (none given): "" as kz_globals 1.0 sent it */
@@ -456,7 +429,7 @@ test_registry_batch(void)
 	{
 		CHECK(msg.nentries == 1 && msg.entries[0].claim == NULL &&
 			  msg.entries[0].state == KZ_WS_PENDING);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 	pfree(want.data);
@@ -520,7 +493,7 @@ test_claim_batch_resp(void)
 			else
 				CHECK(msg.entries[i].claim == NULL);
 		}
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 	pfree(want.data);
@@ -577,7 +550,7 @@ test_claim_ids_refused(void)
 			fprintf(stderr, "case %d: %s (%s)\n", i, kz_proto_error_name(err),
 					detail ? detail : "");
 		CHECK(err == cases[i].want);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 }
@@ -621,7 +594,7 @@ test_send_batch(void)
 			CHECK(is_binary(msg.entries[1].message, msg.entries[1].message_len, "foo"));
 			CHECK(msg.entries[1].claim == NULL);
 		}
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 	pfree(want.data);
@@ -667,7 +640,7 @@ test_sync(void)
 			CHECK(msg.entries[i].pid == names[i].pid);
 			CHECK(msg.entries[i].state == KZ_WS_ABSENT && msg.entries[i].claim == NULL);
 		}
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	/* an empty sync: one part, Last, no names */
@@ -676,7 +649,7 @@ test_sync(void)
 	if (decode_ours(&out, KZ_EV_SYNC, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
 	{
 		CHECK(msg.sync_last && msg.sync_part == 0 && msg.nentries == 0);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 	pfree(want.data);
@@ -769,7 +742,7 @@ test_names(void)
 			if (!decode_ours(&out, events[kind], KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
 				continue;
 			CHECK(msg.name_len == len && memcmp(msg.name, n, len) == 0);
-			free_msg(&msg);
+			kz_proto_free(&msg);
 		}
 	}
 	for (i = 0; i < 12; i++)
@@ -795,7 +768,7 @@ test_escaped_context(void)
 	CHECK(kz_proto_decode(out.data, out.len, MAX_BODY, MAX_NAME, &msg, NULL) == KZ_PROTO_OK);
 	CHECK_STR(msg.node, ctx.node);
 	CHECK_STR(msg.zone, ctx.zone);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(out.data);
 }
 

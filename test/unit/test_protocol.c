@@ -170,47 +170,6 @@ static const EventCase event_cases[] = {
  * ---------------------------------------------------------------------
  */
 
-/* Frees everything a decoded message points to. */
-static void
-free_msg(KzBusMsg *msg)
-{
-	int			i;
-
-	if (msg->app_name)
-		pfree(msg->app_name);
-	if (msg->msg_id)
-		pfree(msg->msg_id);
-	if (msg->node)
-		pfree(msg->node);
-	if (msg->server_id)
-		pfree(msg->server_id);
-	if (msg->zone)
-		pfree(msg->zone);
-	if (msg->session)
-		pfree(msg->session);
-	if (msg->name)
-		pfree(msg->name);
-	if (msg->message)
-		pfree(msg->message);
-	if (msg->reply)
-		pfree(msg->reply);
-	if (msg->reason)
-		pfree(msg->reason);
-	for (i = 0; i < msg->nentries; i++)
-	{
-		pfree(msg->entries[i].name);
-		if (msg->entries[i].text)
-			pfree(msg->entries[i].text);
-		if (msg->entries[i].message)
-			pfree(msg->entries[i].message);
-		if (msg->entries[i].claim)
-			pfree(msg->entries[i].claim);
-	}
-	if (msg->entries)
-		pfree(msg->entries);
-	memset(msg, 0, sizeof(*msg));
-}
-
 /* True if a refused message was left empty, as decode.c promises. */
 static bool
 msg_is_empty(const KzBusMsg *msg)
@@ -290,7 +249,7 @@ check_refused_len(const char *body, size_t len, KzProtoError want,
 		fprintf(stderr, "line %d: got %s (%s), want %s, body: %.300s\n",
 				line, kz_proto_error_name(got), detail ? detail : "",
 				kz_proto_error_name(want), body);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	CHECK(got == want);
 	if (got == want && want != KZ_PROTO_OK)
@@ -299,7 +258,7 @@ check_refused_len(const char *body, size_t len, KzProtoError want,
 		CHECK(detail != NULL && detail[0] != '\0');
 	}
 	if (got == KZ_PROTO_OK)
-		free_msg(&msg);
+		kz_proto_free(&msg);
 }
 
 #define CHECK_REFUSED(body, want) \
@@ -463,7 +422,7 @@ test_kazoo_register(void)
 	CHECK(msg.message == NULL && msg.reply == NULL && msg.reason == NULL);
 	CHECK(msg.pid == 0 && msg.sender_pid == 0 && msg.timeout_ms == 0);
 	CHECK(msg.entries == NULL && msg.nentries == 0);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	CHECK(decode_members(m_register_advert, &msg) == KZ_PROTO_OK);
 	CHECK(msg.event == KZ_EV_REGISTER);
@@ -471,14 +430,14 @@ test_kazoo_register(void)
 	CHECK(term_is(msg.name, msg.name_len, B64_FOO));
 	CHECK(msg.state == KZ_WS_REGISTERED);
 	CHECK(msg.has_timestamp && msg.timestamp == INT64CONST(63881234567890123));
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	CHECK(decode_members(m_register_resp, &msg) == KZ_PROTO_OK);
 	CHECK(msg.event == KZ_EV_REGISTER_RESP);
 	check_kazoo_envelope(&msg);
 	CHECK(msg.state == KZ_WS_LOCAL);
 	CHECK(msg.has_timestamp && msg.timestamp == INT64CONST(63881234567000000));
-	free_msg(&msg);
+	kz_proto_free(&msg);
 }
 
 /* Queries, unregister, send, call and reply. */
@@ -492,36 +451,36 @@ test_kazoo_others(void)
 	check_kazoo_envelope(&msg);
 	CHECK(term_is(msg.name, msg.name_len, B64_FAX_JOB1));
 	CHECK(msg.state == KZ_WS_ABSENT);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	CHECK(decode_members(m_query_resp, &msg) == KZ_PROTO_OK);
 	CHECK(msg.event == KZ_EV_QUERY_RESP);
 	CHECK(msg.state == KZ_WS_NONE);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	CHECK(decode_members(m_unregister, &msg) == KZ_PROTO_OK);
 	CHECK(msg.event == KZ_EV_UNREGISTER);
 	CHECK(term_is(msg.name, msg.name_len, B64_JOB1));
 	CHECK(term_is(msg.reason, msg.reason_len, B64_NORMAL));
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	CHECK(decode_members(m_send, &msg) == KZ_PROTO_OK);
 	CHECK(msg.event == KZ_EV_SEND);
 	CHECK(term_is(msg.name, msg.name_len, B64_ATOM_NAME));
 	CHECK(term_is(msg.message, msg.message_len, B64_GEN_CAST));
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	CHECK(decode_members(m_call, &msg) == KZ_PROTO_OK);
 	CHECK(msg.event == KZ_EV_CALL);
 	CHECK(term_is(msg.message, msg.message_len, B64_FAX_JOB1));
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	CHECK(decode_members(m_reply, &msg) == KZ_PROTO_OK);
 	CHECK(msg.event == KZ_EV_REPLY);
 	check_kazoo_envelope(&msg);
 	CHECK(msg.name == NULL && msg.name_len == 0);
 	CHECK(term_is(msg.reply, msg.reply_len, B64_ERR_TIMEOUT));
-	free_msg(&msg);
+	kz_proto_free(&msg);
 }
 
 /* A kz_nodes heartbeat, with every extra field Kazoo sends. */
@@ -539,7 +498,7 @@ test_kazoo_heartbeat(void)
 	CHECK(msg.globals_nonempty && msg.globals_local == 3);
 	CHECK(msg.name == NULL && msg.incarnation == 0 && msg.session == NULL);
 	CHECK(msg.pg_version == 0);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	/* Expires as an integer; Globals as Kazoo sends an empty table */
 	CHECK_WITH(m_advertise, "\"Expires\":12000", KZ_PROTO_OK);
@@ -550,35 +509,35 @@ test_kazoo_heartbeat(void)
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(msg.expires_ms == 12000);
 		CHECK(msg.globals_nonempty && msg.globals_local == 0);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 		body = build_body(m_advertise, "Globals", "\"Globals\":{}");
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(!msg.globals_nonempty && msg.globals_local == 0);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 		body = build_body(m_advertise, "Globals", "\"Globals\":[]");
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(!msg.globals_nonempty);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 		body = build_body(m_advertise, "Globals", NULL);
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(!msg.globals_nonempty);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 		/* a non-integer local is ignored, a nested "local" is not ours */
 		body = build_body(m_advertise, "Globals",
 						  "\"Globals\":{\"local\":\"3\",\"x\":{\"local\":9}}");
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(msg.globals_nonempty && msg.globals_local == 0);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 		body = build_body(m_advertise, "Globals",
 						  "\"Globals\":{\"remote\":1,\"local\":-7}");
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(msg.globals_nonempty && msg.globals_local == -7);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 	}
 
@@ -591,7 +550,7 @@ test_kazoo_heartbeat(void)
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(msg.incarnation == -42 && msg.pg_version == 1);
 		CHECK_STR(msg.session, "0123456789abcdef");
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 	}
 }
@@ -620,7 +579,7 @@ test_kazoo_sync(void)
 					  B64_ATOM_NAME));
 		CHECK(msg.entries[2].timestamp == -5 && msg.entries[2].pid == 0);
 	}
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	/* an empty sync, Last false */
 	{
@@ -630,7 +589,7 @@ test_kazoo_sync(void)
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(msg.nentries == 0 && msg.entries == NULL);
 		CHECK(!msg.sync_last && msg.sync_part == 3);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 	}
 
@@ -651,7 +610,7 @@ test_kazoo_sync(void)
 		CHECK(msg.nentries == 1000);
 		CHECK(msg.nentries == 1000 && msg.entries[999].timestamp == 999 &&
 			  msg.entries[999].pid == 999);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 		pfree(names.data);
 	}
@@ -668,13 +627,13 @@ test_zones(void)
 					  "\"AMQP-Broker\":\"amqp://b2\",\"AMQP-Broker-Zone\":\"us-east\"");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK_STR(msg.zone, "us-east");
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 	body = build_body(m_register_advert, NULL,
 					  "\"AMQP-Broker-Zone\":\"us-east\",\"Zone\":\"eu\"");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK_STR(msg.zone, "eu");
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 }
 
@@ -701,7 +660,7 @@ test_missing_fields(void)
 
 		CHECK(decode_members(c->members, &msg) == KZ_PROTO_OK);
 		CHECK(msg.event == c->event);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		for (j = 0; j < (int) lengthof(envelope); j++)
 		{
 			char		null_member[64];
@@ -916,12 +875,12 @@ test_field_types(void)
 		CHECK(msg.pid == PG_INT32_MAX && msg.sender_pid == 0);
 		CHECK(msg.timeout_ms == 5000);
 		CHECK(msg.state == KZ_WS_OTHER);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 		body = build_body(m_register_claim, NULL, "\"Expires\":\"007\"");
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(msg.has_expires && msg.expires_ms == 7);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 	}
 
@@ -966,7 +925,7 @@ test_states(void)
 
 		CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 		CHECK(msg.state == cases[i].state);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(body);
 	}
 }
@@ -1075,7 +1034,7 @@ test_embedded_nul(void)
 	body = build_body(m_register_claim, NULL, "\"Node\":\"a\\\\u0000\"");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK_STR(msg.node, "a\\u0000");
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 	/* a raw C0 80 in the input is invalid UTF-8, not a NUL */
 	CHECK_WITH(m_register_claim, "\"X\":\"\xc0\x80\"", KZ_PROTO_BAD_JSON);
@@ -1150,13 +1109,13 @@ test_unicode(void)
 					  "\"Node\":\"\\u00e9\\u65e5\\ud83d\\ude00\\u0041\\/\\\"\\\\\\b\\f\\n\\r\\t\\u001f\"");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK_STR(msg.node, "é日😀A/\"\\\b\f\n\r\t\x1f");
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 
 	body = build_body(m_register_claim, NULL, "\"Node\":\"é日😀\x7f\"");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK_STR(msg.node, "é日😀\x7f");
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 
 	/* upper- and lower-case hex; a surrogate pair in a key */
@@ -1164,7 +1123,7 @@ test_unicode(void)
 					  "\"Server-ID\":\"\\u00C9\\u00e9\",\"\\uD83D\\uDE00\":1");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK_STR(msg.server_id, "Éé");
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 
 	/* every kind of JSON whitespace between tokens */
@@ -1240,7 +1199,7 @@ test_too_large(void)
 
 	CHECK(kz_proto_decode(body, len, len, MAX_NAME, &msg, &detail) ==
 		  KZ_PROTO_OK);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	CHECK(kz_proto_decode(body, len, len - 1, MAX_NAME, &msg, &detail) ==
 		  KZ_PROTO_TOO_LARGE);
 	CHECK(msg_is_empty(&msg) && detail != NULL);
@@ -1301,7 +1260,7 @@ test_events(void)
 		if (got == KZ_PROTO_OK)
 		{
 			CHECK_STR(kz_proto_event_name(msg.event), cases[i].name);
-			free_msg(&msg);
+			kz_proto_free(&msg);
 		}
 		else
 			CHECK(msg.event == KZ_EV_UNKNOWN);
@@ -1337,7 +1296,7 @@ test_duplicates(void)
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK_STR(msg.node, "second@host");
 	CHECK(msg.timestamp == 7 && msg.state == KZ_WS_REMOTE);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 
 	CHECK_WITH(m_register_claim, "\"Timestamp\":7,\"Timestamp\":\"x\"",
@@ -1353,7 +1312,7 @@ test_duplicates(void)
 	CHECK(msg.nentries == 1 &&
 		  term_is(msg.entries[0].name, msg.entries[0].name_len, B64_FOO) &&
 		  msg.entries[0].timestamp == 3);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 	CHECK_WITH(m_sync, "\"Names\":[[\"" B64_FOO "\",1]],\"Names\":{}",
 			   KZ_PROTO_BAD_FIELD);
@@ -1362,19 +1321,19 @@ test_duplicates(void)
 					  "\"Globals\":{\"local\":1,\"local\":2},\"Globals\":{\"local\":4}");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK(msg.globals_local == 4 && msg.globals_nonempty);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 	body = build_body(m_advertise, NULL,
 					  "\"Globals\":{\"local\":1,\"local\":\"x\"}");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK(msg.globals_local == 0 && msg.globals_nonempty);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 	body = build_body(m_advertise, NULL,
 					  "\"Globals\":{\"local\":1},\"Globals\":{}");
 	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
 	CHECK(msg.globals_local == 0 && !msg.globals_nonempty);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 }
 
@@ -1404,7 +1363,7 @@ test_null_fields(void)
 	CHECK(msg.sync_id == 0 && msg.sync_part == 0 && !msg.sync_last);
 	CHECK(msg.entries == NULL && msg.nentries == 0);
 	CHECK(msg.name != NULL && msg.node != NULL);
-	free_msg(&msg);
+	kz_proto_free(&msg);
 	pfree(body);
 }
 
@@ -1525,7 +1484,7 @@ test_sync_request(void)
 		kz_proto_end(&out);
 		CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_OK);
 		CHECK(msg.event == KZ_EV_ADVERTISE && msg.sync_request == value);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		if (value)
 			break;
 	}
@@ -1566,7 +1525,7 @@ test_owner_exited(void)
 		CHECK(kz_proto_decode(out.data, out.len, 65536, 320, &msg, &detail) == KZ_PROTO_OK);
 		CHECK(msg.event == KZ_EV_REPLY && msg.owner_exited == (variant == 1));
 		CHECK(msg.reply_len == sizeof(empty));
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 }
@@ -1616,7 +1575,7 @@ test_batches(void)
 			CHECK(msg.entries[2].state == KZ_WS_OTHER);	/* "" */
 			CHECK_STR(msg.entries[2].text, "");
 		}
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	/* a send_batch carries a message term in each entry */
@@ -1633,7 +1592,7 @@ test_batches(void)
 		CHECK(msg.entries[0].message_len == sizeof(term_bar) &&
 			  memcmp(msg.entries[0].message, term_bar, sizeof(term_bar)) == 0);
 	}
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	/* a send_batch entry without a message, or with a bad one, is refused */
 	resetStringInfo(&out);
@@ -1668,7 +1627,7 @@ test_batches(void)
 		CHECK(msg.entries[1].state == KZ_WS_REGISTERED && msg.entries[1].pid == 77);
 		CHECK(msg.entries[2].state == KZ_WS_NONE && msg.entries[2].timestamp == 12);
 	}
-	free_msg(&msg);
+	kz_proto_free(&msg);
 
 	/* every batch needs Names; malformed entries are refused */
 	resetStringInfo(&out);
@@ -1768,7 +1727,7 @@ test_roundtrip_minimal(void)
 		CHECK(msg.state == KZ_WS_ABSENT && !msg.has_timestamp);
 		CHECK(msg.pid == 0 && msg.timeout_ms == 0 && msg.nentries == 0);
 		CHECK(event == KZ_EV_ADVERTISE ? msg.has_expires : !msg.has_expires);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	pfree(out.data);
 	pfree(term.data);
@@ -1824,7 +1783,7 @@ test_escaping(void)
 		CHECK_STR(msg.node, s[0] ? s : "empty");
 		CHECK_STR(msg.server_id, s);
 		CHECK_STR(msg.session, s);
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 
 	/* the exact escapes */
@@ -2562,7 +2521,7 @@ test_fuzz(void)
 			inconsistent++;
 		if (err != KZ_PROTO_OK && (!msg_is_empty(&msg) || detail == NULL))
 			inconsistent++;
-		free_msg(&msg);
+		kz_proto_free(&msg);
 		pfree(exact);
 	}
 	printf("fuzz: %d mutated bodies:", fuzz_iterations());
@@ -2702,7 +2661,7 @@ test_fuzz_structured(void)
 		if (err == KZ_PROTO_OK ? !msg_consistent(&msg) :
 			(!msg_is_empty(&msg) || detail == NULL))
 			bad++;
-		free_msg(&msg);
+		kz_proto_free(&msg);
 	}
 	printf("structured fuzz: %d random objects:", fuzz_iterations());
 	for (i = 0; i < KZ_PROTO_NUM_ERRORS; i++)
