@@ -286,27 +286,6 @@ test_window(void)
 	CHECK(kz_auth_window_accept(&w, 4999));
 }
 
-/* How many mutations the loop tries: 20000, or KZ_FUZZ_ITERATIONS. */
-static int
-fuzz_iterations(void)
-{
-	const char *s = getenv("KZ_FUZZ_ITERATIONS");
-	int			n = s ? atoi(s) : 0;
-
-	return n > 0 ? n : 20000;
-}
-
-static uint64 rng_state = UINT64CONST(0x2545F4914F6CDD1D);
-
-static uint64
-rng_next(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64CONST(0x2545F4914F6CDD1D);
-}
-
 /*
  * Mutated headers (a byte changed, cut short, bytes inserted) and mutated
  * key files: never a crash or an overread (the sanitizer run), and a
@@ -317,7 +296,7 @@ test_fuzz(void)
 {
 	const char *genuine = "1:k1:1700000000000000:" GOLDEN_MAC;
 	const char *keyfile = "# k\nk1:" SECRET1 "\r\nk2:" SECRET2 "\n";
-	int			n = fuzz_iterations();
+	int			n = unit_fuzz_iterations();
 	int			accepted_changed = 0;
 	int			i;
 
@@ -331,20 +310,20 @@ test_fuzz(void)
 		size_t		flen = strlen(keyfile);
 
 		memcpy(buf, genuine, len + 1);
-		switch (rng_next() % 3)
+		switch (unit_rng_next() % 3)
 		{
 			case 0:
-				buf[rng_next() % len] = (char) (rng_next() % 255 + 1);
+				buf[unit_rng_next() % len] = (char) (unit_rng_next() % 255 + 1);
 				break;
 			case 1:
-				buf[rng_next() % len] = '\0';
+				buf[unit_rng_next() % len] = '\0';
 				break;
 			case 2:
 				{
-					size_t		at = rng_next() % len;
+					size_t		at = unit_rng_next() % len;
 
 					memmove(buf + at + 1, buf + at, len - at + 1);
-					buf[at] = (char) (rng_next() % 255 + 1);
+					buf[at] = (char) (unit_rng_next() % 255 + 1);
 				}
 				break;
 		}
@@ -353,8 +332,8 @@ test_fuzz(void)
 
 		file = malloc(flen);
 		memcpy(file, keyfile, flen);
-		file[rng_next() % flen] = (char) (rng_next() % 256);
-		(void) kz_auth_parse_keys(file, rng_next() % (flen + 1), &k, err, sizeof(err));
+		file[unit_rng_next() % flen] = (char) (unit_rng_next() % 256);
+		(void) kz_auth_parse_keys(file, unit_rng_next() % (flen + 1), &k, err, sizeof(err));
 		free(file);
 	}
 	CHECK(accepted_changed == 0);

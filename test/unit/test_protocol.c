@@ -309,35 +309,10 @@ append_hex(StringInfo buf, const char *s, size_t len)
 		appendStringInfo(buf, "%02x", (unsigned) (uint8) s[i]);
 }
 
-/*
- * How many inputs each fuzz loop tries: 20000, or KZ_FUZZ_ITERATIONS for a
- * longer run on demand (make sanitizecheck runs them under ASan and UBSan).
- */
-static int
-fuzz_iterations(void)
-{
-	const char *s = getenv("KZ_FUZZ_ITERATIONS");
-	int			n = s ? atoi(s) : 0;
-
-	return n > 0 ? n : 20000;
-}
-
-/* A small deterministic generator (xorshift64*), for the fuzz loops. */
-static uint64 rng_state = UINT64CONST(0x9E3779B97F4A7C15);
-
-static uint64
-rng_next(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64CONST(0x2545F4914F6CDD1D);
-}
-
 static size_t
 rng_below(size_t n)
 {
-	return n == 0 ? 0 : (size_t) (rng_next() % n);
+	return n == 0 ? 0 : (size_t) (unit_rng_next() % n);
 }
 
 /*
@@ -2090,7 +2065,7 @@ test_routing_keys(void)
 			size_t		j;
 
 			for (j = 0; j < len; j++)
-				bytes[j] = (uint8) rng_next();
+				bytes[j] = (uint8) unit_rng_next();
 			if (i % 2 == 0 && len >= 6)
 			{
 				/* a binary term of the right length */
@@ -2267,8 +2242,8 @@ test_msg_ids(void)
 
 	for (i = 0; i < 1000; i++)
 	{
-		uint64		a = rng_next() & KZ_SESSION_MASK;
-		uint64		b = rng_next() & KZ_SEQ_MASK;
+		uint64		a = unit_rng_next() & KZ_SESSION_MASK;
+		uint64		b = unit_rng_next() & KZ_SEQ_MASK;
 
 		kz_proto_msg_id(id, a, b);
 		CHECK(strlen(id) == KZ_MSG_ID_LEN &&
@@ -2390,7 +2365,7 @@ mutate(StringInfo buf)
 			break;
 		case 1:					/* a random byte */
 			if (len > 0)
-				buf->data[pos % len] = (char) rng_next();
+				buf->data[pos % len] = (char) unit_rng_next();
 			break;
 		case 2:					/* truncate */
 			buf->len = pos;
@@ -2495,9 +2470,9 @@ test_fuzz(void)
 	initStringInfo(&seeds[nseeds]);
 	encode_sync(&seeds[nseeds++], &t, 1);
 
-	rng_state = UINT64CONST(20240611);
+	unit_rng_state = UINT64CONST(20240611);
 	initStringInfo(&buf);
-	for (iter = 0; iter < fuzz_iterations(); iter++)
+	for (iter = 0; iter < unit_fuzz_iterations(); iter++)
 	{
 		const StringInfoData *seed = &seeds[rng_below(nseeds)];
 		int			nmut = 1 + (int) rng_below(4);
@@ -2524,7 +2499,7 @@ test_fuzz(void)
 		kz_proto_free(&msg);
 		pfree(exact);
 	}
-	printf("fuzz: %d mutated bodies:", fuzz_iterations());
+	printf("fuzz: %d mutated bodies:", unit_fuzz_iterations());
 	for (i = 0; i < KZ_PROTO_NUM_ERRORS; i++)
 		printf(" %s %d", kz_proto_error_name((KzProtoError) i), counts[i]);
 	printf("\n");
@@ -2619,9 +2594,9 @@ test_fuzz_structured(void)
 	int			i;
 
 	memset(counts, 0, sizeof(counts));
-	rng_state = UINT64CONST(4711);
+	unit_rng_state = UINT64CONST(4711);
 	initStringInfo(&buf);
-	for (iter = 0; iter < fuzz_iterations(); iter++)
+	for (iter = 0; iter < unit_fuzz_iterations(); iter++)
 	{
 		int			n = (int) rng_below(10);
 		KzBusMsg	msg;
@@ -2663,7 +2638,7 @@ test_fuzz_structured(void)
 			bad++;
 		kz_proto_free(&msg);
 	}
-	printf("structured fuzz: %d random objects:", fuzz_iterations());
+	printf("structured fuzz: %d random objects:", unit_fuzz_iterations());
 	for (i = 0; i < KZ_PROTO_NUM_ERRORS; i++)
 		printf(" %s %d", kz_proto_error_name((KzProtoError) i), counts[i]);
 	printf("\n");

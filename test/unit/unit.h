@@ -16,6 +16,7 @@
 #define KZ_UNIT_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int	unit_passed = 0;
@@ -52,6 +53,32 @@ unit_summary(const char *prog)
 {
 	printf("%s: %d passed, %d failed\n", prog, unit_passed, unit_failed);
 	return unit_failed == 0 ? 0 : 1;
+}
+
+/*
+ * For the fuzz loops: how many inputs each tries (20000, or
+ * KZ_FUZZ_ITERATIONS for a longer run on demand; make sanitizecheck runs
+ * them under ASan and UBSan), and a small deterministic generator
+ * (xorshift64*) whose state a test sets to replay a sequence.
+ */
+static uint64 unit_rng_state = UINT64CONST(0x9E3779B97F4A7C15);
+
+static inline int
+unit_fuzz_iterations(void)
+{
+	const char *s = getenv("KZ_FUZZ_ITERATIONS");
+	int			n = s ? atoi(s) : 0;
+
+	return n > 0 ? n : 20000;
+}
+
+static inline uint64
+unit_rng_next(void)
+{
+	unit_rng_state ^= unit_rng_state >> 12;
+	unit_rng_state ^= unit_rng_state << 25;
+	unit_rng_state ^= unit_rng_state >> 27;
+	return unit_rng_state * UINT64CONST(0x2545F4914F6CDD1D);
 }
 
 #endif							/* KZ_UNIT_H */
