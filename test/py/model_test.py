@@ -757,21 +757,25 @@ class Model:
         return any(key in r for r in self.reg.values())
 
     def claim_wins(self, key, claimant):
-        """Whether a claim of key by node claimant says yes: the claimant
-        holds no row, and every other node answers "none" from its row in
-        the model, as the C rules (kz_rule_claim) answer."""
-        if key in self.reg[claimant]:
-            return False
+        """Whether a claim of key by node claimant says yes: every other
+        node answers "none" from its row in the model, as the C rules
+        (kz_rule_claim) answer.  The claimant itself says no at once if
+        it holds a row; every node holds the same rows here, so the two
+        must agree."""
         nodes = list(self.reg)
+        answers = {}
         for node, r in self.reg.items():
             if node == claimant:
                 continue
             row = None
             if key in r:
                 row = (r[key][0], r[key][1].node, r[key][1].token)
-            if ORACLE.claim_answer(row, claimant, node, nodes) != "none":
-                return False
-        return True
+            answers[node] = ORACLE.claim_answer(row, claimant, node, nodes)
+        wins = all(a == "none" for a in answers.values())
+        check(wins != (key in self.reg[claimant]), "the C rules answer a "
+              "claim of %s by %s with %r, but the model's row there is %r",
+              key_label(key), claimant, answers, self.reg[claimant].get(key))
+        return wins
 
     def owner(self, key):
         for node, r in self.reg.items():
