@@ -757,11 +757,13 @@ class Model:
         return any(key in r for r in self.reg.values())
 
     def claim_wins(self, key, claimant):
-        """Whether a claim of key by node claimant says yes: every other
-        node answers "none" from its row in the model, as the C rules
-        (kz_rule_claim) answer.  The claimant itself says no at once if
-        it holds a row; every node holds the same rows here, so the two
-        must agree."""
+        """Whether a claim of key by node claimant says yes: the claimant
+        holds no row (else it says no at once) and every other node
+        answers "none" from its row in the model, as the C rules
+        (kz_rule_claim) answer.  Every node holds the same rows here, so
+        the others answer "none" exactly when the name is free or held by
+        the claimant itself (a row naming the claimant as the owner of a
+        name it claims is stale)."""
         nodes = list(self.reg)
         answers = {}
         for node, r in self.reg.items():
@@ -771,11 +773,12 @@ class Model:
             if key in r:
                 row = (r[key][0], r[key][1].node, r[key][1].token)
             answers[node] = ORACLE.claim_answer(row, claimant, node, nodes)
-        wins = all(a == "none" for a in answers.values())
-        check(wins != (key in self.reg[claimant]), "the C rules answer a "
-              "claim of %s by %s with %r, but the model's row there is %r",
-              key_label(key), claimant, answers, self.reg[claimant].get(key))
-        return wins
+        own = self.reg[claimant].get(key)
+        none = all(a == "none" for a in answers.values())
+        check(none == (own is None or own[0] == "local"), "the C rules "
+              "answer a claim of %s by %s with %r, but the model's row there "
+              "is %r", key_label(key), claimant, answers, own)
+        return own is None and none
 
     def owner(self, key):
         for node, r in self.reg.items():
