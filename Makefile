@@ -144,6 +144,16 @@ test/unit/test_reply_tag_test: test/unit/test_reply_tag.c src/wire/reply_tag.c s
 		test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_reply_tag.c src/wire/reply_tag.c $(UNIT_LIBS)
 
+# The registry rules as a shared library for the model test's oracle
+# (test/py/rules_oracle.c, loaded by test/py/model_test.py with ctypes;
+# test/suites/model.sh builds it): the unit-test flags, position
+# independent, every symbol resolved at link time.
+test/py/librules_oracle.so: test/py/rules_oracle.c src/rules/rules.c src/rules/rules.h \
+		src/rules/conflict.c src/rules/conflict.h src/rules/row.h src/wire/protocol.h
+	$(CC) $(UNIT_CFLAGS) -fPIC -shared -Wl,-z,defs -o $@ test/py/rules_oracle.c src/rules/rules.c \
+		src/rules/conflict.c
+EXTRA_CLEAN += test/py/librules_oracle.so
+
 unitcheck: $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #
-# test/suites/model.sh - the model-based tests (SPEC section 7): starts a
-# throwaway RabbitMQ and PostgreSQL servers with test/perl/kz_cluster.pl,
-# runs test/py/model_test.py against them (it adds simulated Kazoo nodes),
+# test/suites/model.sh - the model-based tests (SPEC section 7): builds the
+# C rules oracle (test/py/librules_oracle.so), starts a throwaway RabbitMQ
+# and PostgreSQL servers with test/perl/kz_cluster.pl, runs
+# test/py/model_test.py against them (it adds simulated Kazoo nodes),
 # stops everything whatever happens, and prints "N passed, M failed" last.
 #
 # Run as an unprivileged user (test/run.sh does; as root:
@@ -16,6 +17,8 @@
 #   KZ_MODEL_SEED, KZ_MODEL_EXAMPLES, KZ_MODEL_STEPS, KZ_MODEL_PAR_EXAMPLES,
 #   KZ_MODEL_VARIANTS, KZ_MODEL_SESSIONS, KZ_MODEL_SIMS, KZ_MODEL_CONVERGE_S,
 #   KZ_MODEL_VERBOSE     passed on to model_test.py
+#   PG_CONFIG            the pg_config whose headers build the oracle
+#                        (default: the one in PATH; test/run.sh sets it)
 #   KEEP=1               keep the cluster directory (logs, data)
 
 # cleanup and read_result run from the EXIT trap:
@@ -71,6 +74,16 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+
+# The oracle: the registry rules in C as a library model_test.py loads
+# (test/py/rules_oracle.c), built from this tree's sources.
+echo "model: building test/py/librules_oracle.so"
+if ! make -C "$KZ_ROOT" --no-print-directory WERROR=-Werror \
+    ${PG_CONFIG:+PG_CONFIG=$PG_CONFIG} test/py/librules_oracle.so; then
+    echo "model: the rules oracle did not build"
+    echo "0 1" >"$RESULT"
+    exit 1
+fi
 
 echo "model: starting RabbitMQ and $SERVERS PostgreSQL servers in $DIR"
 if ! perl "$KZ_CLUSTER" start "$DIR" "$SERVERS" \
