@@ -13,7 +13,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use KzHarness qw(sql);
 
-my $n1 = KzHarness::node('n1');
+# Few backend slots, so that a new session comes back to a freed one soon
+# whatever order PostgreSQL hands them out in (the slot freed last first up
+# to 15, the one freed first first from 16 on).
+my $max_connections = 12;
+my $n1 = KzHarness::node('n1', gucs => { max_connections => $max_connections });
 
 sql($n1, 'CREATE TABLE answers (who text, answer text)');
 
@@ -60,13 +64,12 @@ ok(KzHarness::wait_until('the old caller to exit', 20, sub {
 	'and has exited');
 eval { $old->quit };    # its connection was terminated
 
-# New callers until one takes the old caller's slot.  PostgreSQL hands out
-# the slot freed last first, and the short sessions of the checks above
-# took and freed slots meanwhile: the callers that did not land in the old
-# slot stay connected (answered), so that each next one takes a new slot.
+# New callers until one takes the old caller's slot: the callers that did
+# not land in it stay connected (answered), so that each next one takes
+# another free slot, until the old one is the next free.
 my ($new, $new_tag, $new_slot, $who);
 my @others;
-for my $i (1 .. 20)
+for my $i (1 .. $max_connections)
 {
 	$who = "new$i";
 	my ($s) = start_caller($who);
@@ -80,27 +83,31 @@ for my $i (1 .. 20)
 	$owner->query_safe("SELECT kz_globals.reply('$tag', 'not this one')");
 	push @others, $s;
 }
-ok(defined $new, "a new caller took slot $old_slot")
-  or BAIL_OUT('no new session took the slot; cannot force the interleaving');
-isnt($new_tag, $old_tag, 'with a tag of its own');
+ok(defined $new, "a new caller took slot $old_slot (after " . scalar(@others) . ' others)');
+isnt($new_tag, $old_tag, 'with a tag of its own') if defined $new;
 
-# The old call answered now: the slot's pid and call id are the new
-# caller's, so nothing may reach it.
 my ($out, $err);
-$owner->{stderr} = '';
-($out) = $owner->query("SELECT kz_globals.reply('$old_tag', 'for the old caller')");
-$err = $owner->{stderr};
-note("reply to the old tag: '$out' '$err'");
-is($out, 'f', 'the reply to the exited caller is not delivered (reply() says false)');
-sleep 1;
-is(answer_of($who), 'none', 'the new caller in the same slot did not get it');
+SKIP:
+{
+	skip 'no new session took the slot (reported above)', 4 unless defined $new;
 
-is($owner->query_safe("SELECT kz_globals.reply('$new_tag', 'for the new caller')"), 't',
-	'the new call is answered');
-ok($n1->poll_query_until('postgres',
-		"SELECT answer = 'for the new caller' FROM answers WHERE who = '$who'"),
-	'and the new caller gets its own answer, nothing else');
-$new->quit;
+	# The old call answered now: the slot's pid and call id are the new
+	# caller's, so nothing may reach it.
+	$owner->{stderr} = '';
+	($out) = $owner->query("SELECT kz_globals.reply('$old_tag', 'for the old caller')");
+	$err = $owner->{stderr};
+	note("reply to the old tag: '$out' '$err'");
+	is($out, 'f', 'the reply to the exited caller is not delivered (reply() says false)');
+	sleep 1;
+	is(answer_of($who), 'none', 'the new caller in the same slot did not get it');
+
+	is($owner->query_safe("SELECT kz_globals.reply('$new_tag', 'for the new caller')"), 't',
+		'the new call is answered');
+	ok($n1->poll_query_until('postgres',
+			"SELECT answer = 'for the new caller' FROM answers WHERE who = '$who'"),
+		'and the new caller gets its own answer, nothing else');
+	$new->quit;
+}
 $_->quit for @others;
 
 # A message to a name whose owner has exited, in the slot a new session
