@@ -25,6 +25,8 @@
  *					(this header)
  *	bus_keys.c		the keys of kz_globals.bus_key_file: signing what
  *					leaves, checking a signature
+ *	log_limit.c		one log line a minute at most for events a peer
+ *					can repeat at will
  *
  * A failed publish or read marks the connection broken and is reported by
  * return value; nothing below the loop tears anything down.  All of it

@@ -34,6 +34,7 @@
 #include "decode.h"
 #include "guc.h"
 #include "inflight.h"
+#include "log_limit.h"
 #include "membership.h"
 #include "names.h"
 #include "nodes.h"
@@ -55,20 +56,16 @@ static bool logged_malformed[KZ_PROTO_NUM_ERRORS];
 void
 kz_in_overflow(void)
 {
-	static TimestampTz last_logged = 0;
-	static uint64 unlogged = 0;
-	TimestampTz now = GetCurrentTimestamp();
+	static KzLogLimit limit;
+	int64		held;
 
 	KZ_STAT_INC(bus_overflow);
-	unlogged++;
-	if (last_logged != 0 && !TimestampDifferenceExceeds(last_logged, now, 60 * 1000))
+	if (!kz_log_due(&limit, &held))
 		return;
 	ereport(LOG,
 			(errmsg("kz_globals: the broker dropped %llu message(s) from this node's full queue",
-					(unsigned long long) unlogged),
+					(unsigned long long) (held + 1)),
 			 errhint("The worker did not keep up, or a peer floods the bus; kz_globals.stats.bus_overflow counts them, kz_globals.queue_max_length bounds the queue.")));
-	last_logged = now;
-	unlogged = 0;
 }
 
 /* A registration by node: applied, and a claim of ours it beats decided. */

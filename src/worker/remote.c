@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "log_limit.h"
 #include "mailbox.h"
 #include "names.h"
 #include "nodes.h"
@@ -84,21 +85,15 @@ notify_loser(int procno, int pid, const KzName *name, const char *winner)
 static void
 table_full(const char *who)
 {
-	static TimestampTz last_logged = 0;
-	static int	unlogged = 0;
-	TimestampTz now = GetCurrentTimestamp();
+	static KzLogLimit limit;
+	int64		unlogged;
 
-	if (last_logged != 0 && !TimestampDifferenceExceeds(last_logged, now, 60 * 1000))
-	{
-		unlogged++;
+	if (!kz_log_due(&limit, &unlogged))
 		return;
-	}
 	ereport(LOG,
 			(errmsg("kz_globals name table is full; a registration by node \"%s\" is not recorded", who),
-			 unlogged > 0 ? errdetail("%d more were not recorded since the last such message.", unlogged) : 0,
+			 unlogged > 0 ? errdetail("%d more were not recorded since the last such message.", (int) unlogged) : 0,
 			 errhint("Increase kz_globals.max_names and restart the server.")));
-	last_logged = now;
-	unlogged = 0;
 }
 
 /*
