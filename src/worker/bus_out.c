@@ -105,7 +105,12 @@ publish_on(const char *exchange, const char *routing_key, StringInfo body,
 						  confirm || mandatory, mandatory, property_id,
 						  signed_ ? auth : NULL, err, sizeof(err));
 	if (tag == 0)
+	{
 		kz_bus_mark_broken(err);
+		return 0;
+	}
+	KZ_STAT_INC(bus_sent);
+	KZ_STAT_ADD(bus_sent_bytes, body->len);
 	return tag;
 }
 
