@@ -13,14 +13,15 @@ N=${1:-3000}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 KZ_CLUSTER="$HERE/../test/perl/kz_cluster.pl"
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/kz_cpu_per_claim.XXXXXX")
+OUT=$DIR
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 perl "$KZ_CLUSTER" start "$DIR" 3 --conf "kz_globals.heartbeat_interval = 1000ms" >/dev/null
 trap 'perl "$KZ_CLUSTER" stop "$DIR"; rm -rf "$DIR"' EXIT
 
-env_of() { (. "$DIR/cluster.env" && echo "${!1}"); }
-PGBIN=$(env_of PGBIN)
-PGHOST=$(env_of PGHOST)
-q() { "$PGBIN/psql" -X -h "$PGHOST" -p "$(env_of "PORT_$1")" -d postgres -qAtc "$2"; }
-worker() { q "$1" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'"; }
+PGBIN=$(env_of "$DIR" PGBIN)
+PGHOST=$(env_of "$DIR" PGHOST)
+worker() { kz_psql "$DIR" "$1" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'"; }
 
 NAMES=(worker1 worker2 worker3 broker)
 PIDS=("$(worker 1)" "$(worker 2)" "$(worker 3)" "$(pgrep -f "beam.smp.*$DIR/" | head -1)")
@@ -36,19 +37,15 @@ snap() {
 
 BEFORE=$(snap)
 T0=$(date +%s.%N)
-"$PGBIN/pgbench" -h "$PGHOST" -p "$(env_of PORT_1)" -n -M prepared -c 1 -j 1 -t "$N" \
+"$PGBIN/pgbench" -h "$PGHOST" -p "$(port "$DIR" 1)" -n -M prepared -c 1 -j 1 -t "$N" \
     -f "$HERE/sql/claim.sql" -D node=1 postgres 2>/dev/null | grep -E '^latency average'
 T1=$(date +%s.%N)
 AFTER=$(snap)
 # the broker's CPU for the floor: the same number of bare broadcasts, each
 # answered by two peers (bench/amqp_fanout.c)
-RMQ_FLAGS=(-I"$HERE/../src/conn")
-if printf '#include <rabbitmq-c/amqp.h>\n' | gcc -E -x c - >/dev/null 2>&1; then
-    RMQ_FLAGS+=(-DKZ_RABBITMQ_C_DIR)
-fi
-gcc -O2 "${RMQ_FLAGS[@]}" -o "$DIR/amqp_fanout" "$HERE/amqp_fanout.c" -lrabbitmq -lpthread
+build_tools
 B0=$(awk '{ print $14 + $15 }' "/proc/${PIDS[3]}/stat")
-read -r FLOOR _ < <("$DIR/amqp_fanout" 127.0.0.1 "$(env_of BROKER_PORT)" "$N" 2)
+read -r FLOOR _ < <("$OUT/amqp_fanout" 127.0.0.1 "$(env_of "$DIR" BROKER_PORT)" "$N" 2)
 B1=$(awk '{ print $14 + $15 }' "/proc/${PIDS[3]}/stat")
 awk -v a="$B0" -v b="$B1" -v n="$N" -v hz="$(getconf CLK_TCK)" -v f="$FLOOR" \
     'BEGIN { printf "floor: broadcast answered by 2 peers, median %s us; broker CPU per broadcast %.1f us\n", f, (b - a) / hz * 1e6 / n }'

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh - what bench/bench.sh and bench/scale.sh share: psql and
 # pgbench on the servers of a kz_cluster.pl cluster, medians and ratios, the
 # result table, and the measuring programs (built into $OUT).

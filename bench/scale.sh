@@ -188,7 +188,7 @@ scale_names() {
 # --- 3. message size: remote send and call -------------------------------------
 
 scale_sizes() {
-    local dir=$WORK/scale_sizes size sink svc sm s99 st k km k99 kt t8
+    local dir=$WORK/scale_sizes size sink svc sm s99 st km k99 kt t8
     printf '# bytes send_median send_p99 sends_per_s_1 sends_per_s_8 call_median call_p99 calls_per_s_1\n' >"$RESULTS/sizes.dat"
     note "message sizes: $SIZES"
     start_cluster "$dir" 3 --conf "kz_globals.max_message_size = 1048576" \
