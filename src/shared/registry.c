@@ -26,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "lease_rows.h"
 #include "registry.h"
 #include "shmem.h"
 
@@ -280,6 +281,9 @@ kz_row_alive(const KzRow *row)
 	switch ((KzRowState) row->state)
 	{
 		case KZ_ROW_LOCAL:
+			if (row->flags & KZ_ROW_LEASE)
+				return kz_lease_row_alive(row);
+			return kz_proc_alive(row->procno, row->pid);
 		case KZ_ROW_PENDING:
 			return kz_proc_alive(row->procno, row->pid);
 		case KZ_ROW_REMOTE:

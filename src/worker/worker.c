@@ -43,6 +43,7 @@
 #include "bus_in.h"
 #include "guc.h"
 #include "inflight.h"
+#include "lease_rows.h"
 #include "membership.h"
 #include "outbox.h"
 #include "registry.h"
@@ -322,6 +323,7 @@ static TimestampTz
 do_work(TimestampTz now, TimestampTz *next_sweep)
 {
 	TimestampTz wake = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
+	int64		lease_ms;
 
 	kz_conn_service(now);
 	pump_broker();
@@ -341,6 +343,10 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 		kz_sweep_dead_owners();
 		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
 	}
+	/* leases not renewed in time go, and the cluster is told */
+	lease_ms = kz_leases_expire();
+	if (lease_ms >= 0)
+		wake = earliest(wake, TimestampTzPlusMilliseconds(now, lease_ms));
 	/*
 	 * What this round produced goes out now, batched where it can (a send
 	 * that cannot go out fails back to its backend at once).
