@@ -3,6 +3,7 @@
  * claims.h
  *	  Registering, releasing and finding names, as a backend does it.
  *
+ * A lease's claim (acquire_lease) is one of these too (src/shared/lease_rows.h).
  * In single-server mode (no kz_globals.amqp_uri) everything happens here,
  * under reg_lock.  In cluster mode a claim first puts a pending row in the
  * table and hands the decision to the worker, which asks the other nodes.

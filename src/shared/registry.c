@@ -45,8 +45,10 @@ typedef struct KzRegistry
 
 /*
  * Local and pending rows per owner role, for kz_globals.max_names_per_role.
- * At most MaxBackends roles own names at once (each owner is a backend), so
- * MaxBackends entries always suffice; an entry with count 0 is free.
+ * Each owner is a backend, or a lease that a backend of the role took, so
+ * MaxBackends entries suffice unless the leases of more roles than that
+ * outlive their backends: a role that finds no free entry is not counted
+ * (nor limited) until one frees.  An entry with count 0 is free.
  */
 typedef struct KzRoleCount
 {

@@ -10,7 +10,8 @@
  * relay.c, membership.c), serving the jobs backends queue (inflight.c,
  * relay.c), heartbeats and expiry (membership.c).  In single-server mode it
  * only answers leftover jobs.  In both modes it sweeps names whose owner
- * died without releasing them.
+ * died without releasing them, and removes leases not renewed in time
+ * (waking for the earliest expiry).
  *
  * Each round of the loop: reconnect if due, read a bounded batch of frames,
  * serve every queued job in order, run the timed duties, and sleep on the
