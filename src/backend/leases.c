@@ -14,7 +14,11 @@
  *	0A000	the lease with this token is held by another server: leases
  *			are renewed and released where they were acquired;
  *	42501	the caller is not a member of the lease's role (nor
- *			kz_globals_admin): tokens are not secret, token() shows them.
+ *			kz_globals_admin): tokens are not secret, token() shows them;
+ *	08006	(renew only) this server is configured for a cluster but not
+ *			connected to the broker: the rest of the cluster may already
+ *			have expired this node and granted the name again, so the lease
+ *			is left to run out rather than extended blind.
  *
  * IDENTIFICATION
  *	  src/backend/leases.c
@@ -27,6 +31,7 @@
 
 #include "lease_rows.h"
 #include "claims.h"
+#include "guc.h"
 #include "leases.h"
 #include "names.h"
 #include "nodes.h"
@@ -145,6 +150,24 @@ lock_lease(const KzName *name, int64 token)
 	return NULL;
 }
 
+/*
+ * In a cluster, a lease is extended only while the worker is connected to
+ * the broker (its node is then heartbeating, so peers keep its names).
+ */
+static void
+check_connected(const KzName *name)
+{
+	if (!kz_cluster_configured() ||
+		pg_atomic_read_u32(&kz_shared->broker_state) == KZ_BROKER_CONNECTED)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("kz_globals cannot renew the lease on \"%s\" while the message broker is unreachable",
+					kz_name_to_cstring(name)),
+			 errdetail("Other servers may expire this node and grant the name again meanwhile; the lease runs out at its deadline unless renewed after the connection is back."),
+			 errhint("Stop acting on the lease unless a renewal succeeds before it expires.")));
+}
+
 void
 kz_renew_lease(const KzName *name, int64 token, int32 ttl_ms)
 {
@@ -154,7 +177,10 @@ kz_renew_lease(const KzName *name, int64 token, int32 ttl_ms)
 	KzRow	   *row;
 
 	check_held(name, token, st, roleid, node, "renew");
-	if (st == LEASE_NONE || (row = lock_lease(name, token)) == NULL)
+	if (st == LEASE_NONE)
+		report_not_held(name, token, "act");
+	check_connected(name);
+	if ((row = lock_lease(name, token)) == NULL)
 		report_not_held(name, token, "act");
 	kz_lease_extend(row, ttl_ms);
 	LWLockRelease(kz_shared->reg_lock);

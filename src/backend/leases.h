@@ -20,8 +20,9 @@
 
 /*
  * Extends the lease on name with this token to ttl_ms from now.  Errors
- * out, changing nothing, unless this server holds that lease and the
- * current user may act for its role (SQLSTATEs in leases.c).
+ * out, changing nothing, unless this server holds that lease, the current
+ * user may act for its role and, in a cluster, the broker is connected
+ * (SQLSTATEs in leases.c).
  */
 extern void kz_renew_lease(const KzName *name, int64 token, int32 ttl_ms);
 

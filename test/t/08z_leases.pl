@@ -4,7 +4,9 @@
 # other server (0A000); released with the right token only (55000 for a
 # wrong one); a rival's acquire failing at once and, with a timeout, taking
 # over when the lease goes; kept when the acquiring backend exits; expired
-# on both servers when not renewed.
+# on both servers when not renewed; not renewable while n1 is cut from the
+# broker (08006), so that it runs out on n1 while n2 expires n1, and n2 may
+# then take the name.
 #
 # Then the motivation, through PgBouncer in transaction mode (Debian's
 # pgbouncer, run as the test user on a free loopback port with round-robin
@@ -24,8 +26,10 @@ use Time::HiRes qw(time sleep);
 use KzHarness qw(sql wait_nodes_up row_of wait_row);
 
 my $broker = KzHarness::Broker->new;
+# n1 reaches the broker through a proxy the test can cut
+my $proxy = KzHarness::TcpProxy->new(target_port => $broker->port);
 my %gucs = ('kz_globals.heartbeat_interval' => '1s');
-my $n1 = KzHarness::node('n1', broker => $broker, gucs => \%gucs);
+my $n1 = KzHarness::node('n1', broker => $proxy, gucs => \%gucs);
 my $n2 = KzHarness::node('n2', broker => $broker, gucs => \%gucs);
 my $N1 = 'n1@127.0.0.1';
 
@@ -127,6 +131,26 @@ diag(sprintf('lease-3 (ttl 1 s) gone on both servers %.2f s after it was acquire
 ok($gone >= 1.0, 'not before its TTL');
 is(state_of($n1, "SELECT kz_globals.renew_lease('lease-3', $tok3, 1000)"), '55000', 'renewing it now: 55000');
 is(sql($n1, "SELECT kz_globals.release_lease('lease-3', $tok3)"), 'f', 'releasing it now: false');
+
+# --- cut from the broker, the holder cannot renew; the lease runs out ---
+my $tok4 = sql($n1, "SELECT kz_globals.acquire_lease('lease-4', 3000)");
+ok(wait_row($n2, 'lease-4', "remote $N1 - $tok4", @ROW), 'n2 sees lease-4');
+$proxy->cut('reset');
+ok($n1->poll_query_until('postgres', "SELECT broker_state <> 'connected' FROM kz_globals.stats"),
+	'n1 has lost the broker');
+is(state_of($n1, "SELECT kz_globals.renew_lease('lease-4', $tok4, 3000)"), '08006',
+	'renewing while cut from the broker: 08006');
+ok(wait_row($n2, 'lease-4', 'none'), 'n2 drops lease-4 with the expired node n1');
+ok(wait_row($n1, 'lease-4', 'none'), 'lease-4 runs out on n1');
+my $tok5 = sql($n2, "SELECT kz_globals.acquire_lease('lease-4', 60000)");
+like($tok5, qr/^\d+$/, 'n2 takes the name during the partition');
+ok($tok5 > $tok4, 'with a greater token');
+$proxy->heal;
+ok(wait_nodes_up($n1, 2), 'n1 is back');
+ok(wait_row($n1, 'lease-4', "remote n2\@127.0.0.1 - $tok5", @ROW), 'n1 sees n2 hold lease-4');
+is(state_of($n1, "SELECT kz_globals.renew_lease('lease-4', $tok4, 3000)"), '55000',
+	'the old token is refused on n1: 55000');
+is(sql($n2, "SELECT kz_globals.release_lease('lease-4', $tok5)"), 't', 'n2 releases it');
 
 # --- through PgBouncer in transaction mode ---
 my $pgbouncer = (grep { -x $_ } map { "$_/pgbouncer" } split(/:/, $ENV{PATH} // ''),
