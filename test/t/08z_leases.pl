@@ -6,7 +6,8 @@
 # over when the lease goes; kept when the acquiring backend exits; expired
 # on both servers when not renewed; not renewable while n1 is cut from the
 # broker (08006), so that it runs out on n1 while n2 expires n1, and n2 may
-# then take the name.
+# then take the name.  A simulated Kazoo node sees a lease as n1's
+# registration, cannot take it, and sees it go.
 #
 # Then the motivation, through PgBouncer in transaction mode (Debian's
 # pgbouncer, run as the test user on a free loopback port with round-robin
@@ -151,6 +152,27 @@ ok(wait_row($n1, 'lease-4', "remote n2\@127.0.0.1 - $tok5", @ROW), 'n1 sees n2 h
 is(state_of($n1, "SELECT kz_globals.renew_lease('lease-4', $tok4, 3000)"), '55000',
 	'the old token is refused on n1: 55000');
 is(sql($n2, "SELECT kz_globals.release_lease('lease-4', $tok5)"), 't', 'n2 releases it');
+
+# --- a Kazoo node sees a lease like any registration of n1 ---
+my $KZ = 'kazoo1@sim.local';
+my $k = KzHarness::Kazoo->new(broker => $broker, node => $KZ);
+ok(wait_nodes_up($n1, 3), 'n1 sees the Kazoo node');
+my $tok6 = sql($n1, "SELECT kz_globals.acquire_lease('kzlease', 60000)");
+ok(KzHarness::wait_until('the Kazoo node to see kzlease', 30, sub {
+		(($k->cmd(lookup => { name => 'kzlease' }) // {})->{node} // '') eq $N1 }),
+	'the Kazoo node sees n1 hold kzlease');
+is($k->cmd(register => { name => 'kzlease' }), 'no', 'the Kazoo node cannot take it');
+is(row_of($n1, 'kzlease', @ROW), "local $N1 - $tok6", 'n1 still holds it');
+is(sql($n1, "SELECT kz_globals.release_lease('kzlease', $tok6)"), 't', 'n1 releases it');
+ok(KzHarness::wait_until('kzlease to go on the Kazoo node', 30, sub {
+		!defined $k->cmd(lookup => { name => 'kzlease' }) }),
+	'the Kazoo node sees it go');
+is($k->cmd(register => { name => 'kzlease' }), 'yes', 'then the Kazoo node takes it');
+ok(wait_row($n1, 'kzlease', "remote $KZ - ", qw(state node), q{coalesce(pid::text, '-')}, q{''}),
+	'n1 sees the Kazoo node hold it');
+is(sql($n1, "SELECT kz_globals.acquire_lease('kzlease', 60000) IS NULL"), 't',
+	'and cannot acquire it');
+$k->cmd(unregister => { name => 'kzlease' });
 
 # --- through PgBouncer in transaction mode ---
 my $pgbouncer = (grep { -x $_ } map { "$_/pgbouncer" } split(/:/, $ENV{PATH} // ''),
