@@ -175,6 +175,7 @@ kz_renew_lease(const KzName *name, int64 token, int32 ttl_ms)
 	int			node = 0;
 	LeaseState	st = look(name, token, &roleid, &node);
 	KzRow	   *row;
+	bool		wake;
 
 	check_held(name, token, st, roleid, node, "renew");
 	if (st == LEASE_NONE)
@@ -182,8 +183,11 @@ kz_renew_lease(const KzName *name, int64 token, int32 ttl_ms)
 	check_connected(name);
 	if ((row = lock_lease(name, token)) == NULL)
 		report_not_held(name, token, "act");
-	kz_lease_extend(row, ttl_ms);
+	wake = kz_lease_extend(row, ttl_ms);
 	LWLockRelease(kz_shared->reg_lock);
+	/* a shorter TTL than any before: the worker must look earlier */
+	if (wake)
+		kz_wake_worker();
 }
 
 bool

@@ -68,12 +68,12 @@ kz_row_make_lease(KzRow *row)
 	return note_expiry(row->lease_expires);
 }
 
-void
+bool
 kz_lease_extend(KzRow *row, int32 ttl_ms)
 {
 	row->lease_ttl_ms = ttl_ms;
 	row->lease_expires = kz_mono_us() + (int64) ttl_ms * 1000;
-	(void) note_expiry(row->lease_expires);
+	return note_expiry(row->lease_expires);
 }
 
 int64

@@ -49,8 +49,12 @@ extern bool kz_lease_row_alive(const KzRow *row);
  */
 extern bool kz_row_make_lease(KzRow *row);
 
-/* A lease's new expiry, ttl_ms from now (caller holds reg_lock exclusively). */
-extern void kz_lease_extend(KzRow *row, int32 ttl_ms);
+/*
+ * A lease's new expiry, ttl_ms from now (caller holds reg_lock
+ * exclusively).  True if no lease expired earlier (a shorter TTL than
+ * before): the worker must be woken, as for kz_row_make_lease.
+ */
+extern bool kz_lease_extend(KzRow *row, int32 ttl_ms);
 
 /*
  * The worker: removes the expired leases (as their owner's exit would,
