@@ -57,6 +57,14 @@ row "whereis_name local hit, 2 clients" "$W tps" "SELECT 1: $S1 tps" "$(ratio "$
 read -r R A < <(ratio_tps "$SINGLE" 1 2 register.sql advisory.sql)
 row "register+unregister, single server, 2 cl." "$R tps" "adv. lock+unlock: $A tps" "$(ratio "$R" "$A")" ">= 0.8"
 kill "$holder" 2>/dev/null || true
+# leases (README, "Leases"): acquire+release against advisory lock+unlock, and
+# a renewal (one statement) against a transaction-scoped advisory lock
+read -r L A < <(ratio_tps "$SINGLE" 1 2 lease.sql advisory.sql)
+row "lease acquire+release, single server, 2 cl." "$L tps" "adv. lock+unlock: $A tps" "$(ratio "$L" "$A")" "-"
+LEASE_TOKEN=$(kz_psql "$SINGLE" 1 "SELECT kz_globals.acquire_lease('bench-renew', 60000)")
+read -r RN AX < <(ratio_tps "$SINGLE" 1 2 renew.sql advisory_xact.sql -D tok="$LEASE_TOKEN")
+row "lease renew, single server, 2 cl." "$RN tps" "adv. xact lock: $AX tps" "$(ratio "$RN" "$AX")" "-"
+kz_psql "$SINGLE" 1 "SELECT kz_globals.release_lease('bench-renew', $LEASE_TOKEN)" >/dev/null
 
 # --- claim latency, 3 nodes (1 client, then 16 spread over the nodes) ---
 read -r CM C99 _ CT < <(pgbench_lat "$DIR" 1 1 1000 claim.sql claim1 -D node=1)

@@ -53,14 +53,16 @@ median() {
     sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# ratio_tps DIR I CLIENTS SCRIPT BASE_SCRIPT: median tps of each, run in
-# alternation (noise on a shared machine hits both alike).
+# ratio_tps DIR I CLIENTS SCRIPT BASE_SCRIPT [ARGS...]: median tps of each,
+# run in alternation (noise on a shared machine hits both alike); ARGS go
+# to both pgbench runs.
 ratio_tps() {
     local dir=$1 i=$2 clients=$3 script=$4 base=$5 r
+    shift 5
     local -a mine=() theirs=()
     for ((r = 0; r < ROUNDS; r++)); do
-        theirs+=("$(pgbench_tps "$dir" "$i" "$clients" "$base")")
-        mine+=("$(pgbench_tps "$dir" "$i" "$clients" "$script")")
+        theirs+=("$(pgbench_tps "$dir" "$i" "$clients" "$base" "$@")")
+        mine+=("$(pgbench_tps "$dir" "$i" "$clients" "$script" "$@")")
     done
     echo "$(printf '%s\n' "${mine[@]}" | median) $(printf '%s\n' "${theirs[@]}" | median)"
 }

@@ -123,6 +123,48 @@ AS $$ SELECT $1 ~ '^[A-Za-z0-9]+$' AND octet_length($1) % 4 <> 0 $$;
 COMMENT ON FUNCTION @extschema@.kazoo_addressable(text) IS
 	'true if a Kazoo node (OTP 25) can claim, find, send to and unregister this name itself';
 
+-- Leases (README, "Leases"): a name held by no session.  acquire_lease()
+-- claims it like register_name() and returns its fencing token (NULL if the
+-- name is taken, after waiting timeout_ms for it: 0 does not wait, NULL
+-- waits without limit); any session of the acquiring role that presents the
+-- token renews or releases it, in any transaction, so it works through a
+-- transaction-mode pooler.  This server expires it, and tells the cluster,
+-- when it is not renewed within ttl_ms (100 ms to one day).
+
+CREATE FUNCTION @extschema@.acquire_lease(name text, ttl_ms integer,
+										  timeout_ms integer DEFAULT 0)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'kz_acquire_lease'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.acquire_lease(text, integer, integer) IS
+	'hold a global name by a lease of ttl_ms, for no session; its token, or NULL if taken';
+
+CREATE FUNCTION @extschema@.renew_lease(name text, token bigint, ttl_ms integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_renew_lease_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.renew_lease(text, bigint, integer) IS
+	'extend the lease with this token to ttl_ms from now; true, or an error if it is not held';
+
+CREATE FUNCTION @extschema@.release_lease(name text, token bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_release_lease_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.release_lease(text, bigint) IS
+	'release the lease with this token; false if nothing holds the name any more';
+
+CREATE FUNCTION @extschema@.leases_data(
+	OUT name text, OUT token bigint, OUT ttl_ms integer,
+	OUT expires_at timestamptz, OUT role text, OUT database text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_leases_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.leases AS
+	SELECT * FROM @extschema@.leases_data();
+COMMENT ON VIEW @extschema@.leases IS
+	'the leases this server holds, and when each expires unless renewed';
+
 -- Views, each backed by a set-returning function.
 
 CREATE FUNCTION @extschema@.registrations_data(
@@ -212,4 +254,14 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.reply(text, text),
 	@extschema@.register_name_wait(text, integer),
 	@extschema@.assert_owner(text, bigint)
+	TO kz_globals_user;
+
+-- Leases: privileges, as for the functions above.
+REVOKE ALL ON @extschema@.leases FROM PUBLIC;
+GRANT SELECT ON @extschema@.leases TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION @extschema@.leases_data() TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.acquire_lease(text, integer, integer),
+	@extschema@.renew_lease(text, bigint, integer),
+	@extschema@.release_lease(text, bigint)
 	TO kz_globals_user;

@@ -69,6 +69,23 @@ report_mailbox_full(const KzName *name)
 					   kz_mailbox_size)));
 }
 
+/*
+ * A name held by a lease has no process and no mailbox: a send or call to
+ * it is refused (42809) rather than lost.
+ */
+static void
+check_not_lease(const KzName *name, const KzOwner *owner)
+{
+	if (owner->lease)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the name \"%s\" is held by a lease, which has no mailbox",
+						kz_name_to_cstring(name)),
+				 errdetail("Node %s holds it for acquire_lease(), not for a session.",
+						   owner->node_name),
+				 errhint("Send to a name registered with register_name().")));
+}
+
 /* Puts a message into a local owner's mailbox, or reports why it cannot. */
 static void
 deliver_local(const KzName *name, const KzOwner *owner, const KzMessageSpec *spec)
@@ -193,6 +210,7 @@ kz_send(const KzName *name, const char *message, size_t len, KzOwner *owner)
 
 	if (!kz_whereis(name, owner))
 		report_no_owner(name, NULL);
+	check_not_lease(name, owner);
 	if (owner->state == KZ_ROW_REMOTE)
 		forward_remote(KZ_JOB_SEND, name, owner, message, len, 0, -1);
 	else
@@ -277,6 +295,7 @@ kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 
 	if (!kz_whereis(name, &owner))
 		report_no_owner(name, NULL);
+	check_not_lease(name, &owner);
 	deadline = kz_deadline_in(timeout_ms);
 
 	KZ_STAT_INC(calls);

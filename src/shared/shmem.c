@@ -94,6 +94,7 @@ init_shared(void)
 	pg_atomic_init_u32(&kz_shared->broker_failures, 0);
 	pg_atomic_init_u32(&kz_shared->membership_ready, 0);
 	pg_atomic_init_u32(&kz_shared->waiters, 0);
+	pg_atomic_init_u64(&kz_shared->lease_next_expiry, 0);
 	kz_shared->job_head = InvalidDsaPointer;
 	kz_shared->job_tail = InvalidDsaPointer;
 	pg_atomic_init_u64(&kz_shared->stats.claims_won, 0);

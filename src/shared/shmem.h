@@ -135,6 +135,13 @@ typedef struct KzShared
 	pg_atomic_uint32 membership_ready;	/* peers known: claims may start */
 	pg_atomic_uint32 waiters;	/* backends in register_name_wait() */
 
+	/*
+	 * Leases (leases.h): no local lease expires before this (monotonic us;
+	 * 0: there is none).  Written under reg_lock held exclusively, read
+	 * without it by the worker to know when to look.
+	 */
+	pg_atomic_uint64 lease_next_expiry;
+
 	/* jobs for the worker: a FIFO of KzJob in the DSA area (job_lock) */
 	dsa_pointer job_head;
 	dsa_pointer job_tail;

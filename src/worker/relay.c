@@ -454,7 +454,7 @@ kz_relay_returned(const char *property_id)
 	}
 }
 
-/* The local owner of a name, if any. */
+/* The local owner of a name, if any (a lease has no mailbox: none). */
 static bool
 local_owner(const uint8 *data, size_t len, KzName *name, int *procno, int *pid)
 {
@@ -465,7 +465,8 @@ local_owner(const uint8 *data, size_t len, KzName *name, int *procno, int *pid)
 	memcpy(name->data, data, len);
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	row = kz_reg_lookup(name);
-	if (row != NULL && row->state == KZ_ROW_LOCAL && kz_row_alive(row))
+	if (row != NULL && row->state == KZ_ROW_LOCAL && kz_row_alive(row) &&
+		!(row->flags & KZ_ROW_LEASE))
 	{
 		*procno = row->procno;
 		*pid = row->pid;

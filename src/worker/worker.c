@@ -10,7 +10,8 @@
  * relay.c, membership.c), serving the jobs backends queue (inflight.c,
  * relay.c), heartbeats and expiry (membership.c).  In single-server mode it
  * only answers leftover jobs.  In both modes it sweeps names whose owner
- * died without releasing them.
+ * died without releasing them, and removes leases not renewed in time
+ * (waking for the earliest expiry).
  *
  * Each round of the loop: reconnect if due, read a bounded batch of frames,
  * serve every queued job in order, run the timed duties, and sleep on the
@@ -43,6 +44,7 @@
 #include "bus_in.h"
 #include "guc.h"
 #include "inflight.h"
+#include "lease_rows.h"
 #include "membership.h"
 #include "outbox.h"
 #include "registry.h"
@@ -322,6 +324,7 @@ static TimestampTz
 do_work(TimestampTz now, TimestampTz *next_sweep)
 {
 	TimestampTz wake = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
+	int64		lease_ms;
 
 	kz_conn_service(now);
 	pump_broker();
@@ -341,6 +344,10 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 		kz_sweep_dead_owners();
 		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
 	}
+	/* leases not renewed in time go, and the cluster is told */
+	lease_ms = kz_leases_expire();
+	if (lease_ms >= 0)
+		wake = earliest(wake, TimestampTzPlusMilliseconds(now, lease_ms));
 	/*
 	 * What this round produced goes out now, batched where it can (a send
 	 * that cannot go out fails back to its backend at once).

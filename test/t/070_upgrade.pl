@@ -140,6 +140,18 @@ is(sql('updated', "SELECT broker_state || ':' || (claims_won > 0) FROM kz_global
 	'disabled:true', 'the stats view counts the claims');
 exercised('kz_globals.stats_data()');
 
+# leases (new in 1.1)
+my $lease = sql('updated', "SELECT kz_globals.acquire_lease('up-lease', 60000)");
+like($lease, qr/^\d+$/, 'acquire_lease() after the update');
+exercised('kz_globals.acquire_lease(text,integer,integer)');
+is(sql('updated', "SELECT kz_globals.renew_lease('up-lease', $lease, 30000)"), 't', 'renew_lease()');
+exercised('kz_globals.renew_lease(text,bigint,integer)');
+is(sql('updated', "SELECT ttl_ms FROM kz_globals.leases WHERE name = 'up-lease'"), '30000',
+	'the leases view shows it');
+exercised('kz_globals.leases_data()');
+is(sql('updated', "SELECT kz_globals.release_lease('up-lease', $lease)"), 't', 'release_lease()');
+exercised('kz_globals.release_lease(text,bigint)');
+
 $_->quit for ($other, $caller, $standby);
 
 # Every function of the extension was exercised above.
