@@ -169,3 +169,7 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.renew_lease(text, bigint, integer),
 	@extschema@.release_lease(text, bigint)
 	TO kz_globals_user;
+
+-- A lease has no backend: its pid is NULL, as a Kazoo owner's.
+COMMENT ON TYPE @extschema@.owner IS
+	'owner of a global name: node name, and backend pid (NULL for a Kazoo owner or a lease)';

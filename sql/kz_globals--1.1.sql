@@ -12,7 +12,7 @@
 -- The owner of a name: the node and, for a PostgreSQL owner, its backend.
 CREATE TYPE @extschema@.owner AS (node text, pid integer);
 COMMENT ON TYPE @extschema@.owner IS
-	'owner of a global name: node name, and backend pid (NULL for a Kazoo owner)';
+	'owner of a global name: node name, and backend pid (NULL for a Kazoo owner or a lease)';
 
 -- Registration.  None of these functions is STRICT: a NULL argument is an
 -- error (SQLSTATE 22023), not a NULL result.
