@@ -312,6 +312,8 @@ kind_name(uint8 kind)
 			return "system";
 		case KZ_MSG_REPLY:
 			return "reply";
+		case KZ_MSG_GROUP:
+			return "group";
 	}
 	return "unknown";
 }

@@ -479,7 +479,8 @@ kz_amqp_declare(const char *queue, int max_length, char *err, size_t errlen)
 	}
 	ok = declare_exchange(KZ_EXCHANGE_GLOBALS, "topic", err, errlen) &&
 		declare_exchange(KZ_EXCHANGE_TARGETED, "direct", err, errlen) &&
-		declare_exchange(KZ_EXCHANGE_NODES, "fanout", err, errlen);
+		declare_exchange(KZ_EXCHANGE_NODES, "fanout", err, errlen) &&
+		declare_exchange(KZ_EXCHANGE_GROUPS, "direct", err, errlen);
 	/* the overflow queue first: it must exist when the first drop happens */
 	if (ok && max_length > 0)
 		ok = declare_queue(overflow, max_length, NULL, KZ_OVERFLOW_TAG, err, errlen);
@@ -487,7 +488,8 @@ kz_amqp_declare(const char *queue, int max_length, char *err, size_t errlen)
 	ok = ok &&
 		bind_queue(queue, KZ_EXCHANGE_GLOBALS, KZ_GLOBALS_BINDING, err, errlen) &&
 		bind_queue(queue, KZ_EXCHANGE_TARGETED, queue, err, errlen) &&
-		bind_queue(queue, KZ_EXCHANGE_NODES, "", err, errlen);
+		bind_queue(queue, KZ_EXCHANGE_NODES, "", err, errlen) &&
+		bind_queue(queue, KZ_EXCHANGE_GROUPS, KZ_GROUPS_MEMBERS_KEY, err, errlen);
 	if (ok)
 	{
 		amqp_confirm_select(conn, KZ_CHANNEL);
@@ -497,6 +499,31 @@ kz_amqp_declare(const char *queue, int max_length, char *err, size_t errlen)
 	{
 		amqp_channel_open(conn, KZ_CHANNEL_FAST);
 		ok = rpc_ok("channel.open", err, errlen);
+	}
+	if (!ok)
+		kz_amqp_close();
+	return ok;
+}
+
+bool
+kz_amqp_bind(const char *queue, const char *exchange, const char *key, bool bind,
+			 char *err, size_t errlen)
+{
+	bool		ok;
+
+	if (conn == NULL)
+	{
+		set_error(err, errlen, "not connected");
+		return false;
+	}
+	if (bind)
+		ok = bind_queue(queue, exchange, key, err, errlen);
+	else
+	{
+		amqp_queue_unbind(conn, KZ_CHANNEL, amqp_cstring_bytes(queue),
+						  amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
+						  amqp_empty_table);
+		ok = rpc_ok("queue.unbind", err, errlen);
 	}
 	if (!ok)
 		kz_amqp_close();

@@ -87,12 +87,11 @@ typedef void (*KzAmqpHandler) (const KzAmqpEvent *event, void *arg);
 extern bool kz_amqp_connect(const KzAmqpConfig *config, char *err, size_t errlen);
 
 /*
- * Declares Kazoo's exchanges, this node's exclusive queue (named queue),
- * its bindings (globals.*.* on globals, the queue's name on targeted, all of
- * nodes), starts consuming and turns on publisher confirms.
- */
-/*
- * Declares the exchanges and our queue, binds and consumes it.  With
+ * Declares Kazoo's exchanges and kz_globals' own (KZ_EXCHANGE_GROUPS), this
+ * node's exclusive queue (named queue), its bindings (globals.*.* on
+ * globals, the queue's name on targeted, all of nodes,
+ * KZ_GROUPS_MEMBERS_KEY on the groups exchange), consumes it and turns on
+ * publisher confirms.  With
  * max_length > 0 the queue holds at most that many messages: the broker
  * drops the oldest beyond it (x-overflow drop-head) into "<queue>.overflow",
  * which is consumed too, so that each drop is reported (KZ_AMQP_OVERFLOW)
@@ -100,6 +99,15 @@ extern bool kz_amqp_connect(const KzAmqpConfig *config, char *err, size_t errlen
  */
 extern bool kz_amqp_declare(const char *queue, int max_length, char *err,
 							size_t errlen);
+
+/*
+ * Binds (or, with bind false, unbinds) queue to exchange under key, and
+ * waits for the broker's answer (bounded like every operation).  On
+ * failure returns false with err set, the connection torn down.  Frames
+ * that arrive meanwhile are kept for the next kz_amqp_pump.
+ */
+extern bool kz_amqp_bind(const char *queue, const char *exchange, const char *key,
+						 bool bind, char *err, size_t errlen);
 
 extern bool kz_amqp_is_open(void);
 

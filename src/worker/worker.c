@@ -41,6 +41,7 @@
 #include "bus.h"
 #include "bus_keys.h"
 #include "bus_in.h"
+#include "group_sync.h"
 #include "guc.h"
 #include "inflight.h"
 #include "membership.h"
@@ -208,6 +209,7 @@ serve_job_online(const KzJob *job)
 		case KZ_JOB_REPLY:
 		case KZ_JOB_UNREGISTER:
 		case KZ_JOB_OWNER_GONE:
+		case KZ_JOB_GROUP_PUBLISH:
 			kz_relay_job(job);
 			break;
 	}
@@ -328,6 +330,7 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 	serve_jobs();
 	if (kz_bus.up && !kz_bus.broken)
 	{
+		kz_group_service();
 		wake = earliest(wake, kz_member_service(now));
 		wake = earliest(wake, kz_inflight_expire(now));
 		wake = earliest(wake, kz_relay_expire(now));
@@ -339,6 +342,7 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 	if (now >= *next_sweep)
 	{
 		kz_sweep_dead_owners();
+		kz_group_sweep();
 		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
 	}
 	/*
