@@ -174,11 +174,12 @@ publish_changes(const KzOutEntry *entries, int n)
 }
 
 /*
- * Announces what changed in our rows since the last round (see the head
+ * Brings the announced set and the bindings up to our rows and, with
+ * announce, publishes what changed since the last round (see the head
  * comment for the order of binds, announcements and unbinds).
  */
 static void
-reconcile(void)
+reconcile(bool announce)
 {
 	KzGroupMemberInfo *rows;
 	int			n = kz_groups_snapshot(NULL, true, &rows);
@@ -219,7 +220,7 @@ reconcile(void)
 		(void) count_member(&a->key.group, -1, &unbind);
 		(void) hash_search(announced, &a->key, HASH_REMOVE, NULL);
 	}
-	if (nentries > 0 && !publish_changes(entries, nentries))
+	if (announce && nentries > 0 && !publish_changes(entries, nentries))
 		return;
 	foreach(lc, unbind)
 	{
@@ -234,7 +235,7 @@ kz_group_service(void)
 	if (!synced || !kz_bus_usable())
 		return;
 	if (kz_groups_take_dirty())
-		reconcile();
+		reconcile(true);
 }
 
 /* The announced set as wire entries (all joined). */
@@ -274,7 +275,7 @@ kz_group_connected(void)
 	make_tables();
 	synced = false;
 	(void) kz_groups_take_dirty();
-	reconcile();				/* binds every group; announces nothing yet */
+	reconcile(false);			/* binds every group; the sync announces */
 	if (!kz_bus_usable())
 		return;
 	n = announced_entries(&entries);
