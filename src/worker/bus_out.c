@@ -519,7 +519,8 @@ kz_out_sync(const char *queue)
 
 
 /* ---------------------------------------------------------------------
- * Process groups: on kz_globals' own exchange (KZ_EXCHANGE_GROUPS)
+ * Process groups: on kz_globals' own exchange (KZ_EXCHANGE_GROUPS), and
+ * only on a connection that has it (nothing is sent otherwise)
  * ---------------------------------------------------------------------
  */
 
@@ -531,6 +532,8 @@ kz_out_group_members(const KzOutEntry *entries, int n)
 	char		msg_id[KZ_MSG_ID_LEN + 1];
 	KzEncodeCtx ctx = context(msg_id);
 
+	if (!kz_amqp_groups_usable(NULL))
+		return false;
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
 	kz_enc_group_members(&buf, &ctx, entries, n);
@@ -548,6 +551,8 @@ kz_out_group_sync(const char *queue, const KzOutEntry *entries, int count)
 	int			part = 0;
 	int			first = 0;
 
+	if (!kz_amqp_groups_usable(NULL))
+		return false;
 	group_sync_id++;
 	do
 	{
@@ -589,7 +594,8 @@ kz_out_group_publish(const uint8 *group, size_t len, const char *body,
 	const char *data;
 	size_t		dlen;
 
-	if (!etf_decode_binary(group, len, &data, &dlen) || dlen == 0 ||
+	if (!kz_amqp_groups_usable(NULL) ||
+		!etf_decode_binary(group, len, &data, &dlen) || dlen == 0 ||
 		dlen > KZ_GROUP_MAX_BYTES)
 		return 0;
 	kz_proto_group_key(key, data, dlen);

@@ -266,6 +266,33 @@ kz_group_sync_to(const char *queue)
 	(void) kz_out_group_sync(queue, entries, n);
 }
 
+/*
+ * A connection without kz_globals' exchange for process groups (a broker
+ * account without the permission): logged once until one has it again;
+ * local members still get what is published here.
+ */
+static bool
+groups_usable(void)
+{
+	static bool warned = false;
+	const char *why;
+
+	if (kz_amqp_groups_usable(&why))
+	{
+		warned = false;
+		return true;
+	}
+	if (!warned)
+		ereport(WARNING,
+				(errmsg("kz_globals: process groups are limited to this server: the broker refused exchange \"%s\"",
+						KZ_EXCHANGE_GROUPS),
+				 errdetail_internal("%s", why),
+				 errhint("Give the broker account configure, write and read permission on \"%s\" (README, \"Bus authentication\").",
+						 KZ_EXCHANGE_GROUPS)));
+	warned = true;
+	return false;
+}
+
 void
 kz_group_connected(void)
 {
@@ -274,6 +301,8 @@ kz_group_connected(void)
 
 	make_tables();
 	synced = false;
+	if (!groups_usable())
+		return;
 	(void) kz_groups_take_dirty();
 	reconcile(false);			/* binds every group; the sync announces */
 	if (!kz_bus_usable())

@@ -157,7 +157,6 @@ ok($n2->poll_query_until('postgres', "SELECT bus_rejected > $rejected FROM kz_gl
 	'n2 refuses an unsigned group_publish');
 is($sess{n2}[2]->query_safe('SELECT count(*) FROM kz_globals.receive(300)'), 0,
 	'nothing was delivered');
-$k->quit;
 
 # a member's exit: its memberships go everywhere (g1 had one leave on n2)
 my $leaver = pop @{ $sess{n1} };
@@ -198,6 +197,66 @@ is($sess{n1}[0]->query_safe("SELECT message || '|' || sender_node FROM kz_global
 
 is(sql($n3, 'SELECT bus_rejected FROM kz_globals.stats'), 0,
 	'no signed message was refused on n3 since it started again');
+
+# without bus keys, malformed group messages are dropped and counted: a
+# publish under another group's key, one whose group is not a binary, and
+# membership entries whose group or pid is wrong
+for my $node ($n1, $n2, $n3)
+{
+	sql($node, "ALTER SYSTEM SET kz_globals.bus_key_file = ''; SELECT pg_reload_conf()");
+}
+ok($n1->poll_query_until('postgres', "SELECT current_setting('kz_globals.bus_key_file') = ''"),
+	'n1 runs without bus keys');
+sleep 1;    # the workers reload too
+my $malformed = sql($n1, 'SELECT bus_malformed FROM kz_globals.stats');
+my $members_before = sql($n1, 'SELECT count(*) FROM kz_globals.groups');
+$k->cmd(publish_raw => {
+		exchange => 'kz_globals.groups', routing_key => 'g.g8',
+		json => { Name => { term => 'g7' }, Message => { term => 'wrong key' } },
+		envelope => { event => 'group_publish' } });
+$k->cmd(publish_raw => {
+		exchange => 'kz_globals.groups', routing_key => 'g.g8',
+		json => { Name => { term => { atom => 'g8' } }, Message => { term => 'atom' } },
+		envelope => { event => 'group_publish' } });
+$k->cmd(publish_raw => {
+		exchange => 'kz_globals.groups', routing_key => 'members',
+		json => { Names => [ [ { term => { atom => 'g8' } }, 1, 123, 'registered', '' ],
+				[ { term => 'g8' }, 1, 0, 'registered', '' ],
+				[ { term => '' }, 1, 5, 'registered', '' ] ] },
+		envelope => { event => 'group_members' } });
+ok($n1->poll_query_until('postgres', "SELECT bus_malformed >= $malformed + 5 FROM kz_globals.stats"),
+	'n1 drops and counts each malformed group message and entry')
+  or diag(sql($n1, 'SELECT bus_malformed FROM kz_globals.stats'));
+is($sess{n1}[0]->query_safe('SELECT count(*) FROM kz_globals.receive(300)'), 0,
+	'none was delivered to a member of g7 or g8 on n1');
+is(sql($n1, 'SELECT count(*) FROM kz_globals.groups'), $members_before,
+	'and no membership was recorded');
+like(slurp_file($n1->logfile), qr/dropped a malformed process-group message/,
+	'the drop is logged');
+is(sql($n1, 'SELECT 1'), '1', 'n1 answers');
+$k->quit;
+
+# a broker account without permission on kz_globals.groups (the recipe
+# before process groups): n1 connects all the same, says why, and its
+# publishes reach its own members only
+{
+	my $re = '^(n1@127\.0\.0\.1-kz_globals-.*|globals|targeted|nodes)$';
+	(my $write = $re) =~ s/\)\$\z/|amq\\.default)\$/;
+	$broker->ctl('add_user', 'pg1', 'pg1-password');
+	$broker->ctl('set_permissions', '-p', '/', 'pg1', $re, $write, $re);
+	my $offset = -s $n1->logfile;
+	sql($n1, "ALTER SYSTEM SET kz_globals.amqp_uri = 'amqp://pg1:pg1-password\@127.0.0.1:"
+		  . $broker->port . "/%2f'; SELECT pg_reload_conf()");
+	ok($n1->wait_for_log(qr/process groups are limited to this server/, $offset),
+		'n1, whose broker account may not use kz_globals.groups, says so');
+	ok($n1->poll_query_until('postgres',
+			"SELECT broker_state = 'connected' AND broker_connects >= 2 FROM kz_globals.stats"),
+		'and is connected');
+	my $local = sql($n1, "SELECT count(*) FROM kz_globals.members('g7') WHERE node = 'n1\@127.0.0.1'");
+	is(sql($n1, "SELECT kz_globals.publish('g7', 'limited')"), $local,
+		"a publish from n1 reaches its $local own members only");
+	is(sql($n1, "SELECT kz_globals.register_name('limited-ok')"), 't', 'names work as before');
+}
 
 $back->quit;
 $_->quit for map { @$_ } values %sess;
