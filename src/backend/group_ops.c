@@ -144,7 +144,9 @@ forward_remote(const KzGroupKey *group, const char *message, size_t len)
 	KzName		term;
 	KzReqResult result;
 
-	if (!kz_cluster_configured() || !kz_name_from_bytes(group->data, group->len, &term))
+	/* not connected: nothing to wait for (the worker would only say so) */
+	if (pg_atomic_read_u32(&kz_shared->broker_state) != KZ_BROKER_CONNECTED ||
+		!kz_name_from_bytes(group->data, group->len, &term))
 		return false;
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = KZ_JOB_GROUP_PUBLISH;
