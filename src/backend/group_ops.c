@@ -39,6 +39,7 @@
 #include "group_ops.h"
 #include "guc.h"
 #include "mailbox.h"
+#include "messaging.h"
 #include "names.h"
 #include "request.h"
 #include "shmem.h"
@@ -153,6 +154,7 @@ forward_remote(const KzGroupKey *group, const char *message, size_t len)
 	spec.name = &term;
 	spec.body = message;
 	spec.body_len = len;
+	kz_wire_sender(&spec.role, &spec.db);
 	if (!kz_request_run(&spec, kz_request_timeout + KZ_WORKER_GRACE_MS, &result))
 		return false;
 	return result == KZ_RES_OK;

@@ -130,8 +130,8 @@ wire_identity(const char *s)
  * signed (kz_globals.bus_key_file), since only then does its server know
  * they came from us.
  */
-static void
-wire_sender(const char **role, const char **db)
+void
+kz_wire_sender(const char **role, const char **db)
 {
 	*role = wire_identity(GetUserNameFromId(GetUserId(), true));
 	*db = wire_identity(my_database_name());
@@ -157,7 +157,7 @@ forward_remote(KzJobKind kind, const KzName *name, const KzOwner *owner,
 	spec.name = name;
 	spec.body = body;
 	spec.body_len = len;
-	wire_sender(&spec.role, &spec.db);
+	kz_wire_sender(&spec.role, &spec.db);
 	answered = kz_request_run(&spec, kz_request_timeout + KZ_WORKER_GRACE_MS, &result);
 
 	if (!answered || result == KZ_RES_WORKER_RESTART)

@@ -596,5 +596,6 @@ kz_enc_group_publish(StringInfo out, const KzEncodeCtx *ctx, const uint8 *group,
 	kz_proto_add_term(out, "Name", group, len);
 	add_binary(out, "Message", body, body_len);
 	kz_proto_add_int(out, "Sender-Pid", sender_pid);
+	add_sender(out, ctx);
 	kz_proto_end(out);
 }

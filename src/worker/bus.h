@@ -114,7 +114,6 @@ extern bool kz_out_heartbeat(const char *queue, bool sync_request);
 extern bool kz_out_sync(const char *queue);
 extern bool kz_out_group_members(const KzOutEntry *entries, int n);
 extern bool kz_out_group_sync(const char *queue, const KzOutEntry *entries, int count);
-extern uint64 kz_out_group_publish(const uint8 *group, size_t len, const char *body,
-								   size_t body_len, int32 sender_pid, char *msg_id);
+extern uint64 kz_out_group_publish(const KzJob *job, char *msg_id);
 
 #endif							/* KZ_BUS_H */

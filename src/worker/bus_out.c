@@ -623,8 +623,7 @@ kz_out_group_sync(const char *queue, const KzOutEntry *entries, int count)
  * Returns the delivery tag (0: not sent); msg_id gets its Msg-ID.
  */
 uint64
-kz_out_group_publish(const uint8 *group, size_t len, const char *body,
-					 size_t body_len, int32 sender_pid, char *msg_id)
+kz_out_group_publish(const KzJob *job, char *msg_id)
 {
 	StringInfoData buf;
 	KzEncodeCtx ctx = context(msg_id);
@@ -633,12 +632,14 @@ kz_out_group_publish(const uint8 *group, size_t len, const char *body,
 	size_t		dlen;
 
 	if (!kz_amqp_groups_usable(NULL) ||
-		!etf_decode_binary(group, len, &data, &dlen) || dlen == 0 ||
-		dlen > KZ_GROUP_MAX_BYTES)
+		!etf_decode_binary(KZ_JOB_NAME(job), job->name_len, &data, &dlen) ||
+		dlen == 0 || dlen > KZ_GROUP_MAX_BYTES)
 		return 0;
 	kz_proto_group_key(key, data, dlen);
+	set_sender(&ctx, job, true);
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_enc_group_publish(&buf, &ctx, group, len, body, body_len, sender_pid);
+	kz_enc_group_publish(&buf, &ctx, KZ_JOB_NAME(job), job->name_len, KZ_JOB_BODY(job),
+						 job->body_len, job->pid);
 	return publish(KZ_EXCHANGE_GROUPS, key, &buf, true, msg_id);
 }

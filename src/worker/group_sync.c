@@ -473,8 +473,14 @@ kz_group_in_publish(const KzBusMsg *msg, const char *routing_key)
 	kz_name_set(&name, msg->name, msg->name_len);
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = KZ_MSG_GROUP;
-	spec.flags = KZ_MSG_BODY_ETF;
+	spec.flags = KZ_MSG_BODY_ETF | KZ_MSG_IDENT_UTF8;
 	spec.sender_pid = msg->sender_pid;
+	if (msg->verified)
+	{
+		/* only a signature says the role and database are the sender's */
+		spec.role = msg->sender_role;
+		spec.db = msg->sender_db;
+	}
 	spec.sent_at = GetCurrentTimestamp();
 	spec.name = &name;
 	spec.node = msg->node;

@@ -388,8 +388,7 @@ relay_group_publish(const KzJob *job)
 		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
 		return;
 	}
-	tag = kz_out_group_publish(KZ_JOB_NAME(job), job->name_len, KZ_JOB_BODY(job),
-							   job->body_len, job->pid, property_id);
+	tag = kz_out_group_publish(job, property_id);
 	if (tag == 0)
 		fail_requests(&job, 1, KZ_RES_BROKER_DOWN);
 	else

@@ -105,10 +105,12 @@ for my $node (@nodes)
 	for my $s (@{ $sess{ $node->name } })
 	{
 		$got += $s->query_safe("SELECT count(*) FROM kz_globals.receive(5000) "
-			  . "WHERE kind = 'group' AND name = 'g7' AND message = 'hello g7' AND sender_node = 'n1\@127.0.0.1'");
+			  . "WHERE kind = 'group' AND name = 'g7' AND message = 'hello g7' AND sender_node = 'n1\@127.0.0.1' "
+			  . "AND sender_role = current_user AND sender_database = current_database()");
 	}
 }
-is($got, 3 * $SESSIONS, 'every member on every server received it once, as kind group');
+is($got, 3 * $SESSIONS,
+	'every member on every server received it once, as kind group, with the sender\'s role and database (signed)');
 my $extra = 0;
 $extra += $_->query_safe('SELECT count(*) FROM kz_globals.receive(0)') for map { @$_ } values %sess;
 is($extra, 0, 'and nothing else');

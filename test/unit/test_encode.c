@@ -930,12 +930,18 @@ test_groups(void)
 	}
 
 	resetStringInfo(&out);
+	ctx.sender_role = "app";
+	ctx.sender_db = "shop";
 	kz_enc_group_publish(&out, &ctx, (const uint8 *) g->data, g->len, "héllo", strlen("héllo"), 77);
+	ctx.sender_role = NULL;
+	ctx.sender_db = NULL;
 	if (decode_ours(&out, KZ_EV_GROUP_PUBLISH, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
 	{
 		CHECK(is_binary(msg.name, msg.name_len, "room"));
 		CHECK(is_binary(msg.message, msg.message_len, "héllo"));
 		CHECK(msg.sender_pid == 77);
+		CHECK_STR(msg.sender_role, "app");
+		CHECK_STR(msg.sender_db, "shop");
 		kz_proto_free(&msg);
 	}
 
