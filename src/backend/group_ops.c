@@ -15,10 +15,13 @@
  * copies it to each node that has bound that key (a node binds it while it
  * has a member), and each node's worker delivers it to its own members.
  * What it returns: the local members whose mailbox took the message, plus,
- * if the broker routed it to at least one node, the members on other nodes
- * that this server's table knows at publish time.  A remote mailbox that
- * is full drops it there (counted in that node's stats.messages_dropped);
- * a broker that cannot be reached, or that routes it nowhere, adds nothing.
+ * if the broker confirmed it without returning it (a mandatory publish
+ * that no binding matches comes back), the members on other nodes that
+ * this server's table knows at publish time.  A remote mailbox that is
+ * full drops it there (counted in that node's stats.messages_dropped); a
+ * broker that is not connected, or that routes it nowhere, adds nothing,
+ * and is no error: the local members have it.  Remote members get the
+ * sender's role and database as with send() (shown when signed).
  *
  * Takes groups_lock (through groups.c) and slot locks (through mailbox.c),
  * never together; job_lock through request.c.
