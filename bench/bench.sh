@@ -35,13 +35,14 @@ note "starting a single server (no broker) and a 3-server cluster with its broke
 perl "$KZ_CLUSTER" start "$SINGLE" 1 --no-broker --conf "kz_globals.amqp_uri = ''" >/dev/null
 perl "$KZ_CLUSTER" start "$DIR" 3 \
     --conf "kz_globals.max_names = 400000" --conf "kz_globals.mailbox_size = 1000000" \
-    --conf "kz_globals.heartbeat_interval = 1000ms" >/dev/null
+    --conf "kz_globals.heartbeat_interval = 1000ms" --conf "max_connections = 400" >/dev/null
 PGBIN=$(env_of "$DIR" PGBIN)
 PGHOST=$(env_of "$DIR" PGHOST)
 
 # --- one AMQP round trip: the baseline of every latency ---
 BROKER_PORT=$(env_of "$DIR" BROKER_PORT)
 build_tools
+gcc -O2 -I"$(pg_config --includedir)" -o "$OUT/group_publish" "$HERE/group_publish.c" -lpq
 read -r RTT RTT99 _ < <("$OUT/amqp_ping" 127.0.0.1 "$BROKER_PORT" 2000)
 note "one AMQP round trip: median $RTT us, p99 $RTT99 us"
 RTT_TEXT="RTT ${RTT} us"
@@ -150,6 +151,19 @@ read -r _ _ _ K16T3 <"$OUT/result_call16_3"
 row "remote calls/s, 16 clients, one echo session" "$((K16T2 + K16T3)) /s" "-" "-" "-"
 row "remote call latency, 16 clients (median)" "$K16 us (p99 $K1699)" "$RTT_TEXT" "$(ratio "$K16" "$RTT")" "-"
 kill "$svc" 2>/dev/null || true
+
+# --- process groups: a publisher on node 1, 1, 10 and 1000 members spread
+# over the 3 servers (from node 2 on: the single member is remote); the
+# value counts deliveries from the first publish until every member has
+# taken every message, the baseline what publish() returned per second ---
+CONNS=()
+for i in 1 2 3; do
+    CONNS+=("host=$PGHOST port=$(port "$DIR" "$i") dbname=postgres")
+done
+for spec in 1:2000 10:1000 1000:100; do
+    read -r GP GD GC < <("$OUT/group_publish" "${spec%%:*}" "${spec##*:}" "${CONNS[@]}")
+    row "group publish, ${spec%%:*} member(s) on 3 servers" "$GD deliveries/s" "counted: $GP/s" "-" "-"
+done
 
 # --- shared memory per name slot ---
 SLOT=$(kz_psql "$DIR" 1 "SELECT round(size::numeric / current_setting('kz_globals.max_names')::int, 1) FROM pg_shmem_allocations WHERE name = 'kz_globals registry'")

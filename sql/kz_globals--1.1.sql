@@ -265,3 +265,66 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.renew_lease(text, bigint, integer),
 	@extschema@.release_lease(text, bigint)
 	TO kz_globals_user;
+
+-- Process groups (README, "Process groups"): many members per group, here
+-- and on the other servers, and a message published to all of them.
+-- Membership is eventually consistent (as Erlang's pg); a member is a
+-- backend and leaves every group when it exits.
+
+CREATE FUNCTION @extschema@.join("group" text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_join_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.join(text) IS
+	'make this backend a member of a process group; false if it already is';
+
+CREATE FUNCTION @extschema@.leave("group" text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_leave_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.leave(text) IS
+	'end this backend''s membership of a process group; false if it was none';
+
+CREATE FUNCTION @extschema@.members("group" text)
+RETURNS TABLE (node text, pid integer, joined_at timestamptz)
+AS 'MODULE_PATHNAME', 'kz_members_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.members(text) IS
+	'the members of a process group on every server this one knows';
+
+CREATE FUNCTION @extschema@.publish("group" text, message text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'kz_publish_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.publish(text, text) IS
+	'put a message into the mailbox of every member of a process group; returns to how many';
+
+CREATE FUNCTION @extschema@.groups_data(
+	OUT "group" text, OUT node text, OUT pid integer, OUT joined_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_groups_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.groups AS
+	SELECT * FROM @extschema@.groups_data();
+COMMENT ON VIEW @extschema@.groups IS
+	'every process-group membership this server knows, here and on other servers';
+
+REVOKE ALL ON FUNCTION
+	@extschema@.join(text),
+	@extschema@.leave(text),
+	@extschema@.members(text),
+	@extschema@.publish(text, text),
+	@extschema@.groups_data()
+	FROM PUBLIC;
+REVOKE ALL ON @extschema@.groups FROM PUBLIC;
+GRANT SELECT ON @extschema@.groups TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.members(text),
+	@extschema@.groups_data()
+	TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.join(text),
+	@extschema@.leave(text),
+	@extschema@.publish(text, text)
+	TO kz_globals_user;

@@ -147,8 +147,8 @@ wire_identity(const char *s)
  * signed (kz_globals.bus_key_file), since only then does its server know
  * they came from us.
  */
-static void
-wire_sender(const char **role, const char **db)
+void
+kz_wire_sender(const char **role, const char **db)
 {
 	*role = wire_identity(GetUserNameFromId(GetUserId(), true));
 	*db = wire_identity(my_database_name());
@@ -174,7 +174,7 @@ forward_remote(KzJobKind kind, const KzName *name, const KzOwner *owner,
 	spec.name = name;
 	spec.body = body;
 	spec.body_len = len;
-	wire_sender(&spec.role, &spec.db);
+	kz_wire_sender(&spec.role, &spec.db);
 	answered = kz_request_run(&spec, kz_request_timeout + KZ_WORKER_GRACE_MS, &result);
 
 	if (!answered || result == KZ_RES_WORKER_RESTART)
@@ -379,6 +379,8 @@ kind_name(uint8 kind)
 			return "system";
 		case KZ_MSG_REPLY:
 			return "reply";
+		case KZ_MSG_GROUP:
+			return "group";
 	}
 	return "unknown";
 }

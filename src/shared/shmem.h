@@ -14,10 +14,11 @@
  *					worker.
  *	registry		the name table (registry.h), under reg_lock.
  *	nodes			the node table (nodes.h), under nodes_lock.
+ *	groups			the process-group table (groups.h), under groups_lock.
  *	DSA area		variable-sized data: messages and jobs.
  *
- * Lock order: reg_lock, then nodes_lock, then a KzBackend's lock or
- * job_lock; the DSA area's own locks come last.  The slot and job locks are
+ * Lock order: reg_lock, then nodes_lock, then groups_lock, then a
+ * KzBackend's lock or job_lock; the DSA area's own locks come last.  The slot and job locks are
  * LWLocks rather than spinlocks because resolving a dsa_pointer may map a
  * DSM segment.  No lock is held across I/O or a wait.
  *
@@ -120,6 +121,7 @@ typedef struct KzShared
 	LWLock	   *reg_lock;		/* the name table */
 	LWLock	   *nodes_lock;		/* the node table */
 	LWLock	   *job_lock;		/* the job queue */
+	LWLock	   *groups_lock;	/* the process-group table */
 	int			dsa_tranche;	/* LWLock tranche of the DSA area */
 	int			slot_tranche;	/* LWLock tranche of the KzBackend locks */
 	int64		started_at;		/* Gregorian us when shared memory was made */

@@ -42,6 +42,7 @@
 #include "bus.h"
 #include "bus_keys.h"
 #include "bus_in.h"
+#include "group_sync.h"
 #include "guc.h"
 #include "inflight.h"
 #include "lease_rows.h"
@@ -210,6 +211,7 @@ serve_job_online(const KzJob *job)
 		case KZ_JOB_REPLY:
 		case KZ_JOB_UNREGISTER:
 		case KZ_JOB_OWNER_GONE:
+		case KZ_JOB_GROUP_PUBLISH:
 			kz_relay_job(job);
 			break;
 	}
@@ -331,6 +333,7 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 	serve_jobs();
 	if (kz_bus.up && !kz_bus.broken)
 	{
+		kz_group_service();
 		wake = earliest(wake, kz_member_service(now));
 		wake = earliest(wake, kz_inflight_expire(now));
 		wake = earliest(wake, kz_relay_expire(now));
@@ -342,6 +345,7 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 	if (now >= *next_sweep)
 	{
 		kz_sweep_dead_owners();
+		kz_group_sweep();
 		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
 	}
 	/* leases not renewed in time go, and the cluster is told */

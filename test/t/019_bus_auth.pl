@@ -656,9 +656,9 @@ is(stat_of($n2, 'bus_rejected'), $rot{n2}, 'rotation: n2 refused nothing on the 
 # --- one broker account per server (README, "Bus authentication") ---------------
 
 {
-	my $re = '^(n1@127\.0\.0\.1-kz_globals-.*|globals|targeted|nodes)$';
+	my $re = '^(n1@127\.0\.0\.1-kz_globals-.*|globals|targeted|nodes|kz_globals\.groups)$';
 	$broker->ctl('add_user', 'pg1', 'pg1-password');
-	(my $write = $re) =~ s/\|nodes\)/|nodes|amq\\.default)/;
+	(my $write = $re) =~ s/\)\$\z/|amq\\.default)\$/;
 	$broker->ctl('set_permissions', '-p', '/', 'pg1', $re, $write, $re);
 	$broker->ctl('set_topic_permissions', '-p', '/', 'pg1', 'globals', '^globals\.', '^globals\.');
 	my $offset = -s $n1->logfile;

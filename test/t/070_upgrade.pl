@@ -152,6 +152,22 @@ exercised('kz_globals.leases_data()');
 is(sql('updated', "SELECT kz_globals.release_lease('up-lease', $lease)"), 't', 'release_lease()');
 exercised('kz_globals.release_lease(text,bigint)');
 
+# process groups (new in 1.1)
+is($caller->query_safe("SELECT kz_globals.join('up-group')"), 't', 'join() after the update');
+exercised('kz_globals."join"(text)');
+is($caller->query_safe("SELECT count(*) FROM kz_globals.members('up-group')"), '1',
+	'members() lists the member');
+exercised('kz_globals.members(text)');
+is($caller->query_safe("SELECT count(*) FROM kz_globals.groups"), '1', 'the groups view shows it');
+exercised('kz_globals.groups_data()');
+is(sql('updated', "SELECT kz_globals.publish('up-group', 'to all')"), '1',
+	'publish() delivers to the member');
+exercised('kz_globals.publish(text,text)');
+is($caller->query_safe("SELECT name || ':' || kind || ':' || message FROM kz_globals.receive(5000)"),
+	'up-group:group:to all', '... which receives it');
+is($caller->query_safe("SELECT kz_globals.leave('up-group')"), 't', 'leave() ends the membership');
+exercised('kz_globals.leave(text)');
+
 $_->quit for ($other, $caller, $standby);
 
 # Every function of the extension was exercised above.
