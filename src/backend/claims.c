@@ -28,6 +28,7 @@
 
 #include "claims.h"
 #include "guc.h"
+#include "meta.h"
 #include "names.h"
 #include "nodes.h"
 #include "privileges.h"
@@ -128,6 +129,17 @@ report_table_full(void)
 			 errhint("Increase kz_globals.max_names and restart the server.")));
 }
 
+static void
+report_meta_pool_full(int32 len)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("kz_globals metadata pool is full"),
+			 errdetail("The metadata takes %d bytes; the pool (kz_globals.meta_pool_size) has %d bytes free.",
+					   len, kz_meta_free_blocks() * KZ_META_BLOCK_DATA),
+			 errhint("Use less metadata, or increase kz_globals.meta_pool_size and restart the server.")));
+}
+
 /*
  * Makes pid the owner of its PGPROC slot's names.  Rows a previous process
  * of the slot left (it can only have died without releasing them) go first.
@@ -151,7 +163,7 @@ own_slot_locked(int procno, int pid)
  */
 static KzRow *
 insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
-				 Oid dbid, Oid roleid, int32 role_limit)
+				 Oid dbid, Oid roleid, int32 role_limit, const KzMetaArg *meta)
 {
 	KzRow	   *row = kz_reg_lookup(name);
 	int32		held;
@@ -169,6 +181,11 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 		LWLockRelease(kz_shared->reg_lock);
 		report_role_limit(roleid, held);
 	}
+	if (meta->len > 0 && kz_meta_blocks(meta->len) > kz_meta_free_blocks())
+	{
+		LWLockRelease(kz_shared->reg_lock);
+		report_meta_pool_full(meta->len);
+	}
 	row = kz_reg_insert(name);
 	if (row == NULL)
 	{
@@ -182,6 +199,7 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 	row->roleid = roleid;
 	row->timestamp = kz_hlc_now();
 	row->claim_id = kz_next_id();
+	(void) kz_meta_set_row(row, meta->text, meta->len);	/* room checked above */
 	kz_reg_set_state(row, state);
 	kz_backends[procno].names_owned++;
 	kz_reg_role_add(roleid, 1);
@@ -191,12 +209,13 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 /* Single-server mode: the table alone decides. */
 static bool
 claim_single(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
-			 int32 role_limit)
+			 int32 role_limit, const KzMetaArg *meta)
 {
 	KzRow	   *row;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	row = insert_owned_row(name, KZ_ROW_LOCAL, procno, pid, dbid, roleid, role_limit);
+	row = insert_owned_row(name, KZ_ROW_LOCAL, procno, pid, dbid, roleid, role_limit,
+						   meta);
 	LWLockRelease(kz_shared->reg_lock);
 	if (row == NULL)
 	{
@@ -263,7 +282,7 @@ run_claim(const KzName *name, uint64 claim_id, int64 ts)
 /* Cluster mode: a pending row, then the worker's verdict. */
 static bool
 claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
-			  int32 role_limit)
+			  int32 role_limit, const KzMetaArg *meta)
 {
 	int			attempt;
 
@@ -276,7 +295,7 @@ claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
 
 		LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 		row = insert_owned_row(name, KZ_ROW_PENDING, procno, pid, dbid, roleid,
-							   role_limit);
+							   role_limit, meta);
 		if (row != NULL)
 		{
 			claim_id = row->claim_id;
@@ -310,15 +329,25 @@ claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
 }
 
 bool
-kz_claim_name(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
+kz_claim_name_meta(const KzName *name, int procno, int pid, Oid dbid,
+				   Oid roleid, const KzMetaArg *meta)
 {
 	/* superusers are not limited; decided before reg_lock is taken */
 	int32		role_limit = kz_max_names_per_role > 0 && !superuser_arg(roleid) ?
 		kz_max_names_per_role : 0;
+	KzMetaArg	none = {NULL, 0};
 
+	if (meta == NULL)
+		meta = &none;
 	if (kz_cluster_ready(true))
-		return claim_cluster(name, procno, pid, dbid, roleid, role_limit);
-	return claim_single(name, procno, pid, dbid, roleid, role_limit);
+		return claim_cluster(name, procno, pid, dbid, roleid, role_limit, meta);
+	return claim_single(name, procno, pid, dbid, roleid, role_limit, meta);
+}
+
+bool
+kz_claim_name(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
+{
+	return kz_claim_name_meta(name, procno, pid, dbid, roleid, NULL);
 }
 
 /* Copies a live owner row into *owner. */
@@ -537,4 +566,92 @@ bool
 kz_owns_with_token(const KzName *name, int64 token)
 {
 	return owned_by_me(name, &token);
+}
+
+
+/* Registration metadata (see claims.h). */
+
+static void
+report_not_registered(const KzName *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("no process is registered under the name \"%s\"",
+					kz_name_to_cstring(name))));
+}
+
+/* Tells the cluster a local registration's new metadata (set_meta). */
+static void
+readvertise(const KzName *name, int64 ts, int32 pid)
+{
+	KzJobSpec	spec;
+
+	if (!kz_cluster_configured())
+		return;
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = KZ_JOB_ADVERTISE;
+	spec.procno = -1;
+	spec.pid = pid;
+	spec.timestamp = ts;
+	spec.name = name;
+	/* never raises: the metadata has changed already */
+	if (!kz_job_submit(&spec, true))
+		ereport(WARNING,
+				(errmsg("kz_globals could not queue the advertisement of \"%s\"",
+						kz_name_to_cstring(name)),
+				 errdetail("The other nodes learn the new metadata at the next sync.")));
+}
+
+void
+kz_set_meta(const KzName *name, const KzMetaArg *meta)
+{
+	KzRow	   *row;
+	int64		ts;
+	int32		pid;
+	bool		stored;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	row = kz_reg_lookup(name);
+	if (row == NULL || !kz_row_alive(row) || row->state == KZ_ROW_PENDING)
+	{
+		LWLockRelease(kz_shared->reg_lock);
+		report_not_registered(name);
+	}
+	if (row->state != KZ_ROW_LOCAL || row->procno != KZ_MY_PROCNO ||
+		row->pid != MyProcPid)
+	{
+		LWLockRelease(kz_shared->reg_lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set the metadata of name \"%s\"",
+						kz_name_to_cstring(name)),
+				 errdetail("Only the session that holds a name may change its metadata.")));
+	}
+	stored = kz_meta_set_row(row, meta->text, meta->len);
+	ts = row->timestamp;
+	pid = row->pid;
+	LWLockRelease(kz_shared->reg_lock);
+	if (!stored)
+		report_meta_pool_full(meta->len);
+	readvertise(name, ts, pid);
+}
+
+bool
+kz_name_meta(const KzName *name, char **text)
+{
+	KzRow	   *row;
+	bool		found = false;
+
+	*text = NULL;
+	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+	row = kz_reg_lookup(name);
+	if (row != NULL && (row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_REMOTE) &&
+		kz_row_alive(row))
+	{
+		found = true;
+		if (!(row->flags & KZ_ROW_KAZOO))
+			*text = kz_meta_copy(row->meta, row->meta_len);
+	}
+	LWLockRelease(kz_shared->reg_lock);
+	return found;
 }

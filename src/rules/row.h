@@ -56,6 +56,19 @@ typedef struct KzRow
 	int64		rival_ts;
 	int32		rival_pid;
 	uint16		rival_node;
+
+	/*
+	 * Registration metadata (src/shared/meta.h): the first block of a chain
+	 * in the metadata pool and the JSON text's length, 0 when there is
+	 * none.  meta is the registration's own; rival_meta that of the rival a
+	 * pending row holds back.  Which one a row keeps when the rules change
+	 * it: kz_rule_meta (rules.h).
+	 */
+	int32		meta;
+	int32		meta_len;
+	int32		rival_meta;
+	int32		rival_meta_len;
+
 	KzName		name;
 } KzRow;
 

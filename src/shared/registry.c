@@ -26,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "meta.h"
 #include "registry.h"
 #include "shmem.h"
 
@@ -257,6 +258,7 @@ kz_reg_delete(KzRow *row)
 	if (*link == index)
 		*link = row->next;
 	registry->counts[row->state]--;
+	kz_meta_release(row);
 	row->state = KZ_ROW_FREE;
 	row->next = registry->free_head;
 	registry->free_head = index;

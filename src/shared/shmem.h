@@ -14,6 +14,7 @@
  *					worker.
  *	registry		the name table (registry.h), under reg_lock.
  *	nodes			the node table (nodes.h), under nodes_lock.
+ *	meta pool		registration metadata (meta.h), under reg_lock.
  *	DSA area		variable-sized data: messages and jobs.
  *
  * Lock order: reg_lock, then nodes_lock, then a KzBackend's lock or

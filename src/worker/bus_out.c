@@ -39,6 +39,7 @@
 #include "encode.h"
 #include "guc.h"
 #include "mailbox.h"
+#include "meta.h"
 #include "nodes.h"
 #include "routing.h"
 #include "shmem.h"
@@ -223,10 +224,13 @@ kz_out_advert(const KzName *name, int64 ts, int32 pid)
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
 	KzEncodeCtx ctx = context(msg_id);
+	char	   *meta = kz_meta_of_local(name, ts);	/* what it is now */
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_enc_advert(&buf, &ctx, name->data, name->len, ts, pid);
+	kz_enc_advert(&buf, &ctx, name->data, name->len, ts, pid, meta);
+	if (meta != NULL)
+		pfree(meta);
 	return publish_globals("register", name->data, name->len, &buf) != 0;
 }
 
@@ -465,6 +469,7 @@ snapshot_local(KzNameEntry **out)
 			memcpy(&names[count].name, &row->name, sizeof(KzName));
 			names[count].ts = row->timestamp;
 			names[count].pid = row->pid;
+			names[count].meta = kz_meta_copy(row->meta, row->meta_len);
 			count++;
 		}
 	}

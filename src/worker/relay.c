@@ -36,6 +36,7 @@
 #include "bus.h"
 #include "bus_keys.h"
 #include "mailbox.h"
+#include "names.h"
 #include "nodes.h"
 #include "outbox.h"
 #include "peers.h"
@@ -395,6 +396,16 @@ kz_relay_job(const KzJob *job)
 			/* while disconnected it is dropped: the next sync corrects peers */
 			if (kz_bus_usable())
 				kz_outbox_unregister(KZ_JOB_NAME(job), job->name_len, job->timestamp);
+			break;
+		case KZ_JOB_ADVERTISE:
+			/* set_meta(): the advertisement carries the metadata as it is now */
+			if (kz_bus_usable())
+			{
+				KzName		name;
+
+				kz_name_set(&name, KZ_JOB_NAME(job), job->name_len);
+				kz_outbox_advert(&name, job->timestamp, job->pid);
+			}
 			break;
 		case KZ_JOB_CLAIM:
 		case KZ_JOB_QUERY:
