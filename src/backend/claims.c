@@ -133,7 +133,7 @@ static void
 report_meta_pool_full(int32 len)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			(errcode(ERRCODE_OUT_OF_MEMORY),
 			 errmsg("kz_globals metadata pool is full"),
 			 errdetail("The metadata takes %d bytes; the pool (kz_globals.meta_pool_size) has %d bytes free.",
 					   len, kz_meta_free_blocks() * KZ_META_BLOCK_DATA),
