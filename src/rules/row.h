@@ -48,16 +48,6 @@ typedef struct KzRow
 	uint64		claim_id;		/* pending rows: the claim under way */
 
 	/*
-	 * Pending rows: the registration of another node whose advertisement
-	 * arrived while our claim was under way and lost to it by the conflict
-	 * rule (flag KZ_ROW_RIVAL).  If our claim does not win after all, the
-	 * row becomes the rival's instead of going: nobody advertises it again.
-	 */
-	int64		rival_ts;
-	int32		rival_pid;
-	uint16		rival_node;
-
-	/*
 	 * Registration metadata (src/shared/meta.h): the first block of a chain
 	 * in the metadata pool and the JSON text's length, 0 when there is
 	 * none.  meta is the registration's own; rival_meta that of the rival a
@@ -69,6 +59,15 @@ typedef struct KzRow
 	int32		rival_meta;
 	int32		rival_meta_len;
 
+	/*
+	 * Pending rows: the registration of another node whose advertisement
+	 * arrived while our claim was under way and lost to it by the conflict
+	 * rule (flag KZ_ROW_RIVAL).  If our claim does not win after all, the
+	 * row becomes the rival's instead of going: nobody advertises it again.
+	 */
+	int64		rival_ts;
+	int32		rival_pid;
+	uint16		rival_node;
 	KzName		name;
 } KzRow;
 

@@ -25,7 +25,10 @@
  * reply and sync; Message for send and call; Reply for reply; Expires for
  * advertise; Names for sync and every batch.  A term field must be base64 of
  * a valid external term; Name at most max_name bytes once decoded.  Unknown
- * fields are ignored, whatever their type.  On error, *msg is zeroed and
+ * fields are ignored, whatever their type.  Registration metadata (Meta,
+ * and Metas beside Names) must be JSON strings holding the JSON text of an
+ * object or array, at most KZ_META_MAX_BYTES, without \u0000; Metas has
+ * one element (a string or null) per entry of Names.  On error, *msg is zeroed and
  * *detail (if not NULL) points to a short English description for the log,
  * valid until the next call.  A decoded message is many palloc'd pieces:
  * decode in a memory context that is reset afterwards.
