@@ -27,6 +27,7 @@
 
 #include "backend_exit.h"
 #include "claims.h"
+#include "decode.h"
 #include "guc.h"
 #include "messaging.h"
 #include "names.h"
@@ -400,6 +401,7 @@ meta_arg(FunctionCallInfo fcinfo, int argno, KzMetaArg *meta)
 	Jsonb	   *jb;
 	char	   *text;
 	size_t		len;
+	const char *why;
 
 	meta->text = NULL;
 	meta->len = 0;
@@ -418,6 +420,12 @@ meta_arg(FunctionCallInfo fcinfo, int argno, KzMetaArg *meta)
 				 errmsg("meta is too long"),
 				 errdetail("The limit is %d bytes of JSON text (kz_globals.max_meta_size); this one has %zu bytes.",
 						   kz_max_meta_size, len)));
+	/* what the other nodes would refuse, this one refuses too */
+	if ((why = kz_proto_meta_problem(text)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("meta %s", why),
+				 errdetail("Other servers could not read it back as jsonb.")));
 	meta->text = text;
 	meta->len = (int32) len;
 }

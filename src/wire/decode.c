@@ -40,6 +40,7 @@
 #include "postgres_fe.h"
 #endif
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -1086,12 +1087,95 @@ decode_terms(const ParseState *ps, KzBusMsg *msg, size_t max_name,
 }
 
 /*
- * What is wrong with a registration metadata text, or NULL: it must be the
- * JSON text of an object or array, at most KZ_META_MAX_BYTES, without
- * \u0000 (which jsonb refuses).
+ * Most digits after the decimal point, and in the exponent, of a number in
+ * registration metadata: with at most KZ_META_MAX_BYTES digits before the
+ * point, that keeps every number within numeric's range (131072 digits
+ * before the point, 16383 after).
+ */
+#define KZ_META_MAX_FRACTION	15000
+#define KZ_META_MAX_EXP_DIGITS	3
+
+/*
+ * Checks the scalars of a metadata text that PostgreSQL's JSON parser
+ * accepts but jsonb may refuse, so that every reader can turn a recorded
+ * text into jsonb whatever its database: a \u escape must be below U+0080
+ * and not U+0000 (jsonb prints other characters as they are, and a
+ * database that is not UTF-8 refuses escapes above), a number within
+ * numeric's range (see KZ_META_MAX_FRACTION).  The syntax itself is
+ * checked by the parser afterwards.
  */
 static const char *
-meta_problem(const char *text)
+meta_scalar_problem(const char *p)
+{
+	bool		in_string = false;
+
+	while (*p)
+	{
+		if (in_string)
+		{
+			if (*p == '"')
+				in_string = false;
+			else if (*p == '\\' && p[1] == 'u')
+			{
+				unsigned int v = 0;
+				int			i;
+
+				for (i = 2; i < 6 && isxdigit((unsigned char) p[i]); i++)
+					v = v * 16 + (unsigned int) (isdigit((unsigned char) p[i]) ? p[i] - '0' :
+												 (tolower((unsigned char) p[i]) - 'a' + 10));
+				if (i < 6 || v == 0 || v >= 0x80)
+					return "holds a \\u escape jsonb may refuse";
+				p += 5;
+			}
+			else if (*p == '\\' && p[1] != '\0')
+				p++;
+			p++;
+			continue;
+		}
+		if (*p == '"')
+			in_string = true;
+		else if (*p == '-' || isdigit((unsigned char) *p))
+		{
+			const char *frac = NULL;
+			const char *frac_end = NULL;
+			const char *exp = NULL;
+
+			while (*p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' ||
+				   isdigit((unsigned char) *p))
+			{
+				if (*p == '.' && frac == NULL && exp == NULL)
+					frac = p + 1;
+				if ((*p == 'e' || *p == 'E') && exp == NULL)
+				{
+					frac_end = p;
+					exp = p + 1;
+				}
+				p++;
+			}
+			if (frac != NULL && (frac_end ? frac_end : p) - frac > KZ_META_MAX_FRACTION)
+				return "holds a number out of range";
+			if (exp != NULL)
+			{
+				while (*exp == '+' || *exp == '-' || *exp == '0')
+					exp++;
+				if (p - exp > KZ_META_MAX_EXP_DIGITS)
+					return "holds a number out of range";
+			}
+			continue;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/*
+ * What is wrong with a registration metadata text (see decode.h), or NULL:
+ * it must be the JSON text of an object or array, at most
+ * KZ_META_MAX_BYTES, without \u0000 (which jsonb refuses) or other scalars
+ * jsonb may refuse (meta_scalar_problem).
+ */
+const char *
+kz_proto_meta_problem(const char *text)
 {
 	size_t		len = strlen(text);
 	char	   *json;
@@ -1100,6 +1184,7 @@ meta_problem(const char *text)
 	JsonLexContext *lex;
 	JsonParseErrorType err;
 	const char *p = text;
+	const char *why;
 
 	if (len > KZ_META_MAX_BYTES)
 		return "is too long";
@@ -1109,6 +1194,8 @@ meta_problem(const char *text)
 		p++;
 	if (*p != '{' && *p != '[')
 		return "is not a JSON object or array";
+	if ((why = meta_scalar_problem(p)) != NULL)
+		return why;
 	if (kz_json_normalize(text, len, &json, &json_len, &where) != KZ_JSON_OK)
 		return "is not valid JSON";
 	if (kz_json_has_nul(json))
@@ -1136,7 +1223,7 @@ decode_meta(ParseState *ps, KzBusMsg *msg, const char **detail)
 
 	if ((err = take_string(ps, F_META, &msg->meta, detail)) != KZ_PROTO_OK)
 		return err;
-	if (msg->meta != NULL && (why = meta_problem(msg->meta)) != NULL)
+	if (msg->meta != NULL && (why = kz_proto_meta_problem(msg->meta)) != NULL)
 		return fail(KZ_PROTO_BAD_FIELD, detail, "Meta %s", why);
 	if (absent(ps, F_METAS))
 		return KZ_PROTO_OK;
@@ -1151,7 +1238,7 @@ decode_meta(ParseState *ps, KzBusMsg *msg, const char **detail)
 	{
 		if (ps->metas[i] == NULL)
 			continue;
-		if ((why = meta_problem(ps->metas[i])) != NULL)
+		if ((why = kz_proto_meta_problem(ps->metas[i])) != NULL)
 			return fail(KZ_PROTO_BAD_FIELD, detail, "a Metas element %s", why);
 		msg->entries[i].meta = ps->metas[i];
 		ps->metas[i] = NULL;

@@ -38,6 +38,16 @@ extern KzProtoError kz_proto_decode(const char *body, size_t len,
 									KzBusMsg *msg, const char **detail);
 
 /*
+ * What is wrong with a registration metadata text, as a phrase ("is not
+ * valid JSON"), or NULL if every node accepts it: the JSON text of an
+ * object or array, at most KZ_META_MAX_BYTES, whose every scalar jsonb
+ * takes in any database (no \u escape of U+0000 or from U+0080, numbers
+ * within numeric's range).  The decoder refuses Meta and Metas elements
+ * this finds fault with; a server checks its own metadata with it too.
+ */
+extern const char *kz_proto_meta_problem(const char *text);
+
+/*
  * Frees every piece of a decoded message and zeroes it (for callers that
  * decode many in one context, as the unit tests' loops do).
  */

@@ -782,7 +782,7 @@ test_escaped_context(void)
 static void
 test_meta_round_trip(void)
 {
-	static const char *meta = "{\"v\": \"2.1\", \"shard\": [1, \"\u00e9\\\"x\"]}";
+	static const char *meta = "{\"v\": \"2.1\", \"shard\": [1, \"\xc3\xa9\\\"x\\u001f\", -1.5e+300]}";
 	StringInfo	name = binary("svc");
 	StringInfoData out;
 	StringInfoData want;
@@ -878,6 +878,12 @@ test_meta_refused(void)
 		{"register", ",\"Meta\":\"{\\\"a\\\":\\\"\\\\u0000\\\"}\"", KZ_PROTO_BAD_FIELD},
 		{"register", ",\"Meta\":\"{\\u0000}\"", KZ_PROTO_BAD_FIELD},
 		{"register", ",\"Meta\":\"[\\\"\\\\ud800\\\"]\"", KZ_PROTO_BAD_FIELD},
+		/* scalars jsonb may refuse: \u escapes from U+0080, huge numbers */
+		{"register", ",\"Meta\":\"[\\\"\\\\u00e9\\\"]\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"[\\\"\\\\u007f\\\\\\\\u00\\\"]\"", KZ_PROTO_OK},
+		{"register", ",\"Meta\":\"[1e999, -2E-999, 3e+0999, 0.5]\"", KZ_PROTO_OK},
+		{"register", ",\"Meta\":\"[1e1000]\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"{\\\"n\\\": -1E-1000}\"", KZ_PROTO_BAD_FIELD},
 		/* Metas: an array of strings or nulls, one per entry of Names */
 		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[null]", KZ_PROTO_OK},
 		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[\"{}\"]", KZ_PROTO_OK},
@@ -916,6 +922,25 @@ test_meta_refused(void)
 			fprintf(stderr, "meta case %d: %s (%s)\n", i, kz_proto_error_name(err),
 					detail ? detail : "");
 		CHECK(err == cases[i].want);
+		kz_proto_free(&msg);
+	}
+
+	/* 15000 digits after the point are accepted, 15001 are not */
+	for (i = 0; i < 2; i++)
+	{
+		KzEnvelope	env = {KZ_APP_NAME_GLOBALS, "globals", "register",
+		"0123456789abcdef", "pg@h", "q"};
+		KzBusMsg	msg;
+		int			j;
+
+		resetStringInfo(&out);
+		kz_proto_begin(&out, &env);
+		appendStringInfoString(&out, ",\"Name\":\"" B64_FOO "\",\"State\":\"registered\",\"Meta\":\"[123.");
+		for (j = 0; j < 15000 + i; j++)
+			appendStringInfoChar(&out, '1');
+		appendStringInfoString(&out, "e5]\"}");
+		CHECK(kz_proto_decode(out.data, out.len, MAX_BODY, MAX_NAME, &msg, NULL) ==
+			  (i == 0 ? KZ_PROTO_OK : KZ_PROTO_BAD_FIELD));
 		kz_proto_free(&msg);
 	}
 
