@@ -93,9 +93,10 @@ CREATE VIEW @extschema@.registrations AS
 COMMENT ON VIEW @extschema@.registrations IS
 	'every name in this server''s table: local, remote and pending';
 
--- Two more counters in stats: messages from the bus refused as not
--- authentic (bus_rejected) and messages the broker dropped from this node's
--- full queue (bus_overflow).
+-- More counters in stats: messages from the bus refused as not authentic
+-- (bus_rejected), messages the broker dropped from this node's full queue
+-- (bus_overflow), and the bus traffic of this node (bus_sent, bus_received
+-- and their bytes).
 DROP VIEW @extschema@.stats;
 DROP FUNCTION @extschema@.stats_data();
 CREATE FUNCTION @extschema@.stats_data(
@@ -103,7 +104,9 @@ CREATE FUNCTION @extschema@.stats_data(
 	OUT conflicts bigint, OUT names_expired bigint, OUT messages_sent bigint,
 	OUT messages_received bigint, OUT messages_dropped bigint, OUT calls bigint,
 	OUT broker_connects bigint, OUT broker_disconnects bigint,
-	OUT bus_malformed bigint, OUT bus_rejected bigint, OUT bus_overflow bigint)
+	OUT bus_malformed bigint, OUT bus_rejected bigint, OUT bus_overflow bigint,
+	OUT bus_sent bigint, OUT bus_sent_bytes bigint, OUT bus_received bigint,
+	OUT bus_received_bytes bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'kz_stats_data'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -182,7 +182,9 @@ CREATE FUNCTION @extschema@.stats_data(
 	OUT conflicts bigint, OUT names_expired bigint, OUT messages_sent bigint,
 	OUT messages_received bigint, OUT messages_dropped bigint, OUT calls bigint,
 	OUT broker_connects bigint, OUT broker_disconnects bigint,
-	OUT bus_malformed bigint, OUT bus_rejected bigint, OUT bus_overflow bigint)
+	OUT bus_malformed bigint, OUT bus_rejected bigint, OUT bus_overflow bigint,
+	OUT bus_sent bigint, OUT bus_sent_bytes bigint, OUT bus_received bigint,
+	OUT bus_received_bytes bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'kz_stats_data'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -21,6 +21,8 @@
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
+#include "common/string.h"
+#include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -90,6 +92,52 @@ deliver_local(const KzName *name, const KzOwner *owner, const KzMessageSpec *spe
 }
 
 /*
+ * This backend's database name, looked up once: a database cannot be
+ * renamed while anyone is connected to it.
+ */
+static const char *
+my_database_name(void)
+{
+	static char *name = NULL;
+
+	if (name == NULL)
+	{
+		char	   *found = get_database_name(MyDatabaseId);
+
+		name = MemoryContextStrdup(TopMemoryContext, found ? found : "");
+	}
+	return name[0] ? name : NULL;
+}
+
+/*
+ * A role or database name as the bus carries it (UTF-8, as all of a
+ * message's text): as it is when the server encoding is UTF-8 or the name
+ * is ASCII, otherwise not told (NULL), rather than converted.
+ */
+static const char *
+wire_identity(const char *s)
+{
+	if (s == NULL || strlen(s) >= NAMEDATALEN)
+		return NULL;
+	if (GetDatabaseEncoding() == PG_UTF8 || pg_is_ascii(s))
+		return s;
+	return NULL;
+}
+
+/*
+ * Who sends a message or call to another server: the current role and
+ * database, which the owner's receive() shows when the message reached it
+ * signed (kz_globals.bus_key_file), since only then does its server know
+ * they came from us.
+ */
+static void
+wire_sender(const char **role, const char **db)
+{
+	*role = wire_identity(GetUserNameFromId(GetUserId(), true));
+	*db = wire_identity(my_database_name());
+}
+
+/*
  * Hands a send or call for a remote owner to the worker and waits until
  * the broker has routed it to the owner node's queue.
  */
@@ -109,6 +157,7 @@ forward_remote(KzJobKind kind, const KzName *name, const KzOwner *owner,
 	spec.name = name;
 	spec.body = body;
 	spec.body_len = len;
+	wire_sender(&spec.role, &spec.db);
 	answered = kz_request_run(&spec, kz_request_timeout + KZ_WORKER_GRACE_MS, &result);
 
 	if (!answered || result == KZ_RES_WORKER_RESTART)
@@ -128,14 +177,13 @@ forward_remote(KzJobKind kind, const KzName *name, const KzOwner *owner,
 
 /*
  * The sender of a message to an owner on this server: the current role and
- * database, which receive() shows (a message from another node has none:
- * nothing on the bus vouches for them yet).
+ * database, which receive() shows.
  */
 static void
 set_sender(KzMessageSpec *spec)
 {
 	spec->role = GetUserNameFromId(GetUserId(), true);
-	spec->db = get_database_name(MyDatabaseId);
+	spec->db = my_database_name();
 }
 
 void
@@ -316,6 +364,25 @@ kind_name(uint8 kind)
 	return "unknown";
 }
 
+/*
+ * A sender's role or database name as receive() shows it, or NULL.  A name
+ * that came over the bus is UTF-8: shown as it is where that is the server
+ * encoding or the name is ASCII, otherwise not shown.
+ */
+static char *
+identity_text(const KzMessage *m, const char *data, size_t len)
+{
+	char	   *s;
+
+	if (len == 0)
+		return NULL;
+	s = pnstrdup(data, len);
+	if ((m->flags & KZ_MSG_IDENT_UTF8) && GetDatabaseEncoding() != PG_UTF8 &&
+		!pg_is_ascii(s))
+		return NULL;
+	return s;
+}
+
 /* Copies a message out of shared memory into *out. */
 static void
 unpack_message(const KzMessage *m, KzReceived *out)
@@ -334,8 +401,8 @@ unpack_message(const KzMessage *m, KzReceived *out)
 	out->sender_node = m->node_len ? pnstrdup(KZ_MSG_NODE(m), m->node_len) : NULL;
 	out->sender_pid = m->sender_pid;
 	out->reply_tag = m->tag_len ? pnstrdup(KZ_MSG_TAG(m), m->tag_len) : NULL;
-	out->sender_role = m->role_len ? pnstrdup(KZ_MSG_ROLE(m), m->role_len) : NULL;
-	out->sender_db = m->db_len ? pnstrdup(KZ_MSG_DB(m), m->db_len) : NULL;
+	out->sender_role = identity_text(m, KZ_MSG_ROLE(m), m->role_len);
+	out->sender_db = identity_text(m, KZ_MSG_DB(m), m->db_len);
 	out->sent_at = m->sent_at;
 }
 

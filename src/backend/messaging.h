@@ -33,7 +33,8 @@ typedef struct KzReceived
 	int32		sender_pid;		/* 0 if unknown */
 	char	   *reply_tag;		/* NULL unless kind is "call" */
 	TimestampTz sent_at;
-	char	   *sender_role;	/* NULL unless sent from this server */
+	char	   *sender_role;	/* NULL unless known: sent from this server,
+								 * or signed by another kz_globals server */
 	char	   *sender_db;		/* likewise */
 } KzReceived;
 

@@ -37,6 +37,8 @@ typedef enum KzMsgKind
 #define KZ_MSG_BODY_ETF		0x01	/* body is an external term, not text */
 #define KZ_MSG_OWNER_GONE	0x02	/* a reply saying the owner ended without
 									 * answering the call */
+#define KZ_MSG_IDENT_UTF8	0x04	/* role and database came over the bus:
+									 * UTF-8, not the server encoding */
 
 typedef struct KzMessage
 {

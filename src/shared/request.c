@@ -22,11 +22,16 @@ bool
 kz_job_submit(const KzJobSpec *spec, bool no_oom)
 {
 	size_t		name_len = spec->name ? spec->name->len : 0;
-	size_t		size = offsetof(KzJob, data) + name_len + spec->target_len + spec->body_len;
+	size_t		role_len = spec->role ? strlen(spec->role) : 0;
+	size_t		db_len = spec->db ? strlen(spec->db) : 0;
+	size_t		size;
 	dsa_pointer dp;
 	KzJob	   *job;
 	char	   *p;
 
+	Assert(role_len < NAMEDATALEN && db_len < NAMEDATALEN);
+	size = offsetof(KzJob, data) + name_len + spec->target_len +
+		spec->body_len + role_len + db_len;
 	dp = dsa_allocate_extended(kz_dsa(), size, no_oom ? DSA_ALLOC_NO_OOM : 0);
 	if (!DsaPointerIsValid(dp))
 		return false;
@@ -43,6 +48,8 @@ kz_job_submit(const KzJobSpec *spec, bool no_oom)
 	job->name_len = name_len;
 	job->target_len = spec->target_len;
 	job->body_len = spec->body_len;
+	job->role_len = role_len;
+	job->db_len = db_len;
 	p = job->data;
 	if (name_len)
 		memcpy(p, spec->name->data, name_len);
@@ -52,6 +59,12 @@ kz_job_submit(const KzJobSpec *spec, bool no_oom)
 	p += spec->target_len;
 	if (spec->body_len)
 		memcpy(p, spec->body, spec->body_len);
+	p += spec->body_len;
+	if (role_len)
+		memcpy(p, spec->role, role_len);
+	p += role_len;
+	if (db_len)
+		memcpy(p, spec->db, db_len);
 
 	LWLockAcquire(kz_shared->job_lock, LW_EXCLUSIVE);
 	if (DsaPointerIsValid(kz_shared->job_tail))

@@ -57,12 +57,20 @@ typedef struct KzJob
 	uint16		target_len;		/* queue to publish to (reply), or the
 								 * message id to answer */
 	uint32		body_len;
-	char		data[FLEXIBLE_ARRAY_MEMBER];	/* name, target, body */
+	uint8		role_len;		/* send, call: the sender's role, UTF-8 */
+	uint8		db_len;			/* ... and database; 0 if not told */
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* name, target, body, role,
+												 * database */
 } KzJob;
 
 #define KZ_JOB_NAME(j)		((const uint8 *) (j)->data)
 #define KZ_JOB_TARGET(j)	((j)->data + (j)->name_len)
 #define KZ_JOB_BODY(j)		((j)->data + (j)->name_len + (j)->target_len)
+#define KZ_JOB_ROLE(j)		(KZ_JOB_BODY(j) + (j)->body_len)
+#define KZ_JOB_DB(j)		(KZ_JOB_ROLE(j) + (j)->role_len)
+#define KZ_JOB_SIZE(j)		(offsetof(KzJob, data) + (j)->name_len + \
+							 (j)->target_len + (j)->body_len + \
+							 (j)->role_len + (j)->db_len)
 
 /* What a job is made from; fields as in KzJob. */
 typedef struct KzJobSpec
@@ -80,6 +88,8 @@ typedef struct KzJobSpec
 	size_t		target_len;
 	const char *body;
 	size_t		body_len;
+	const char *role;			/* NULL or < NAMEDATALEN bytes */
+	const char *db;				/* likewise */
 } KzJobSpec;
 
 /*

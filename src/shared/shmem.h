@@ -62,6 +62,10 @@ typedef struct KzStats
 	pg_atomic_uint64 bus_malformed;
 	pg_atomic_uint64 bus_rejected;	/* not authentic (bus keys) */
 	pg_atomic_uint64 bus_overflow;	/* dropped from our full queue */
+	pg_atomic_uint64 bus_sent;		/* messages published */
+	pg_atomic_uint64 bus_sent_bytes;	/* ... their bodies' bytes */
+	pg_atomic_uint64 bus_received;	/* deliveries taken, before any check */
+	pg_atomic_uint64 bus_received_bytes;	/* ... their bodies' bytes */
 } KzStats;
 
 #define KZ_STAT_INC(field) pg_atomic_fetch_add_u64(&kz_shared->stats.field, 1)

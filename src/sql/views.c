@@ -37,7 +37,7 @@ PG_FUNCTION_INFO_V1(kz_stats_data);
 
 #define REGISTRATIONS_COLS	11
 #define NODES_COLS			10
-#define STATS_COLS			14
+#define STATS_COLS			18
 
 static const char *
 row_state_name(uint8 state)
@@ -281,7 +281,11 @@ kz_stats_data(PG_FUNCTION_ARGS)
 	values[11] = STAT_DATUM(bus_malformed);
 	values[12] = STAT_DATUM(bus_rejected);
 	values[13] = STAT_DATUM(bus_overflow);
-	/* the 1.0 function has 12 columns: fill what the caller's shape has */
+	values[14] = STAT_DATUM(bus_sent);
+	values[15] = STAT_DATUM(bus_sent_bytes);
+	values[16] = STAT_DATUM(bus_received);
+	values[17] = STAT_DATUM(bus_received_bytes);
+	/* 1.0's function has 12 columns: fill what the caller's shape has */
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

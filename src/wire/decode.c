@@ -96,6 +96,8 @@ typedef enum KzField
 	F_NAMES,
 	F_SYNC_REQUEST,
 	F_OWNER_EXITED,
+	F_SENDER_ROLE,
+	F_SENDER_DB,
 	F_META,
 	F_METAS,
 	F_COUNT
@@ -106,7 +108,8 @@ static const char *const field_keys[F_COUNT] = {
 	"Server-ID", "Zone", "AMQP-Broker-Zone", "Name", "State", "Timestamp",
 	"Message", "Reply", "Reason", "Pid", "Sender-Pid", "Timeout", "Expires",
 	"Globals", "Incarnation", "Session", "PG-Globals-Version", "Sync-ID",
-	"Part", "Last", "Names", "Sync-Request", "Owner-Exited", "Meta", "Metas"
+	"Part", "Last", "Names", "Sync-Request", "Owner-Exited", "Sender-Role",
+	"Sender-Database", "Meta", "Metas"
 };
 
 /*
@@ -685,6 +688,31 @@ take_string(ParseState *ps, KzField f, char **dest, const char **detail)
 	return err;
 }
 
+/*
+ * Sender-Role or Sender-Database (ours): a role or database name, so 1 to
+ * KZ_IDENTITY_MAX bytes of UTF-8 without control characters.
+ */
+static KzProtoError
+take_identity(ParseState *ps, KzField f, char **dest, const char **detail)
+{
+	KzProtoError err = take_string(ps, f, dest, detail);
+	const unsigned char *p;
+
+	if (err != KZ_PROTO_OK || *dest == NULL)
+		return err;
+	if ((*dest)[0] == '\0' || strlen(*dest) > KZ_IDENTITY_MAX)
+		return fail(KZ_PROTO_BAD_FIELD, detail,
+					"%s is empty or longer than %d bytes", field_keys[f],
+					KZ_IDENTITY_MAX);
+	for (p = (const unsigned char *) *dest; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+			return fail(KZ_PROTO_BAD_FIELD, detail,
+						"%s contains a control character", field_keys[f]);
+	}
+	return KZ_PROTO_OK;
+}
+
 /* Checks an integer field in [min, max]; *present says if it was there. */
 static KzProtoError
 get_integer(const ParseState *ps, KzField f, int64 min, int64 max,
@@ -873,7 +901,9 @@ get_fields(ParseState *ps, KzBusMsg *msg, const char **detail)
 		(err = get_int32(ps, F_PART, 0, &msg->sync_part, detail)) != KZ_PROTO_OK ||
 		(err = get_bool(ps, F_LAST, &msg->sync_last, detail)) != KZ_PROTO_OK ||
 		(err = get_bool(ps, F_SYNC_REQUEST, &msg->sync_request, detail)) != KZ_PROTO_OK ||
-		(err = get_bool(ps, F_OWNER_EXITED, &msg->owner_exited, detail)) != KZ_PROTO_OK)
+		(err = get_bool(ps, F_OWNER_EXITED, &msg->owner_exited, detail)) != KZ_PROTO_OK ||
+		(err = take_identity(ps, F_SENDER_ROLE, &msg->sender_role, detail)) != KZ_PROTO_OK ||
+		(err = take_identity(ps, F_SENDER_DB, &msg->sender_db, detail)) != KZ_PROTO_OK)
 		return err;
 	return check_term_types(ps, detail);
 }
@@ -1253,7 +1283,7 @@ kz_proto_free(KzBusMsg *msg)
 	void	   *ptrs[] = {
 		msg->app_name, msg->msg_id, msg->node, msg->server_id, msg->zone,
 		msg->name, msg->message, msg->reply, msg->reason, msg->session,
-		msg->meta
+		msg->sender_role, msg->sender_db, msg->meta
 	};
 	int			i;
 

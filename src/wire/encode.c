@@ -385,7 +385,20 @@ kz_enc_unregister(StringInfo out, const KzEncodeCtx *ctx, const uint8 *name,
 	pfree(reason.data);
 }
 
-/* A message for an owner; Sender-Pid is ours. */
+/*
+ * The sending session's role and database (ours), when the context has
+ * them: only for kz_globals owners.
+ */
+static void
+add_sender(StringInfo out, const KzEncodeCtx *ctx)
+{
+	if (ctx->sender_role != NULL)
+		kz_proto_add_str(out, "Sender-Role", ctx->sender_role);
+	if (ctx->sender_db != NULL)
+		kz_proto_add_str(out, "Sender-Database", ctx->sender_db);
+}
+
+/* A message for an owner; Sender-Pid (and the sender's role) are ours. */
 void
 kz_enc_send(StringInfo out, const KzEncodeCtx *ctx, const uint8 *name,
 			size_t len, const char *body, size_t body_len, int32 sender_pid)
@@ -394,6 +407,7 @@ kz_enc_send(StringInfo out, const KzEncodeCtx *ctx, const uint8 *name,
 	kz_proto_add_term(out, "Name", name, len);
 	add_binary(out, "Message", body, body_len);
 	kz_proto_add_int(out, "Sender-Pid", sender_pid);
+	add_sender(out, ctx);
 	kz_proto_end(out);
 }
 
@@ -412,6 +426,7 @@ kz_enc_call(StringInfo out, const KzEncodeCtx *ctx, const uint8 *name,
 	add_log_id(out, ctx);
 	kz_proto_add_int(out, "Sender-Pid", sender_pid);
 	kz_proto_add_int(out, "Timeout", timeout_ms);
+	add_sender(out, ctx);
 	kz_proto_end(out);
 }
 
@@ -526,7 +541,10 @@ kz_enc_claim_batch_resp(StringInfo out, const KzEncodeCtx *ctx,
 	kz_proto_end(out);
 }
 
-/* Sends for owners on one node: [name, 0, sender pid, "", message]. */
+/*
+ * Sends for owners on one node: [name, 0, sender pid, "", message].  The
+ * sender's role and database, when given, are those of every entry.
+ */
 void
 kz_enc_send_batch(StringInfo out, const KzEncodeCtx *ctx,
 				  const KzSendEntry *entries, int n)
@@ -534,6 +552,7 @@ kz_enc_send_batch(StringInfo out, const KzEncodeCtx *ctx,
 	int			i;
 
 	open_globals(out, ctx, "send_batch", ctx->queue);
+	add_sender(out, ctx);
 	begin_names(out);
 	for (i = 0; i < n; i++)
 		add_message_entry(out, &entries[i]);

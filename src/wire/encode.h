@@ -49,6 +49,9 @@ typedef struct KzEncodeCtx
 	int64		incarnation;	/* when this server started (heartbeats) */
 	const char *msg_id;			/* this message's Msg-ID; an answer's is its
 								 * request's */
+	const char *sender_role;	/* sends, calls, send_batch to a kz_globals
+								 * node: Sender-Role, or NULL */
+	const char *sender_db;		/* likewise: Sender-Database, or NULL */
 } KzEncodeCtx;
 
 /* What a heartbeat says besides the envelope and the context. */

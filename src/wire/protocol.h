@@ -63,6 +63,12 @@
 /* Version of kz_globals' own extensions, sent in heartbeats. */
 #define KZ_PG_PROTOCOL_VERSION	1
 
+/*
+ * Sender-Role and Sender-Database: a role or database name, at most
+ * NAMEDATALEN - 1 bytes (the same on every server of a build).
+ */
+#define KZ_IDENTITY_MAX			(NAMEDATALEN - 1)
+
 typedef enum KzEvent
 {
 	KZ_EV_UNKNOWN = 0,
@@ -165,6 +171,11 @@ typedef struct KzBusMsg
 								 * owner ended without answering the call */
 	bool		targeted;		/* not decoded: set by the receiver when the
 								 * message came addressed to its queue */
+	char	   *sender_role;	/* Sender-Role (ours): the sending session's
+								 * role, as its server says */
+	char	   *sender_db;		/* Sender-Database (ours): likewise */
+	bool		verified;		/* not decoded: set by the receiver when a
+								 * key of its bus key file signed it */
 	char	   *meta;			/* Meta: registration metadata, or NULL */
 
 	/* heartbeats (nodes/advertise) */

@@ -95,16 +95,16 @@ extern bool kz_out_registry_batch(const KzOutEntry *entries, int n);
 extern bool kz_out_claim_batch_resp(const KzBusMsg *req, const KzOutEntry *entries, int n);
 extern uint64 kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n,
 								char *msg_id);
+extern bool kz_job_same_sender(const KzJob *a, const KzJob *b);
 extern bool kz_out_register_resp(const KzBusMsg *req, KzWireState state, int64 ts,
 								 const char *server, int32 pid);
 extern bool kz_out_query(const KzName *name, uint64 query_id);
 extern bool kz_out_query_resp(const KzBusMsg *req, bool owned, int64 ts, int32 pid);
 extern bool kz_out_unregister(const uint8 *name, size_t len, int64 ts);
-extern uint64 kz_out_send(const char *queue, const uint8 *name, size_t name_len,
-						  const char *body, size_t len, int32 sender_pid, char *msg_id);
-extern uint64 kz_out_call(const char *queue, const uint8 *name, size_t name_len,
-						  const char *body, size_t len, int32 sender_pid,
-						  int32 timeout_ms, uint64 call_id, char *msg_id);
+extern uint64 kz_out_send(const char *queue, const KzJob *job, bool pg_owner,
+						  char *msg_id);
+extern uint64 kz_out_call(const char *queue, const KzJob *job, bool pg_owner,
+						  char *msg_id);
 extern uint64 kz_out_reply(const char *queue, const char *req_msg_id,
 						   const char *body, size_t len, bool owner_exited,
 						   char *msg_id);

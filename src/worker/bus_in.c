@@ -435,6 +435,8 @@ kz_in_delivery(const KzAmqpEvent *ev)
 	KzProtoError err;
 	int			node;
 
+	KZ_STAT_INC(bus_received);
+	KZ_STAT_ADD(bus_received_bytes, ev->body_len);
 	err = kz_proto_decode(ev->body, ev->body_len, KZ_MAX_BODY(kz_max_message_size),
 						  KZ_KEY_MAX, &msg, &detail);
 	if (err != KZ_PROTO_OK)

@@ -106,7 +106,12 @@ publish_on(const char *exchange, const char *routing_key, StringInfo body,
 						  confirm || mandatory, mandatory, property_id,
 						  signed_ ? auth : NULL, err, sizeof(err));
 	if (tag == 0)
+	{
 		kz_bus_mark_broken(err);
+		return 0;
+	}
+	KZ_STAT_INC(bus_sent);
+	KZ_STAT_ADD(bus_sent_bytes, body->len);
 	return tag;
 }
 
@@ -171,6 +176,8 @@ context(const char *msg_id)
 	ctx.session = kz_bus.session;
 	ctx.incarnation = kz_shared->started_at;
 	ctx.msg_id = msg_id;
+	ctx.sender_role = NULL;
+	ctx.sender_db = NULL;
 	return ctx;
 }
 
@@ -299,31 +306,55 @@ kz_out_unregister(const uint8 *name, size_t len, int64 ts)
 }
 
 /*
+ * The sending session's role and database from a send or call job, for a
+ * kz_globals owner (pg_owner) only: Kazoo has no use for them.
+ */
+static void
+set_sender(KzEncodeCtx *ctx, const KzJob *job, bool pg_owner)
+{
+	if (!pg_owner)
+		return;
+	if (job->role_len > 0)
+		ctx->sender_role = pnstrdup(KZ_JOB_ROLE(job), job->role_len);
+	if (job->db_len > 0)
+		ctx->sender_db = pnstrdup(KZ_JOB_DB(job), job->db_len);
+}
+
+/* Whether two send jobs have the same sender role and database. */
+bool
+kz_job_same_sender(const KzJob *a, const KzJob *b)
+{
+	return a->role_len == b->role_len && a->db_len == b->db_len &&
+		memcmp(KZ_JOB_ROLE(a), KZ_JOB_ROLE(b), a->role_len + a->db_len) == 0;
+}
+
+/*
  * A send to the owner node's queue, mandatory, so that the broker returns
  * it if that queue is gone.  msg_id receives the AMQP message-id property
  * by which a return is recognised.  Returns the delivery tag or 0.
  */
 uint64
-kz_out_send(const char *queue, const uint8 *name, size_t name_len,
-			const char *body, size_t len, int32 sender_pid, char *msg_id)
+kz_out_send(const char *queue, const KzJob *job, bool pg_owner, char *msg_id)
 {
 	StringInfoData buf;
 	KzEncodeCtx ctx = context(msg_id);
 
+	set_sender(&ctx, job, pg_owner);
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_enc_send(&buf, &ctx, name, name_len, body, len, sender_pid);
-	return publish_to_owner(queue, "send", name, name_len, &buf, msg_id);
+	kz_enc_send(&buf, &ctx, KZ_JOB_NAME(job), job->name_len, KZ_JOB_BODY(job),
+				job->body_len, job->pid);
+	return publish_to_owner(queue, "send", KZ_JOB_NAME(job), job->name_len,
+							&buf, msg_id);
 }
 
 /*
- * A call to the owner node's queue.  Its Msg-ID carries call_id, so that
- * the owner's reply finds the caller; the property id is a fresh one.
+ * A call to the owner node's queue.  Its Msg-ID carries the call's id
+ * (job->ref), so that the owner's reply finds the caller; the property id
+ * is a fresh one.
  */
 uint64
-kz_out_call(const char *queue, const uint8 *name, size_t name_len,
-			const char *body, size_t len, int32 sender_pid, int32 timeout_ms,
-			uint64 call_id, char *msg_id)
+kz_out_call(const char *queue, const KzJob *job, bool pg_owner, char *msg_id)
 {
 	StringInfoData buf;
 	char		call_msg_id[KZ_MSG_ID_LEN + 1];
@@ -331,11 +362,14 @@ kz_out_call(const char *queue, const uint8 *name, size_t name_len,
 
 	StaticAssertStmt(KZ_CALL_ID_MASK == KZ_SEQ_MASK,
 					 "a call id must fit a Msg-ID's sequence part");
-	kz_proto_msg_id(call_msg_id, kz_bus.session, call_id);
+	set_sender(&ctx, job, pg_owner);
+	kz_proto_msg_id(call_msg_id, kz_bus.session, job->ref);
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_enc_call(&buf, &ctx, name, name_len, body, len, sender_pid, timeout_ms);
-	return publish_to_owner(queue, "call", name, name_len, &buf, msg_id);
+	kz_enc_call(&buf, &ctx, KZ_JOB_NAME(job), job->name_len, KZ_JOB_BODY(job),
+				job->body_len, job->pid, job->timeout_ms);
+	return publish_to_owner(queue, "call", KZ_JOB_NAME(job), job->name_len,
+							&buf, msg_id);
 }
 
 /*
@@ -423,7 +457,8 @@ kz_out_claim_batch_resp(const KzBusMsg *req, const KzOutEntry *entries, int n)
 
 /*
  * Sends for owners on one node, as one mandatory message to its queue: it
- * is routed (or returned) as a whole.  Returns the delivery tag or 0.
+ * is routed (or returned) as a whole.  The jobs have one sender role and
+ * database (kz_job_same_sender).  Returns the delivery tag or 0.
  */
 uint64
 kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n, char *msg_id)
@@ -433,8 +468,11 @@ kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n, char *msg_
 	KzEncodeCtx ctx = context(msg_id);
 	int			i;
 
+	if (n > 0)
+		set_sender(&ctx, jobs[0], true);
 	for (i = 0; i < n; i++)
 	{
+		Assert(kz_job_same_sender(jobs[0], jobs[i]));
 		entries[i].name = KZ_JOB_NAME(jobs[i]);
 		entries[i].name_len = jobs[i]->name_len;
 		entries[i].sender_pid = jobs[i]->pid;

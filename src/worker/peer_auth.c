@@ -124,7 +124,8 @@ from_pg_node(const KzBusMsg *msg)
 	}
 	if (msg->pg_version > 0 || msg->incarnation != 0 || msg->session != NULL ||
 		msg->pid != 0 || msg->sender_pid != 0 || msg->timeout_ms != 0 ||
-		msg->owner_exited || msg->sync_request || msg->meta != NULL)
+		msg->owner_exited || msg->sync_request ||
+		msg->sender_role != NULL || msg->sender_db != NULL || msg->meta != NULL)
 		return true;
 	if (strcmp(msg->node, kz_node_name) == 0 || kz_bus_keys_signed_before(msg->node))
 		return true;
@@ -133,10 +134,11 @@ from_pg_node(const KzBusMsg *msg)
 }
 
 bool
-kz_peer_auth_accept(const KzAmqpEvent *ev, const KzBusMsg *msg)
+kz_peer_auth_accept(const KzAmqpEvent *ev, KzBusMsg *msg)
 {
 	KzAuthResult r;
 
+	msg->verified = false;
 	if (!kz_bus_keys_configured() && !kz_bus_require_signature)
 		return true;
 	if (ev->auth == NULL)
@@ -152,5 +154,6 @@ kz_peer_auth_accept(const KzAmqpEvent *ev, const KzBusMsg *msg)
 	r = kz_bus_keys_verify(ev, msg->node);
 	if (r != KZ_AUTH_OK)
 		return reject(msg, ev, kz_auth_result_name(r));
+	msg->verified = true;
 	return true;
 }

@@ -20,8 +20,9 @@
 
 /*
  * Whether a decoded delivery may be acted on.  A refused one is counted in
- * kz_globals.stats.bus_rejected and logged once per peer and reason.
+ * kz_globals.stats.bus_rejected and logged once per peer and reason.  An
+ * accepted one has msg->verified set if a key of the bus key file signed it.
  */
-extern bool kz_peer_auth_accept(const KzAmqpEvent *ev, const KzBusMsg *msg);
+extern bool kz_peer_auth_accept(const KzAmqpEvent *ev, KzBusMsg *msg);
 
 #endif							/* KZ_PEER_AUTH_H */

@@ -181,9 +181,8 @@ relay_call(const KzJob *job)
 	}
 	owner_queue(job->node, queue);
 	await_reply(job);
-	tag = kz_out_call(queue[0] ? queue : NULL, KZ_JOB_NAME(job), job->name_len,
-					  KZ_JOB_BODY(job), job->body_len, job->pid,
-					  job->timeout_ms, job->ref, property_id);
+	tag = kz_out_call(queue[0] ? queue : NULL, job, kz_peer_is_pg(job->node),
+					  property_id);
 	if (tag == 0)
 		fail_requests(&job, 1, KZ_RES_BROKER_DOWN);
 	else
@@ -197,7 +196,7 @@ relay_call(const KzJob *job)
 static void
 relay_send(const KzJob *job)
 {
-	size_t		size = offsetof(KzJob, data) + job->name_len + job->target_len + job->body_len;
+	size_t		size = KZ_JOB_SIZE(job);
 	PendingSend *p;
 
 	if (!kz_bus_usable())
@@ -222,8 +221,7 @@ flush_one(PendingSend *p)
 	uint64		tag;
 
 	p->done = true;
-	tag = kz_out_send(p->queue[0] ? p->queue : NULL, KZ_JOB_NAME(job), job->name_len,
-					  KZ_JOB_BODY(job), job->body_len, job->pid, property_id);
+	tag = kz_out_send(p->queue[0] ? p->queue : NULL, job, p->pg_owner, property_id);
 	if (tag == 0)
 		fail_requests(&job, 1, KZ_RES_BROKER_DOWN);
 	else
@@ -232,7 +230,8 @@ flush_one(PendingSend *p)
 
 /*
  * Publishes the sends still pending for p's destination, from p on, in
- * batches; tracks each batch's confirm for all its requesters.
+ * batches of one sender role and database each (a batch names them once);
+ * tracks each batch's confirm for all its requesters.
  */
 static void
 flush_batch(ListCell *from)
@@ -242,18 +241,19 @@ flush_batch(ListCell *from)
 	char		property_id[KZ_MSG_ID_LEN + 1];
 	ListCell   *lc = from;
 
-	while (lc != NULL)
+	for (;;)
 	{
 		int			n = 0;
 		size_t		bytes = 0;
 		uint64		tag;
 
-		for (; lc != NULL && n < KZ_BATCH_MAX && bytes < KZ_SEND_BATCH_BYTES;
+		for (lc = from; lc != NULL && n < KZ_BATCH_MAX && bytes < KZ_SEND_BATCH_BYTES;
 			 lc = lnext(pending_sends, lc))
 		{
 			PendingSend *p = lfirst(lc);
 
-			if (p->done || strcmp(p->queue, queue) != 0)
+			if (p->done || strcmp(p->queue, queue) != 0 ||
+				(n > 0 && !kz_job_same_sender(jobs[0], p->job)))
 				continue;
 			p->done = true;
 			jobs[n++] = p->job;
@@ -488,16 +488,18 @@ local_owner(const uint8 *data, size_t len, KzName *name, int *procno, int *pid)
 
 /*
  * Puts a message from the bus into a local owner's mailbox: the message
- * term body for name, sent by sender_pid on node.  A call addressed to this
+ * term body for name, sent by sender_pid on from's node, with the sender's
+ * role and database if from was signed (verified).  A call addressed to this
  * node (targeted, not broadcast) whose owner is no longer here was sent by
  * a caller that has not yet heard of the owner's exit: it is told at once,
  * as if the owner had exited with the call in its mailbox.
  */
 static void
-deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_pid,
-		const uint8 *body, size_t body_len, KzMsgKind kind, const char *tag,
-		bool targeted)
+deliver(const uint8 *name_data, size_t name_len, const KzBusMsg *from,
+		int32 sender_pid, const uint8 *body, size_t body_len, KzMsgKind kind,
+		const char *tag)
 {
+	const char *node = from->node;
 	KzName		name;
 	KzMessageSpec spec;
 	dsa_pointer dp;
@@ -511,7 +513,7 @@ deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_
 		 * Not ours.  A broadcast (Kazoo sends to every node) was for another
 		 * node; a call addressed to us has lost its owner.
 		 */
-		if (kind == KZ_MSG_CALL && targeted)
+		if (kind == KZ_MSG_CALL && from->targeted)
 		{
 			KZ_STAT_INC(messages_dropped);
 			tell_owner_gone(tag, node);
@@ -520,8 +522,14 @@ deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_
 	}
 	memset(&spec, 0, sizeof(spec));
 	spec.kind = kind;
-	spec.flags = KZ_MSG_BODY_ETF;
+	spec.flags = KZ_MSG_BODY_ETF | KZ_MSG_IDENT_UTF8;
 	spec.sender_pid = sender_pid;
+	if (from->verified)
+	{
+		/* only a signature says the role and database are the sender's */
+		spec.role = from->sender_role;
+		spec.db = from->sender_db;
+	}
 	spec.sent_at = GetCurrentTimestamp();
 	spec.name = &name;
 	spec.node = node;
@@ -547,8 +555,8 @@ deliver(const uint8 *name_data, size_t name_len, const char *node, int32 sender_
 void
 kz_relay_in_send(const KzBusMsg *msg)
 {
-	deliver(msg->name, msg->name_len, msg->node, msg->sender_pid,
-			msg->message, msg->message_len, KZ_MSG_SEND, NULL, false);
+	deliver(msg->name, msg->name_len, msg, msg->sender_pid,
+			msg->message, msg->message_len, KZ_MSG_SEND, NULL);
 }
 
 void
@@ -560,8 +568,8 @@ kz_relay_in_send_batch(const KzBusMsg *msg)
 	{
 		KzSyncEntry *e = &msg->entries[i];
 
-		deliver(e->name, e->name_len, msg->node, e->pid, e->message, e->message_len,
-				KZ_MSG_SEND, NULL, false);
+		deliver(e->name, e->name_len, msg, e->pid, e->message, e->message_len,
+				KZ_MSG_SEND, NULL);
 	}
 }
 
@@ -578,8 +586,8 @@ kz_relay_in_call(const KzBusMsg *msg)
 		return;					/* no way to answer it */
 	}
 	tag = kz_tag_remote(deadline, msg->msg_id, msg->server_id);
-	deliver(msg->name, msg->name_len, msg->node, msg->sender_pid,
-			msg->message, msg->message_len, KZ_MSG_CALL, tag, msg->targeted);
+	deliver(msg->name, msg->name_len, msg, msg->sender_pid,
+			msg->message, msg->message_len, KZ_MSG_CALL, tag);
 }
 
 void

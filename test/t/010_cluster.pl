@@ -128,6 +128,28 @@ is(sql($_, "SELECT count(*) FROM kz_globals.registrations WHERE state = 'pending
 is(sql($_, 'SELECT bus_malformed FROM kz_globals.stats'), '0',
 	$_->name . ' refused no message of its peers') for @nodes;
 
+# each node counts its bus traffic: published and taken, with their bytes;
+# a claim on n1 is one more message out of n1 and into each peer
+for my $node (@nodes)
+{
+	my ($sent, $sent_b, $got, $got_b) = split /\|/,
+	  sql($node, 'SELECT bus_sent, bus_sent_bytes, bus_received, bus_received_bytes FROM kz_globals.stats');
+	ok($sent > 0 && $got > 0 && $sent_b > 100 * $sent && $got_b > 100 * $got,
+		$node->name . " counts its bus traffic ($sent sent, $sent_b bytes; $got received, $got_b bytes)");
+}
+{
+	my %before = map { $_->name => sql($_, 'SELECT bus_received FROM kz_globals.stats') } $n2, $n3;
+	my $sent = sql($n1, 'SELECT bus_sent FROM kz_globals.stats');
+	is(sql($n1, "SELECT kz_globals.register_name('counted', pg_backend_pid())"), 't', 'n1 claims one more name');
+	cmp_ok(sql($n1, 'SELECT bus_sent FROM kz_globals.stats'), '>', $sent, 'n1 counts the claim it published');
+	for my $node ($n2, $n3)
+	{
+		ok($node->poll_query_until('postgres',
+				"SELECT bus_received > $before{$node->name} FROM kz_globals.stats"),
+			$node->name . ' counts the claim it received');
+	}
+}
+
 # owner exit frees the name everywhere
 $owner->quit;
 for my $node ($n2, $n3)

@@ -244,6 +244,49 @@ sub configure
 	$node->wait_for_log($wait_for, $offset) if $wait_for;
 }
 
+# --- sender identity -----------------------------------------------------------
+
+# Roles on n2 that send to an owner on n1.
+sql($n2, join('', map { "CREATE ROLE $_ LOGIN; GRANT kz_globals_user TO $_;" } qw(kz_ident_a kz_ident_b)));
+
+# Sends from n2 as each of the two roles at once (so that the worker's
+# batches hold both), $n sends each; what $owner receives, as
+# "message|sender_node|sender_role|sender_database" lines, sorted.
+sub sends_from_roles
+{
+	my ($name, $owner, $n) = @_;
+	my @bg;
+	for my $role (qw(kz_ident_a kz_ident_b))
+	{
+		my $s = session($n2);
+		$s->query_safe("SET ROLE $role");
+		$s->query_until(qr/sending/, <<"SQL");
+\\echo sending
+SELECT count(kz_globals.send('$name', '$role ' || i)) FROM generate_series(1, $n) i;
+SQL
+		push @bg, $s;
+	}
+	my @got;
+	KzHarness::wait_until('the sends', 30, sub {
+			my $rows = $owner->query_safe(
+				"SELECT string_agg(concat_ws('|', message, sender_node, coalesce(sender_role, '-'), coalesce(sender_database, '-')), E'\\n') FROM kz_globals.receive(0)");
+			push @got, $rows if $rows ne '';
+			@got >= 2 * $n;
+		});
+	$_->quit for @bg;
+	return sort @got;
+}
+
+# The lines sends_from_roles expects: with the role and database, or "-".
+sub expected_from_roles
+{
+	my ($n, $known) = @_;
+	return sort map {
+		my $role = $_;
+		map { "$role $_|$node_name{n2}|" . ($known ? "$role|postgres" : '-|-') } 1 .. $n
+	} qw(kz_ident_a kz_ident_b);
+}
+
 # --- the forgeries ------------------------------------------------------------
 
 my $OLD_TS = '63000000000000000';		# 1996: older than any real claim
@@ -371,7 +414,21 @@ sql($n2, 'CREATE TABLE answers (name text, answer text)');
 	ok(KzHarness::wait_until('a sync in the spy queue', 10,
 			sub { grep { $_->{body} =~ /"Event-Name":"sync"/ } @{ drain('kz-spy-sync') } }),
 		'no keys: a forged heartbeat makes a node send its full sync to any queue');
-	$_->quit for $o1, $o2;
+	# an unsigned message names no role: nothing vouches for it
+	my $o3 = owner($n1, 'a-svc3', $n2);
+	is_deeply([ sends_from_roles('a-svc3', $o3, 20) ], [ expected_from_roles(20, 0) ],
+		'no keys: messages from another server show no sender role or database');
+	my $queue = server_of($n2, $node_name{n1});
+	publish('targeted', $queue, envelope('send', $node_name{n2}, Name => { bin => 'a-svc3' },
+		Message => { bin => 'posing' }, 'Sender-Pid' => 1, 'Sender-Role' => 'postgres',
+		'Sender-Database' => 'postgres'));
+	my $posing = '';
+	KzHarness::wait_until('the forged send', 10, sub {
+			$posing = $o3->query_safe("SELECT concat_ws('|', message, coalesce(sender_role, '-')) FROM kz_globals.receive(0)");
+			$posing ne '';
+		});
+	is($posing, 'posing|-', 'no keys: an unsigned message claiming role postgres shows none');
+	$_->quit for $o1, $o2, $o3;
 }
 
 # --- with keys on both servers, none does ---------------------------------------
@@ -399,6 +456,25 @@ my %base = map { $_->name => stat_of($_, 'bus_rejected') } $n1, $n2;
 	ok(KzHarness::wait_until('the send', 10, sub {
 				$o1->query_safe("SELECT message FROM kz_globals.receive(0)") eq 'hello signed' }),
 		'keys: a send from n2 reaches b-svc1 on n1');
+	is_deeply([ sends_from_roles('b-svc1', $o1, 20) ], [ expected_from_roles(20, 1) ],
+		'keys: each message from another server shows its sender role and database');
+	{
+		my $caller = session($n2);
+		$caller->query_safe('SET ROLE kz_ident_b');
+		$caller->query_until(qr/calling/, <<"SQL");
+\\echo calling
+SELECT kz_globals.call('b-svc1', 'who am i', 15000);
+SQL
+		my $seen = '';
+		KzHarness::wait_until('the call', 20, sub {
+				$seen = $o1->query_safe("SELECT concat_ws('|', kind, sender_role, sender_database, reply_tag) FROM kz_globals.receive(0)");
+				$seen ne '';
+			});
+		my ($kind, $role, $db, $tag) = split /\|/, $seen, 4;
+		is("$kind|$role|$db", 'call|kz_ident_b|postgres', 'keys: a call from another server shows its sender role and database');
+		$o1->query_safe("SELECT kz_globals.reply('$tag', 'you are kz_ident_b')") if $tag;
+		$caller->quit;
+	}
 	is(stat_of($n1, 'bus_rejected'), $base{n1}, 'keys: nothing refused between the two servers (n1)');
 	is(stat_of($n2, 'bus_rejected'), $base{n2}, 'keys: nothing refused between the two servers (n2)');
 

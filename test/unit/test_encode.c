@@ -59,6 +59,8 @@ context(const char *msg_id)
 	ctx.session = T_SESSION;
 	ctx.incarnation = T_INCARN;
 	ctx.msg_id = msg_id;
+	ctx.sender_role = NULL;
+	ctx.sender_db = NULL;
 	return ctx;
 }
 
@@ -752,6 +754,102 @@ test_names(void)
 	pfree(out.data);
 }
 
+/*
+ * The sending session's role and database (ours): on a send, a call and a
+ * send_batch when the worker gives them, absent otherwise; a bad one from
+ * the bus refuses the whole message.
+ */
+static void
+test_sender_identity(void)
+{
+	static const struct
+	{
+		const char *fields;
+		KzProtoError want;
+	}			bad[] = {
+		{",\"Sender-Role\":\"alice\",\"Sender-Database\":\"app\"", KZ_PROTO_OK},
+		{",\"Sender-Role\":\"\"", KZ_PROTO_BAD_FIELD},
+		{",\"Sender-Database\":\"\"", KZ_PROTO_BAD_FIELD},
+		{",\"Sender-Role\":\"a\\tb\"", KZ_PROTO_BAD_FIELD},
+		{",\"Sender-Role\":\"a\\u007fb\"", KZ_PROTO_BAD_FIELD},
+		{",\"Sender-Role\":\"a\\u0000b\"", KZ_PROTO_BAD_FIELD},
+		{",\"Sender-Role\":7", KZ_PROTO_BAD_FIELD},
+		{",\"Sender-Database\":[\"app\"]", KZ_PROTO_BAD_FIELD},
+		{",\"Sender-Role\":\"" "0123456789012345678901234567890123456789012345678901234567890123" "\"",
+		KZ_PROTO_BAD_FIELD},
+		{",\"Sender-Role\":\"" "012345678901234567890123456789012345678901234567890123456789012" "\"",
+		KZ_PROTO_OK},
+	};
+	StringInfo	name = binary("job12");
+	StringInfoData out;
+	KzEncodeCtx ctx = context(t_msg_id);
+	KzSendEntry e;
+	KzBusMsg	msg;
+	int			i;
+
+	initStringInfo(&out);
+	kz_enc_send(&out, &ctx, (uint8 *) name->data, name->len, "m", 1, 7);
+	if (decode_ours(&out, KZ_EV_SEND, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK(msg.sender_role == NULL && msg.sender_db == NULL);
+		CHECK(!msg.verified);
+		kz_proto_free(&msg);
+	}
+	ctx.sender_role = "r\xc3\xb4le \"x\"";
+	ctx.sender_db = "app db";
+	resetStringInfo(&out);
+	kz_enc_send(&out, &ctx, (uint8 *) name->data, name->len, "m", 1, 7);
+	if (decode_ours(&out, KZ_EV_SEND, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK_STR(msg.sender_role, ctx.sender_role);
+		CHECK_STR(msg.sender_db, ctx.sender_db);
+		CHECK(!msg.verified);	/* only the receiver's check sets it */
+		kz_proto_free(&msg);
+	}
+	resetStringInfo(&out);
+	kz_enc_call(&out, &ctx, (uint8 *) name->data, name->len, "m", 1, 7, 100);
+	if (decode_ours(&out, KZ_EV_CALL, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK_STR(msg.sender_role, ctx.sender_role);
+		CHECK_STR(msg.sender_db, ctx.sender_db);
+		kz_proto_free(&msg);
+	}
+	e.name = (uint8 *) name->data;
+	e.name_len = name->len;
+	e.sender_pid = 7;
+	e.body = "m";
+	e.body_len = 1;
+	resetStringInfo(&out);
+	kz_enc_send_batch(&out, &ctx, &e, 1);
+	if (decode_ours(&out, KZ_EV_SEND_BATCH, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK_STR(msg.sender_role, ctx.sender_role);
+		CHECK_STR(msg.sender_db, ctx.sender_db);
+		CHECK(msg.nentries == 1);
+		kz_proto_free(&msg);
+	}
+
+	for (i = 0; i < (int) lengthof(bad); i++)
+	{
+		KzEnvelope	env = {KZ_APP_NAME_GLOBALS, "globals", "send",
+		"0123456789abcdef", "pg@h", NULL};
+		const char *detail = NULL;
+		KzProtoError err;
+
+		resetStringInfo(&out);
+		kz_proto_begin(&out, &env);
+		appendStringInfoString(&out, ",\"Name\":\"" B64_FOO "\",\"Message\":\"" B64_BAR "\"");
+		appendStringInfo(&out, "%s}", bad[i].fields);
+		err = kz_proto_decode(out.data, out.len, MAX_BODY, MAX_NAME, &msg, &detail);
+		if (err != bad[i].want)
+			fprintf(stderr, "identity case %d: %s (%s)\n", i, kz_proto_error_name(err),
+					detail ? detail : "");
+		CHECK(err == bad[i].want);
+		kz_proto_free(&msg);
+	}
+	pfree(out.data);
+}
+
 /* Strings the encoders escape: they come back as they went in. */
 static void
 test_escaped_context(void)
@@ -983,6 +1081,7 @@ main(int argc, char **argv)
 	test_sync();
 	test_names();
 	test_escaped_context();
+	test_sender_identity();
 	test_meta_round_trip();
 	test_meta_refused();
 	return unit_summary(argv[0]);
