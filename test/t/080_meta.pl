@@ -106,6 +106,16 @@ ok($n2->poll_query_until('postgres',
 		   WHERE name LIKE 'many-%' AND meta = jsonb_build_object('i', substr(name, 6)::int)}),
 	'n2 has the metadata of 40 names');
 
+# --- names whose metadata make a sync larger than one message may be: 250
+#     names of 1020 bytes each, which the sync to n3 below must split (a
+#     single part would be over what any server takes) ---
+$s1->query_safe(q{
+	SELECT count(kz_globals.register_name('wide-' || i, jsonb_build_array(i, repeat('w', 1010))))
+	  FROM generate_series(1, 250) i});
+ok($n2->poll_query_until('postgres',
+		q{SELECT count(*) = 250 FROM kz_globals.registrations WHERE name LIKE 'wide-%'}),
+	'n2 records the 250 names (without their metadata, over its limit)');
+
 # --- metadata over the receiver's kz_globals.max_meta_size (n2: 100 bytes) ---
 $s1->query_safe(q{SELECT kz_globals.register_name('big', jsonb_build_array(repeat('b', 200)))});
 ok(wait_row($n2, 'big', "remote $N1"), 'n2 records a name whose metadata is over its limit');
@@ -159,6 +169,11 @@ ok($n3->poll_query_until('postgres',
 		   WHERE name LIKE 'many-%' AND meta = jsonb_build_object('i', substr(name, 6)::int)}),
 	'and of the 40 others');
 like(meta_on($n3, 'big'), qr/^\["b{200}"\]$/, 'n3 (default limit) has the big one');
+ok($n3->poll_query_until('postgres',
+		q{SELECT count(*) = 250 FROM kz_globals.registrations
+		   WHERE name LIKE 'wide-%' AND (meta->>0)::int = substr(name, 6)::int
+		     AND octet_length(meta::text) > 1010}),
+	'and the 250 wide ones, their sync split into parts every server takes');
 is(stat_of($n3, 'bus_rejected'), '0', 'n3 refused nothing: every message of ours is signed');
 
 # --- a new registration's advertisement replaces what was known ---
@@ -176,8 +191,8 @@ for my $node ($n2, $n3)
 {
 	ok(wait_row($node, 'svc', 'none'), 'svc is gone on ' . $node->name . ' after its owner exits');
 	is(meta_on($node, 'svc'), 'null', '... and so is its metadata');
-	is(sql($node, "SELECT count(*) FROM kz_globals.registrations WHERE name LIKE 'many-%'"), '0',
-		'... and the other names of that session');
+	is(sql($node, "SELECT count(*) FROM kz_globals.registrations WHERE name LIKE 'many-%' OR name LIKE 'wide-%'"),
+		'0', '... and the other names of that session');
 }
 is(meta_on($n1, 'svc'), 'null', 'on n1 as well');
 
