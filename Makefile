@@ -3,6 +3,7 @@
 #   make demo     install what is missing, build, install, run the demo cluster
 #   make test     the same set-up, then every test suite (see test/run.sh)
 #   make bench    the same set-up, then the benchmark table (bench/run.sh)
+#   make bench-scale  the growth curves: servers, names, message sizes
 #
 # The plain PGXS targets (all, install, installcheck, clean) work as usual;
 # installcheck (pg_regress, then the TAP tests) and prove_installcheck (the
@@ -178,6 +179,11 @@ demo:
 bench:
 	bash bench/run.sh
 
+# the growth curves: 3, 5 and 9 servers, 10k to 1M names, 100 B to 64 KB
+# messages; tables and plots in bench/results/ (up to 20 minutes)
+bench-scale:
+	bash bench/run.sh scale
+
 # make test on fresh Debian 12, 13 and unstable root filesystems (debootstrap,
 # cached), one table of results; needs root.  See test/matrix/run.sh.
 matrix:
@@ -190,4 +196,4 @@ valgrindcheck: $(UNIT_BINS)
 		[ $$rc = 0 ] && echo "unit tests: valgrind clean"; exit $$rc
 	bash test/valgrind/run.sh
 
-.PHONY: unitcheck prove_installcheck tapcheck test demo bench matrix valgrindcheck
+.PHONY: unitcheck prove_installcheck tapcheck test demo bench bench-scale matrix valgrindcheck

@@ -28,121 +28,21 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM HUP
 
-# env_of DIR NAME: a setting of the cluster in DIR (its cluster.env).
-env_of() {
-    # shellcheck disable=SC1091
-    (. "$1/cluster.env" && echo "${!2}")
-}
-
-# port DIR I: the port of node I of the cluster in DIR.
-port() {
-    env_of "$1" "PORT_$2"
-}
-
-# kz_psql_raw DIR PORT ARGS...: psql on a server of the cluster in DIR.
-kz_psql_raw() {
-    local dir=$1 port=$2
-    shift 2
-    "$PGBIN/psql" -X -h "$(env_of "$dir" PGHOST)" -p "$port" -d postgres -v ON_ERROR_STOP=1 "$@"
-}
-
-# kz_psql DIR I SQL: run SQL on node I, tuples only, unaligned.
-kz_psql() {
-    kz_psql_raw "$1" "$(port "$1" "$2")" -qAt -c "$3"
-}
-
-note() {
-    printf '.. %s\n' "$*" >&2
-}
-
-# row MEASURE VALUE BASELINE RATIO TARGET: one line of the result table.
-row() {
-    ROWS+=("$(printf '%-46s | %-24s | %-28s | %-6s | %s' "$@")")
-}
-
-# pgbench_tps DIR I CLIENTS SCRIPT [ARGS...]: transactions per second.
-pgbench_tps() {
-    local dir=$1 i=$2 clients=$3 script=$4
-    shift 4
-    "$PGBIN/pgbench" -h "$(env_of "$dir" PGHOST)" -p "$(port "$dir" "$i")" -n -M prepared \
-        -c "$clients" -j "$clients" -T "$SECONDS_PER_RUN" -f "$HERE/sql/$script" "$@" postgres 2>/dev/null |
-        awk '/^tps = / { printf "%.0f\n", $3 }'
-}
-
-# median of the numbers on stdin
-median() {
-    sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-
-# ratio_tps DIR I CLIENTS SCRIPT BASE_SCRIPT: median tps of each, run in
-# alternation (noise on a shared machine hits both alike).
-ratio_tps() {
-    local dir=$1 i=$2 clients=$3 script=$4 base=$5 r
-    local -a mine=() theirs=()
-    for ((r = 0; r < ROUNDS; r++)); do
-        theirs+=("$(pgbench_tps "$dir" "$i" "$clients" "$base")")
-        mine+=("$(pgbench_tps "$dir" "$i" "$clients" "$script")")
-    done
-    echo "$(printf '%s\n' "${mine[@]}" | median) $(printf '%s\n' "${theirs[@]}" | median)"
-}
-
-# latencies LOGPREFIX: "median_us p99_us count" of pgbench --log files.
-latencies() {
-    cat "$1".* | awk '{ print $3 }' | sort -n |
-        awk '{ v[NR] = $1 } END { printf "%d %d %d\n", v[int((NR + 1) / 2)], v[int(NR * 0.99)], NR }'
-}
-
-# pgbench_lat DIR I CLIENTS TXNS SCRIPT NAME [ARGS...]: run with a
-# per-transaction log and print "median_us p99_us count tps".
-pgbench_lat() {
-    local dir=$1 i=$2 clients=$3 txns=$4 script=$5 name=$6
-    shift 6
-    local tps
-    rm -f "$OUT/$name".*
-    tps=$("$PGBIN/pgbench" -h "$(env_of "$dir" PGHOST)" -p "$(port "$dir" "$i")" -n -M prepared \
-        -c "$clients" -j "$clients" -t "$txns" -f "$HERE/sql/$script" \
-        -l --log-prefix="$OUT/$name" "$@" postgres 2>/dev/null | awk '/^tps = / { printf "%.0f\n", $3 }')
-    echo "$(latencies "$OUT/$name") $tps"
-}
-
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
-}
-
-# run_in_background DIR I SQL: a psql session kept open (for owners).
-run_in_background() {
-    kz_psql_raw "$1" "$(port "$1" "$2")" -q -c "$3" >/dev/null 2>&1 &
-    echo $!
-}
-
-wait_for() {
-    local dir=$1 i=$2 sql=$3 tries
-    for ((tries = 0; tries < 600; tries++)); do
-        [ "$(kz_psql "$dir" "$i" "$sql")" = t ] && return 0
-        sleep 0.1
-    done
-    echo "timed out waiting for: $sql" >&2
-    return 1
-}
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 note "starting a single server (no broker) and a 3-server cluster with its broker"
 perl "$KZ_CLUSTER" start "$SINGLE" 1 --no-broker --conf "kz_globals.amqp_uri = ''" >/dev/null
 perl "$KZ_CLUSTER" start "$DIR" 3 \
     --conf "kz_globals.max_names = 400000" --conf "kz_globals.mailbox_size = 1000000" \
-    --conf "kz_globals.heartbeat_interval = 1000ms" >/dev/null
+    --conf "kz_globals.heartbeat_interval = 1000ms" --conf "max_connections = 400" >/dev/null
 PGBIN=$(env_of "$DIR" PGBIN)
 PGHOST=$(env_of "$DIR" PGHOST)
 
 # --- one AMQP round trip: the baseline of every latency ---
 BROKER_PORT=$(env_of "$DIR" BROKER_PORT)
-# src/conn/rabbitmq_c.h picks rabbitmq-c's header names, as the Makefile does.
-RMQ_FLAGS=(-I"$HERE/../src/conn")
-if printf '#include <rabbitmq-c/amqp.h>\n' | gcc -E -x c - >/dev/null 2>&1; then
-    RMQ_FLAGS+=(-DKZ_RABBITMQ_C_DIR)
-fi
-gcc -O2 "${RMQ_FLAGS[@]}" -o "$OUT/amqp_ping" "$HERE/amqp_ping.c" -lrabbitmq
-gcc -O2 "${RMQ_FLAGS[@]}" -o "$OUT/amqp_fanout" "$HERE/amqp_fanout.c" -lrabbitmq -lpthread
-gcc -O2 -I"$(pg_config --includedir)" -o "$OUT/visibility" "$HERE/visibility.c" -lpq -lpthread
+build_tools
+gcc -O2 -I"$(pg_config --includedir)" -o "$OUT/group_publish" "$HERE/group_publish.c" -lpq
 read -r RTT RTT99 _ < <("$OUT/amqp_ping" 127.0.0.1 "$BROKER_PORT" 2000)
 note "one AMQP round trip: median $RTT us, p99 $RTT99 us"
 RTT_TEXT="RTT ${RTT} us"
@@ -158,6 +58,14 @@ row "whereis_name local hit, 2 clients" "$W tps" "SELECT 1: $S1 tps" "$(ratio "$
 read -r R A < <(ratio_tps "$SINGLE" 1 2 register.sql advisory.sql)
 row "register+unregister, single server, 2 cl." "$R tps" "adv. lock+unlock: $A tps" "$(ratio "$R" "$A")" ">= 0.8"
 kill "$holder" 2>/dev/null || true
+# leases (README, "Leases"): acquire+release against advisory lock+unlock, and
+# a renewal (one statement) against a transaction-scoped advisory lock
+read -r L A < <(ratio_tps "$SINGLE" 1 2 lease.sql advisory.sql)
+row "lease acquire+release, single server, 2 cl." "$L tps" "adv. lock+unlock: $A tps" "$(ratio "$L" "$A")" "-"
+LEASE_TOKEN=$(kz_psql "$SINGLE" 1 "SELECT kz_globals.acquire_lease('bench-renew', 60000)")
+read -r RN AX < <(ratio_tps "$SINGLE" 1 2 renew.sql advisory_xact.sql -D tok="$LEASE_TOKEN")
+row "lease renew, single server, 2 cl." "$RN tps" "adv. xact lock: $AX tps" "$(ratio "$RN" "$AX")" "-"
+kz_psql "$SINGLE" 1 "SELECT kz_globals.release_lease('bench-renew', $LEASE_TOKEN)" >/dev/null
 
 # --- claim latency, 3 nodes (1 client, then 16 spread over the nodes) ---
 read -r CM C99 _ CT < <(pgbench_lat "$DIR" 1 1 1000 claim.sql claim1 -D node=1)
@@ -244,6 +152,19 @@ row "remote calls/s, 16 clients, one echo session" "$((K16T2 + K16T3)) /s" "-" "
 row "remote call latency, 16 clients (median)" "$K16 us (p99 $K1699)" "$RTT_TEXT" "$(ratio "$K16" "$RTT")" "-"
 kill "$svc" 2>/dev/null || true
 
+# --- process groups: a publisher on node 1, 1, 10 and 1000 members spread
+# over the 3 servers (from node 2 on: the single member is remote); the
+# value counts deliveries from the first publish until every member has
+# taken every message, the baseline what publish() returned per second ---
+CONNS=()
+for i in 1 2 3; do
+    CONNS+=("host=$PGHOST port=$(port "$DIR" "$i") dbname=postgres")
+done
+for spec in 1:2000 10:1000 1000:100; do
+    read -r GP GD GC < <("$OUT/group_publish" "${spec%%:*}" "${spec##*:}" "${CONNS[@]}")
+    row "group publish, ${spec%%:*} member(s) on 3 servers" "$GD deliveries/s" "counted: $GP/s" "-" "-"
+done
+
 # --- shared memory per name slot ---
 SLOT=$(kz_psql "$DIR" 1 "SELECT round(size::numeric / current_setting('kz_globals.max_names')::int, 1) FROM pg_shmem_allocations WHERE name = 'kz_globals registry'")
 row "shared memory per name slot" "$SLOT bytes" "-" "-" "<= 512 bytes"
@@ -258,7 +179,4 @@ JOIN_S=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }
 row "sync on join of 10k names (incl. server start)" "$JOIN_S s" "-" "-" "<= 2 s"
 kill "$bulk" 2>/dev/null || true
 
-printf '\nkz_globals benchmark, %s, %s, %s CPUs\n' "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)"
-printf '%-46s | %-24s | %-28s | %-6s | %s\n' measure value baseline ratio target
-printf '%s\n' "------------------------------------------------------------------------------------------------------------------------"
-printf '%s\n' "${ROWS[@]}"
+print_table "kz_globals benchmark"

@@ -12,7 +12,7 @@
 -- The owner of a name: the node and, for a PostgreSQL owner, its backend.
 CREATE TYPE @extschema@.owner AS (node text, pid integer);
 COMMENT ON TYPE @extschema@.owner IS
-	'owner of a global name: node name, and backend pid (NULL for a Kazoo owner)';
+	'owner of a global name: node name, and backend pid (NULL for a Kazoo owner or a lease)';
 
 -- Registration.  None of these functions is STRICT: a NULL argument is an
 -- error (SQLSTATE 22023), not a NULL result.
@@ -149,6 +149,48 @@ AS $$ SELECT $1 ~ '^[A-Za-z0-9]+$' AND octet_length($1) % 4 <> 0 $$;
 COMMENT ON FUNCTION @extschema@.kazoo_addressable(text) IS
 	'true if a Kazoo node (OTP 25) can claim, find, send to and unregister this name itself';
 
+-- Leases (README, "Leases"): a name held by no session.  acquire_lease()
+-- claims it like register_name() and returns its fencing token (NULL if the
+-- name is taken, after waiting timeout_ms for it: 0 does not wait, NULL
+-- waits without limit); any session of the acquiring role that presents the
+-- token renews or releases it, in any transaction, so it works through a
+-- transaction-mode pooler.  This server expires it, and tells the cluster,
+-- when it is not renewed within ttl_ms (100 ms to one day).
+
+CREATE FUNCTION @extschema@.acquire_lease(name text, ttl_ms integer,
+										  timeout_ms integer DEFAULT 0)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'kz_acquire_lease'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.acquire_lease(text, integer, integer) IS
+	'hold a global name by a lease of ttl_ms, for no session; its token, or NULL if taken';
+
+CREATE FUNCTION @extschema@.renew_lease(name text, token bigint, ttl_ms integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_renew_lease_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.renew_lease(text, bigint, integer) IS
+	'extend the lease with this token to ttl_ms from now; true, or an error if it is not held';
+
+CREATE FUNCTION @extschema@.release_lease(name text, token bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_release_lease_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.release_lease(text, bigint) IS
+	'release the lease with this token; false if nothing holds the name any more';
+
+CREATE FUNCTION @extschema@.leases_data(
+	OUT name text, OUT token bigint, OUT ttl_ms integer,
+	OUT expires_at timestamptz, OUT role text, OUT database text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_leases_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.leases AS
+	SELECT * FROM @extschema@.leases_data();
+COMMENT ON VIEW @extschema@.leases IS
+	'the leases this server holds, and when each expires unless renewed';
+
 -- Views, each backed by a set-returning function.
 
 CREATE FUNCTION @extschema@.registrations_data(
@@ -247,3 +289,76 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.set_meta(text, jsonb)
 	TO kz_globals_user;
 GRANT EXECUTE ON FUNCTION @extschema@.meta(text) TO kz_globals_reader;
+
+-- Leases: privileges, as for the functions above.
+REVOKE ALL ON @extschema@.leases FROM PUBLIC;
+GRANT SELECT ON @extschema@.leases TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION @extschema@.leases_data() TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.acquire_lease(text, integer, integer),
+	@extschema@.renew_lease(text, bigint, integer),
+	@extschema@.release_lease(text, bigint)
+	TO kz_globals_user;
+
+-- Process groups (README, "Process groups"): many members per group, here
+-- and on the other servers, and a message published to all of them.
+-- Membership is eventually consistent (as Erlang's pg); a member is a
+-- backend and leaves every group when it exits.
+
+CREATE FUNCTION @extschema@.join("group" text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_join_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.join(text) IS
+	'make this backend a member of a process group; false if it already is';
+
+CREATE FUNCTION @extschema@.leave("group" text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_leave_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.leave(text) IS
+	'end this backend''s membership of a process group; false if it was none';
+
+CREATE FUNCTION @extschema@.members("group" text)
+RETURNS TABLE (node text, pid integer, joined_at timestamptz)
+AS 'MODULE_PATHNAME', 'kz_members_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.members(text) IS
+	'the members of a process group on every server this one knows';
+
+CREATE FUNCTION @extschema@.publish("group" text, message text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'kz_publish_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.publish(text, text) IS
+	'put a message into the mailbox of every member of a process group; returns to how many';
+
+CREATE FUNCTION @extschema@.groups_data(
+	OUT "group" text, OUT node text, OUT pid integer, OUT joined_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_groups_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.groups AS
+	SELECT * FROM @extschema@.groups_data();
+COMMENT ON VIEW @extschema@.groups IS
+	'every process-group membership this server knows, here and on other servers';
+
+REVOKE ALL ON FUNCTION
+	@extschema@.join(text),
+	@extschema@.leave(text),
+	@extschema@.members(text),
+	@extschema@.publish(text, text),
+	@extschema@.groups_data()
+	FROM PUBLIC;
+REVOKE ALL ON @extschema@.groups FROM PUBLIC;
+GRANT SELECT ON @extschema@.groups TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.members(text),
+	@extschema@.groups_data()
+	TO kz_globals_reader;
+GRANT EXECUTE ON FUNCTION
+	@extschema@.join(text),
+	@extschema@.leave(text),
+	@extschema@.publish(text, text)
+	TO kz_globals_user;

@@ -9,7 +9,8 @@
  * names too), and any other process does so the first time it calls a
  * kz_globals function.  The callback runs on normal exit, on FATAL and on
  * pg_terminate_backend, while shared memory is still attached: it removes
- * the backend's names, queues their unregister events for the worker and
+ * the backend's names and its group memberships (the worker tells the
+ * cluster), queues their unregister events for the worker and
  * empties its mailbox, telling the callers of the calls still in it that
  * no answer will come.  A SIGKILLed backend runs no callback, but then the
  * postmaster reinitializes all shared memory.  The worker also sweeps rows
@@ -29,6 +30,7 @@
 
 #include "backend_exit.h"
 #include "claims.h"
+#include "group_ops.h"
 #include "mailbox.h"
 #include "messaging.h"
 #include "rules_apply.h"
@@ -66,6 +68,7 @@ kz_backend_exit(int code, Datum arg)
 	/* a FATAL may have left a lock of ours held */
 	LWLockReleaseAll();
 	kz_release_backend(procno, MyProcPid);
+	kz_group_exit();
 	if (kz_backends[procno].pid == MyProcPid)
 	{
 		kz_fail_queued_calls();

@@ -13,6 +13,10 @@
  * error) it removes whatever row still carries its claim id, so a failed
  * register_name() never leaves a registration behind.
  *
+ * A lease (acquire_lease) is won by the same claim, made by the calling
+ * backend for a row flagged KZ_ROW_LEASE; when it wins, the row leaves the
+ * backend and lives until its TTL passes (src/shared/lease_rows.h).
+ *
  * IDENTIFICATION
  *	  src/backend/claims.c
  *
@@ -28,6 +32,7 @@
 
 #include "claims.h"
 #include "guc.h"
+#include "lease_rows.h"
 #include "meta.h"
 #include "names.h"
 #include "nodes.h"
@@ -157,13 +162,16 @@ own_slot_locked(int procno, int pid)
 
 /*
  * Inserts a row for name in the given state for backend (procno, pid), or
- * returns NULL if a live row exists.  Caller holds reg_lock exclusively;
- * errors out (after releasing nothing: the caller's lock is released by
- * error cleanup) if the table is full.
+ * returns NULL if a live row exists; with lease_ttl_ms > 0, the row of a
+ * lease claim; with meta (NULL: none), its registration metadata.  Caller
+ * holds reg_lock exclusively; errors out (after releasing nothing: the
+ * caller's lock is released by error cleanup) if the table or the metadata
+ * pool is full.
  */
 static KzRow *
 insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
-				 Oid dbid, Oid roleid, int32 role_limit, const KzMetaArg *meta)
+				 Oid dbid, Oid roleid, int32 role_limit, int32 lease_ttl_ms,
+				 const KzMetaArg *meta)
 {
 	KzRow	   *row = kz_reg_lookup(name);
 	int32		held;
@@ -181,7 +189,7 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 		LWLockRelease(kz_shared->reg_lock);
 		report_role_limit(roleid, held);
 	}
-	if (meta->len > 0 && kz_meta_blocks(meta->len) > kz_meta_free_blocks())
+	if (meta != NULL && meta->len > 0 && kz_meta_blocks(meta->len) > kz_meta_free_blocks())
 	{
 		LWLockRelease(kz_shared->reg_lock);
 		report_meta_pool_full(meta->len);
@@ -199,29 +207,56 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 	row->roleid = roleid;
 	row->timestamp = kz_hlc_now();
 	row->claim_id = kz_next_id();
-	(void) kz_meta_set_row(row, meta->text, meta->len);	/* room checked above */
+	if (meta != NULL)
+		(void) kz_meta_set_row(row, meta->text, meta->len);	/* room checked above */
+	if (lease_ttl_ms > 0)
+	{
+		row->flags |= KZ_ROW_LEASE;
+		row->lease_ttl_ms = lease_ttl_ms;
+	}
 	kz_reg_set_state(row, state);
 	kz_backends[procno].names_owned++;
 	kz_reg_role_add(roleid, 1);
 	return row;
 }
 
-/* Single-server mode: the table alone decides. */
+/* What a claim is for: who, and whether it is a lease's. */
+typedef struct ClaimFor
+{
+	int			procno;
+	int			pid;
+	Oid			dbid;
+	Oid			roleid;
+	int32		role_limit;		/* 0: none */
+	int32		lease_ttl_ms;	/* > 0: a lease claim */
+	const KzMetaArg *meta;		/* registration metadata, NULL: none */
+} ClaimFor;
+
+/* Single-server mode: the table alone decides.  *ts: the token. */
 static bool
-claim_single(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
-			 int32 role_limit, const KzMetaArg *meta)
+claim_single(const KzName *name, const ClaimFor *c, int64 *ts)
 {
 	KzRow	   *row;
+	bool		wake = false;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-	row = insert_owned_row(name, KZ_ROW_LOCAL, procno, pid, dbid, roleid, role_limit,
-						   meta);
+	row = insert_owned_row(name, KZ_ROW_LOCAL, c->procno, c->pid, c->dbid,
+						   c->roleid, c->role_limit, c->lease_ttl_ms, c->meta);
+	if (row != NULL)
+	{
+		*ts = row->timestamp;
+		if (c->lease_ttl_ms > 0)
+			wake = kz_row_make_lease(row);
+	}
 	LWLockRelease(kz_shared->reg_lock);
 	if (row == NULL)
 	{
 		KZ_STAT_INC(claims_lost);
 		return false;
 	}
+	/* the worker expires leases: it must know of an earlier expiry */
+	if (wake)
+		kz_wake_worker();
 	KZ_STAT_INC(claims_won);
 	return true;
 }
@@ -281,8 +316,7 @@ run_claim(const KzName *name, uint64 claim_id, int64 ts)
 
 /* Cluster mode: a pending row, then the worker's verdict. */
 static bool
-claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
-			  int32 role_limit, const KzMetaArg *meta)
+claim_cluster(const KzName *name, const ClaimFor *c, int64 *token)
 {
 	int			attempt;
 
@@ -294,8 +328,8 @@ claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
 		KzReqResult result;
 
 		LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
-		row = insert_owned_row(name, KZ_ROW_PENDING, procno, pid, dbid, roleid,
-							   role_limit, meta);
+		row = insert_owned_row(name, KZ_ROW_PENDING, c->procno, c->pid, c->dbid,
+							   c->roleid, c->role_limit, c->lease_ttl_ms, c->meta);
 		if (row != NULL)
 		{
 			claim_id = row->claim_id;
@@ -312,6 +346,7 @@ claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
 		switch (result)
 		{
 			case KZ_RES_OK:
+				*token = ts;
 				return true;
 			case KZ_RES_NO:
 				return false;
@@ -328,26 +363,66 @@ claim_cluster(const KzName *name, int procno, int pid, Oid dbid, Oid roleid,
 	return false;				/* keep compiler quiet */
 }
 
-bool
-kz_claim_name_meta(const KzName *name, int procno, int pid, Oid dbid,
-				   Oid roleid, const KzMetaArg *meta)
+static bool
+claim_for(const KzName *name, ClaimFor *c, int64 *token)
 {
 	/* superusers are not limited; decided before reg_lock is taken */
-	int32		role_limit = kz_max_names_per_role > 0 && !superuser_arg(roleid) ?
+	c->role_limit = kz_max_names_per_role > 0 && !superuser_arg(c->roleid) ?
 		kz_max_names_per_role : 0;
-	KzMetaArg	none = {NULL, 0};
-
-	if (meta == NULL)
-		meta = &none;
 	if (kz_cluster_ready(true))
-		return claim_cluster(name, procno, pid, dbid, roleid, role_limit, meta);
-	return claim_single(name, procno, pid, dbid, roleid, role_limit, meta);
+		return claim_cluster(name, c, token);
+	return claim_single(name, c, token);
 }
 
 bool
 kz_claim_name(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
 {
-	return kz_claim_name_meta(name, procno, pid, dbid, roleid, NULL);
+	ClaimFor	c;
+	int64		token;
+
+	memset(&c, 0, sizeof(c));
+	c.procno = procno;
+	c.pid = pid;
+	c.dbid = dbid;
+	c.roleid = roleid;
+	return claim_for(name, &c, &token);
+}
+
+bool
+kz_claim_name_meta(const KzName *name, int procno, int pid, Oid dbid,
+				   Oid roleid, const KzMetaArg *meta)
+{
+	ClaimFor	c;
+	int64		token;
+
+	memset(&c, 0, sizeof(c));
+	c.procno = procno;
+	c.pid = pid;
+	c.dbid = dbid;
+	c.roleid = roleid;
+	c.meta = meta;
+	return claim_for(name, &c, &token);
+}
+
+/* A claim by the calling backend: for itself, or for a lease. */
+static bool
+claim_mine(const KzName *name, int32 lease_ttl_ms, int64 *token)
+{
+	ClaimFor	c;
+
+	memset(&c, 0, sizeof(c));
+	c.procno = KZ_MY_PROCNO;
+	c.pid = MyProcPid;
+	c.dbid = MyDatabaseId;
+
+	/*
+	 * A lease counts against the current role (current_user), whose
+	 * members may renew and release it; a session's name against the
+	 * session's role, as the backend's own role.
+	 */
+	c.roleid = lease_ttl_ms > 0 ? GetUserId() : GetSessionUserId();
+	c.lease_ttl_ms = lease_ttl_ms;
+	return claim_for(name, &c, token);
 }
 
 /* Copies a live owner row into *owner. */
@@ -360,6 +435,14 @@ copy_owner(const KzRow *row, KzOwner *owner)
 	owner->procno = row->procno;
 	owner->roleid = row->roleid;
 	owner->token = row->timestamp;
+
+	/*
+	 * A lease here, or one elsewhere: a kz_globals node advertises a pid
+	 * for every name but a lease's (a Kazoo node never does, KZ_ROW_KAZOO).
+	 */
+	owner->lease = KZ_ROW_IS_LEASE(row) ||
+		(row->state == KZ_ROW_REMOTE && row->pid == 0 &&
+		 (row->flags & KZ_ROW_KAZOO) == 0);
 }
 
 bool
@@ -419,9 +502,15 @@ kz_whereis(const KzName *name, KzOwner *owner)
 static bool
 may_unregister(const KzOwner *owner)
 {
-	if (owner->procno == KZ_MY_PROCNO && owner->pid == MyProcPid)
+	if (!owner->lease && owner->procno == KZ_MY_PROCNO && owner->pid == MyProcPid)
 		return true;
-	return has_privs_of_role(GetUserId(), owner->roleid) ||
+	return kz_may_act_for_role(owner->roleid);
+}
+
+bool
+kz_may_act_for_role(Oid roleid)
+{
+	return has_privs_of_role(GetUserId(), roleid) ||
 		kz_has_privilege(KZ_PRIV_ADMIN);
 }
 
@@ -454,17 +543,23 @@ kz_unregister_name(const KzName *name)
 	return removed;
 }
 
-/* Does the calling backend own name (with any token when token is NULL)? */
+/*
+ * Does the calling backend own name (with any token when token is NULL)?
+ * With leases, a lease held here with the token, if the caller may act for
+ * its role.
+ */
 static bool
-owned_by_me(const KzName *name, const int64 *token)
+owned_by_me(const KzName *name, const int64 *token, bool leases)
 {
 	KzOwner		owner;
 
-	return kz_find_owner(name, &owner) &&
-		owner.state == KZ_ROW_LOCAL &&
-		owner.procno == KZ_MY_PROCNO &&
-		owner.pid == MyProcPid &&
-		(token == NULL || owner.token == *token);
+	if (!kz_find_owner(name, &owner) || owner.state != KZ_ROW_LOCAL)
+		return false;
+	if (token != NULL && owner.token != *token)
+		return false;
+	if (owner.lease)
+		return leases && kz_may_act_for_role(owner.roleid);
+	return owner.procno == KZ_MY_PROCNO && owner.pid == MyProcPid;
 }
 
 /* True while some live row (pending, local or remote) holds name. */
@@ -514,15 +609,17 @@ await_free(const KzName *name, TimestampTz deadline, bool after_loss)
 	}
 }
 
-bool
-kz_claim_name_wait(const KzName *name, int timeout_ms)
+/*
+ * A standby's claim by the calling backend (for a lease if lease_ttl_ms >
+ * 0): waits until name is free, claims it, and again if another standby
+ * won, until timeout_ms (-1: no limit) has passed.
+ */
+static bool
+claim_wait(const KzName *name, int timeout_ms, int32 lease_ttl_ms, int64 *token)
 {
 	volatile TimestampTz deadline = 0;
 	volatile bool won = false;
 
-	/* a standby that already owns the name has nothing to wait for */
-	if (owned_by_me(name, NULL))
-		return true;
 	if (timeout_ms >= 0)
 		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(timeout_ms, 1));
 	pg_atomic_fetch_add_u32(&kz_shared->waiters, 1);
@@ -533,8 +630,7 @@ kz_claim_name_wait(const KzName *name, int timeout_ms)
 		set_wait_hash(kz_name_hash(name));
 		while (await_free(name, deadline, lost))
 		{
-			if (kz_claim_name(name, KZ_MY_PROCNO, MyProcPid,
-							  MyDatabaseId, GetSessionUserId()))
+			if (claim_mine(name, lease_ttl_ms, token))
 			{
 				won = true;
 				break;
@@ -552,6 +648,26 @@ kz_claim_name_wait(const KzName *name, int timeout_ms)
 }
 
 bool
+kz_claim_name_wait(const KzName *name, int timeout_ms)
+{
+	int64		token;
+
+	/* a standby that already owns the name has nothing to wait for */
+	if (owned_by_me(name, NULL, false))
+		return true;
+	return claim_wait(name, timeout_ms, 0, &token);
+}
+
+bool
+kz_claim_lease(const KzName *name, int32 ttl_ms, int timeout_ms, int64 *token)
+{
+	Assert(ttl_ms > 0);
+	if (timeout_ms == 0)
+		return claim_mine(name, ttl_ms, token);
+	return claim_wait(name, timeout_ms, ttl_ms, token);
+}
+
+bool
 kz_name_token(const KzName *name, int64 *token)
 {
 	KzOwner		owner;
@@ -565,9 +681,8 @@ kz_name_token(const KzName *name, int64 *token)
 bool
 kz_owns_with_token(const KzName *name, int64 token)
 {
-	return owned_by_me(name, &token);
+	return owned_by_me(name, &token, true);
 }
-
 
 /* Registration metadata (see claims.h). */
 

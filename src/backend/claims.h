@@ -3,6 +3,7 @@
  * claims.h
  *	  Registering, releasing and finding names, as a backend does it.
  *
+ * A lease's claim (acquire_lease) is one of these too (src/shared/lease_rows.h).
  * In single-server mode (no kz_globals.amqp_uri) everything happens here,
  * under reg_lock.  In cluster mode a claim first puts a pending row in the
  * table and hands the decision to the worker, which asks the other nodes.
@@ -27,6 +28,7 @@ typedef struct KzOwner
 	int32		procno;			/* local owner's PGPROC number */
 	Oid			roleid;			/* local owner's role */
 	int64		token;			/* claim timestamp */
+	bool		lease;			/* held by a lease (no backend, no mailbox) */
 	char		node_name[KZ_NODE_NAME_MAX];
 } KzOwner;
 
@@ -99,10 +101,29 @@ extern bool kz_whereis(const KzName *name, KzOwner *owner);
  */
 extern bool kz_claim_name_wait(const KzName *name, int timeout_ms);
 
+/*
+ * acquire_lease(): claims name for a lease of ttl_ms held by no backend
+ * (src/shared/lease_rows.h), as the calling backend's role; with timeout_ms
+ * other than 0 waits for the name as register_name_wait() does.  True and
+ * the lease's token in *token if it was won.
+ */
+extern bool kz_claim_lease(const KzName *name, int32 ttl_ms, int timeout_ms,
+						   int64 *token);
+
+/*
+ * May the current user act for a name of role roleid: unregister it, or
+ * renew and release a lease of it?  A member of the role, kz_globals_admin
+ * or a superuser.
+ */
+extern bool kz_may_act_for_role(Oid roleid);
+
 /* The fencing token of name's current registration; false if none. */
 extern bool kz_name_token(const KzName *name, int64 *token);
 
-/* True if this backend owns name with the given token. */
+/*
+ * True if this backend owns name with the given token, or the name is held
+ * here by a lease with that token that the current user may act for.
+ */
 extern bool kz_owns_with_token(const KzName *name, int64 token);
 
 #endif							/* KZ_CLAIMS_H */

@@ -69,6 +69,23 @@ report_mailbox_full(const KzName *name)
 					   kz_mailbox_size)));
 }
 
+/*
+ * A name held by a lease has no process and no mailbox: a send or call to
+ * it is refused (42809) rather than lost.
+ */
+static void
+check_not_lease(const KzName *name, const KzOwner *owner)
+{
+	if (owner->lease)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the name \"%s\" is held by a lease, which has no mailbox",
+						kz_name_to_cstring(name)),
+				 errdetail("Node %s holds it for acquire_lease(), not for a session.",
+						   owner->node_name),
+				 errhint("Send to a name registered with register_name().")));
+}
+
 /* Puts a message into a local owner's mailbox, or reports why it cannot. */
 static void
 deliver_local(const KzName *name, const KzOwner *owner, const KzMessageSpec *spec)
@@ -130,8 +147,8 @@ wire_identity(const char *s)
  * signed (kz_globals.bus_key_file), since only then does its server know
  * they came from us.
  */
-static void
-wire_sender(const char **role, const char **db)
+void
+kz_wire_sender(const char **role, const char **db)
 {
 	*role = wire_identity(GetUserNameFromId(GetUserId(), true));
 	*db = wire_identity(my_database_name());
@@ -157,7 +174,7 @@ forward_remote(KzJobKind kind, const KzName *name, const KzOwner *owner,
 	spec.name = name;
 	spec.body = body;
 	spec.body_len = len;
-	wire_sender(&spec.role, &spec.db);
+	kz_wire_sender(&spec.role, &spec.db);
 	answered = kz_request_run(&spec, kz_request_timeout + KZ_WORKER_GRACE_MS, &result);
 
 	if (!answered || result == KZ_RES_WORKER_RESTART)
@@ -193,6 +210,7 @@ kz_send(const KzName *name, const char *message, size_t len, KzOwner *owner)
 
 	if (!kz_whereis(name, owner))
 		report_no_owner(name, NULL);
+	check_not_lease(name, owner);
 	if (owner->state == KZ_ROW_REMOTE)
 		forward_remote(KZ_JOB_SEND, name, owner, message, len, 0, -1);
 	else
@@ -277,6 +295,7 @@ kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 
 	if (!kz_whereis(name, &owner))
 		report_no_owner(name, NULL);
+	check_not_lease(name, &owner);
 	deadline = kz_deadline_in(timeout_ms);
 
 	KZ_STAT_INC(calls);
@@ -360,6 +379,8 @@ kind_name(uint8 kind)
 			return "system";
 		case KZ_MSG_REPLY:
 			return "reply";
+		case KZ_MSG_GROUP:
+			return "group";
 	}
 	return "unknown";
 }

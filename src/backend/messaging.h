@@ -41,6 +41,12 @@ typedef struct KzReceived
 /* Checks a message, request or reply argument (NULL, size limit). */
 extern void kz_check_payload(const char *what, bool isnull, size_t len);
 
+/*
+ * The sending session's role and database as they go to another server
+ * (shown there only for a message that arrived signed).
+ */
+extern void kz_wire_sender(const char **role, const char **db);
+
 /* Delivers message to the owner of name; errors if there is none. */
 extern void kz_send(const KzName *name, const char *message, size_t len,
 					KzOwner *owner);

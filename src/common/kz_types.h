@@ -19,6 +19,9 @@
 /* Longest name accepted from SQL, in bytes (SPEC section 3). */
 #define KZ_NAME_MAX_BYTES	255
 
+/* Longest process-group name accepted, in bytes (src/shared/groups.h). */
+#define KZ_GROUP_MAX_BYTES	255
+
 /*
  * Longest encoded name kept in the table.  A SQL name takes at most
  * 1 + 5 + 255 = 261 bytes; the rest is room for Kazoo names that are other
@@ -72,6 +75,14 @@ typedef struct KzName
 #define KZ_EXCHANGE_TARGETED	"targeted"	/* direct */
 #define KZ_EXCHANGE_NODES		"nodes" /* fanout */
 #define KZ_GLOBALS_BINDING		"globals.*.*"
+
+/*
+ * kz_globals' own direct exchange for process groups, which Kazoo nodes
+ * never bind: a group's messages under its key (routing.h), membership
+ * changes under KZ_GROUPS_MEMBERS_KEY, which every kz_globals node binds.
+ */
+#define KZ_EXCHANGE_GROUPS		"kz_globals.groups"
+#define KZ_GROUPS_MEMBERS_KEY	"members"
 
 /*
  * The AMQP header in which kz_globals nodes sign what they publish (the

@@ -49,6 +49,14 @@
  */
 #define KZ_CHANNEL			1
 #define KZ_CHANNEL_FAST		2
+
+/*
+ * A third channel declares kz_globals' own exchange for process groups and
+ * binds and unbinds our queue on it: a broker account without permission
+ * for that exchange (an older recipe) gets only this channel closed, and
+ * the connection goes on without process groups.
+ */
+#define KZ_CHANNEL_GROUPS	3
 #define KZ_FRAME_MAX		131072
 
 /* Consumer tags, and the name of the queue our full queue overflows to. */
@@ -71,6 +79,8 @@ static uint64 next_tag = 0;
 static size_t max_body = 0;
 static char app_id[KZ_SHORTSTR_MAX + 1];
 static char login_user[KZ_SHORTSTR_MAX + 1];
+static bool groups_usable = false;
+static char groups_why[256];
 
 /* reassembly of the message being received */
 static ContentState content_state = CONTENT_IDLE;
@@ -164,6 +174,7 @@ kz_amqp_close(void)
 		fd_reserved = false;
 	}
 	blocked = false;
+	groups_usable = false;
 	content_state = CONTENT_IDLE;
 }
 
@@ -407,13 +418,76 @@ declare_exchange(const char *name, const char *type, char *err, size_t errlen)
 }
 
 static bool
-bind_queue(const char *queue, const char *exchange, const char *key,
-		   char *err, size_t errlen)
+bind_on(int channel, const char *queue, const char *exchange, const char *key,
+		char *err, size_t errlen)
 {
-	amqp_queue_bind(conn, KZ_CHANNEL, amqp_cstring_bytes(queue),
+	amqp_queue_bind(conn, channel, amqp_cstring_bytes(queue),
 					amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
 					amqp_empty_table);
 	return rpc_ok("queue.bind", err, errlen);
+}
+
+static bool
+bind_queue(const char *queue, const char *exchange, const char *key,
+		   char *err, size_t errlen)
+{
+	return bind_on(KZ_CHANNEL, queue, exchange, key, err, errlen);
+}
+
+/*
+ * The last RPC on the groups channel: true if it succeeded.  A refusal
+ * that closed only that channel is acknowledged and noted in groups_why
+ * (*fatal false); anything else ends the connection (*fatal true, err set).
+ */
+static bool
+groups_rpc_ok(const char *what, bool *fatal, char *err, size_t errlen)
+{
+	amqp_rpc_reply_t reply = amqp_get_rpc_reply(conn);
+
+	*fatal = false;
+	if (reply.reply_type == AMQP_RESPONSE_NORMAL)
+		return true;
+	if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+		reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
+	{
+		amqp_channel_close_ok_t ok;
+
+		describe_reply(reply, what, groups_why, sizeof(groups_why));
+		amqp_send_method(conn, KZ_CHANNEL_GROUPS, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+		return false;
+	}
+	describe_reply(reply, what, err, errlen);
+	*fatal = true;
+	return false;
+}
+
+/*
+ * Process groups: kz_globals' own direct exchange, and our queue bound
+ * under KZ_GROUPS_MEMBERS_KEY, on the groups channel.  False only if the
+ * connection failed; groups_usable says whether the broker allowed it.
+ */
+static bool
+declare_groups(const char *queue, char *err, size_t errlen)
+{
+	bool		fatal;
+
+	groups_usable = false;
+	strlcpy(groups_why, "not declared", sizeof(groups_why));
+	amqp_channel_open(conn, KZ_CHANNEL_GROUPS);
+	if (!rpc_ok("channel.open", err, errlen))
+		return false;
+	amqp_exchange_declare(conn, KZ_CHANNEL_GROUPS, amqp_cstring_bytes(KZ_EXCHANGE_GROUPS),
+						  amqp_cstring_bytes("direct"), 0, 0, 0, 0, amqp_empty_table);
+	if (!groups_rpc_ok("exchange.declare " KZ_EXCHANGE_GROUPS, &fatal, err, errlen))
+		return !fatal;
+	amqp_queue_bind(conn, KZ_CHANNEL_GROUPS, amqp_cstring_bytes(queue),
+					amqp_cstring_bytes(KZ_EXCHANGE_GROUPS),
+					amqp_cstring_bytes(KZ_GROUPS_MEMBERS_KEY), amqp_empty_table);
+	if (!groups_rpc_ok("queue.bind on " KZ_EXCHANGE_GROUPS, &fatal, err, errlen))
+		return !fatal;
+	groups_usable = true;
+	groups_why[0] = '\0';
+	return true;
 }
 
 /* Sets entry to a long-string (or, with str NULL, long-integer) argument. */
@@ -487,7 +561,8 @@ kz_amqp_declare(const char *queue, int max_length, char *err, size_t errlen)
 	ok = ok &&
 		bind_queue(queue, KZ_EXCHANGE_GLOBALS, KZ_GLOBALS_BINDING, err, errlen) &&
 		bind_queue(queue, KZ_EXCHANGE_TARGETED, queue, err, errlen) &&
-		bind_queue(queue, KZ_EXCHANGE_NODES, "", err, errlen);
+		bind_queue(queue, KZ_EXCHANGE_NODES, "", err, errlen) &&
+		declare_groups(queue, err, errlen);
 	if (ok)
 	{
 		amqp_confirm_select(conn, KZ_CHANNEL);
@@ -501,6 +576,44 @@ kz_amqp_declare(const char *queue, int max_length, char *err, size_t errlen)
 	if (!ok)
 		kz_amqp_close();
 	return ok;
+}
+
+bool
+kz_amqp_bind(const char *queue, const char *exchange, const char *key, bool bind,
+			 char *err, size_t errlen)
+{
+	bool		ok;
+
+	if (conn == NULL)
+	{
+		set_error(err, errlen, "not connected");
+		return false;
+	}
+	if (!groups_usable)
+	{
+		set_error(err, errlen, "process groups are off on this connection");
+		return false;
+	}
+	if (bind)
+		ok = bind_on(KZ_CHANNEL_GROUPS, queue, exchange, key, err, errlen);
+	else
+	{
+		amqp_queue_unbind(conn, KZ_CHANNEL_GROUPS, amqp_cstring_bytes(queue),
+						  amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
+						  amqp_empty_table);
+		ok = rpc_ok("queue.unbind", err, errlen);
+	}
+	if (!ok)
+		kz_amqp_close();
+	return ok;
+}
+
+bool
+kz_amqp_groups_usable(const char **why)
+{
+	if (why != NULL)
+		*why = groups_why;
+	return conn != NULL && groups_usable;
 }
 
 const char *

@@ -88,11 +88,12 @@ extern bool kz_amqp_connect(const KzAmqpConfig *config, char *err, size_t errlen
 
 /*
  * Declares Kazoo's exchanges, this node's exclusive queue (named queue),
- * its bindings (globals.*.* on globals, the queue's name on targeted, all of
- * nodes), starts consuming and turns on publisher confirms.
- */
-/*
- * Declares the exchanges and our queue, binds and consumes it.  With
+ * its bindings (globals.*.* on globals, the queue's name on targeted, all
+ * of nodes), consumes it and turns on publisher confirms; then, on a
+ * channel of its own, kz_globals' exchange for process groups
+ * (KZ_EXCHANGE_GROUPS) with our queue bound under KZ_GROUPS_MEMBERS_KEY.
+ * A broker account that may not do the latter leaves the connection up
+ * without process groups (kz_amqp_groups_usable).  With
  * max_length > 0 the queue holds at most that many messages: the broker
  * drops the oldest beyond it (x-overflow drop-head) into "<queue>.overflow",
  * which is consumed too, so that each drop is reported (KZ_AMQP_OVERFLOW)
@@ -100,6 +101,22 @@ extern bool kz_amqp_connect(const KzAmqpConfig *config, char *err, size_t errlen
  */
 extern bool kz_amqp_declare(const char *queue, int max_length, char *err,
 							size_t errlen);
+
+/*
+ * True if this connection has kz_globals' exchange for process groups; if
+ * not, *why (when why is not NULL) says why (the broker's refusal).
+ */
+extern bool kz_amqp_groups_usable(const char **why);
+
+/*
+ * Binds (or, with bind false, unbinds) queue to exchange under key on the
+ * process-groups channel, and waits for the broker's answer (bounded like
+ * every operation).  On failure returns false with err set, the connection
+ * torn down.  Frames that arrive meanwhile are kept for the next
+ * kz_amqp_pump.
+ */
+extern bool kz_amqp_bind(const char *queue, const char *exchange, const char *key,
+						 bool bind, char *err, size_t errlen);
 
 extern bool kz_amqp_is_open(void);
 

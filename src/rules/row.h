@@ -30,6 +30,7 @@ typedef enum KzRowState
 #define KZ_ROW_KAZOO		0x02	/* owned by a Kazoo (Erlang) node */
 #define KZ_ROW_RIVAL		0x04	/* pending: holds back a rival's advertisement */
 #define KZ_ROW_RIVAL_KAZOO	0x08	/* ... and that rival is a Kazoo node */
+#define KZ_ROW_LEASE		0x10	/* held by a lease, not a backend (below) */
 
 typedef struct KzRow
 {
@@ -68,6 +69,17 @@ typedef struct KzRow
 	int64		rival_ts;
 	int32		rival_pid;
 	uint16		rival_node;
+
+	/*
+	 * Leases (flag KZ_ROW_LEASE, src/shared/lease_rows.h).  A pending lease
+	 * claim is owned by its claimant backend like any claim and carries the
+	 * TTL asked for; once won, the local row is held by no backend (procno
+	 * -1, pid 0, still counted against roleid) until lease_expires on this
+	 * server's monotonic clock.
+	 */
+	int64		lease_expires;	/* local lease: CLOCK_MONOTONIC us */
+	int32		lease_ttl_ms;	/* the TTL last asked for */
+
 	KzName		name;
 } KzRow;
 

@@ -41,6 +41,7 @@ char	   *kz_node_name = NULL;
 char	   *kz_zone = NULL;
 int			kz_max_names = 10000;
 int			kz_max_names_per_role = 0;
+int			kz_max_group_members = 10000;
 char	   *kz_reserved_prefixes = NULL;
 int			kz_request_timeout = 2000;
 int			kz_heartbeat_interval = 1000;
@@ -364,6 +365,10 @@ define_postmaster_gucs(void)
 	DefineCustomIntVariable("kz_globals.max_names",
 							"Size of the shared name table.",
 							NULL, &kz_max_names, 10000, 16, 4000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kz_globals.max_group_members",
+							"Size of the shared process-group table: memberships here and on other nodes.",
+							NULL, &kz_max_group_members, 10000, 16, 4000000,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("kz_globals.mailbox_size",
 							"Messages each backend's mailbox holds.",

@@ -22,6 +22,7 @@ extern char *kz_node_name;
 extern char *kz_zone;
 extern int	kz_max_names;
 extern int	kz_max_names_per_role;
+extern int	kz_max_group_members;
 extern char *kz_reserved_prefixes;
 extern int	kz_request_timeout;
 extern int	kz_heartbeat_interval;

@@ -30,7 +30,8 @@ typedef enum KzMsgKind
 	KZ_MSG_SEND = 0,
 	KZ_MSG_CALL,
 	KZ_MSG_SYSTEM,
-	KZ_MSG_REPLY
+	KZ_MSG_REPLY,
+	KZ_MSG_GROUP				/* published to a group: name is the group */
 } KzMsgKind;
 
 /* KzMessage.flags */

@@ -26,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "lease_rows.h"
 #include "meta.h"
 #include "registry.h"
 #include "shmem.h"
@@ -45,8 +46,10 @@ typedef struct KzRegistry
 
 /*
  * Local and pending rows per owner role, for kz_globals.max_names_per_role.
- * At most MaxBackends roles own names at once (each owner is a backend), so
- * MaxBackends entries always suffice; an entry with count 0 is free.
+ * Each owner is a backend, or a lease that a backend of the role took, so
+ * MaxBackends entries suffice unless the leases of more roles than that
+ * outlive their backends: a role that finds no free entry is not counted
+ * (nor limited) until one frees.  An entry with count 0 is free.
  */
 typedef struct KzRoleCount
 {
@@ -282,6 +285,9 @@ kz_row_alive(const KzRow *row)
 	switch ((KzRowState) row->state)
 	{
 		case KZ_ROW_LOCAL:
+			if (row->flags & KZ_ROW_LEASE)
+				return kz_lease_row_alive(row);
+			return kz_proc_alive(row->procno, row->pid);
 		case KZ_ROW_PENDING:
 			return kz_proc_alive(row->procno, row->pid);
 		case KZ_ROW_REMOTE:

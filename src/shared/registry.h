@@ -79,7 +79,8 @@ extern void kz_reg_set_state(KzRow *row, KzRowState state);
 
 /*
  * True if a row stands for a live owner.  Local and pending rows die with
- * their backend even before anyone removes them, so every reader checks.
+ * their backend, and a lease's when it expires, even before anyone removes
+ * them, so every reader checks.
  */
 extern bool kz_row_alive(const KzRow *row);
 

@@ -38,8 +38,10 @@ typedef enum KzJobKind
 	KZ_JOB_UNREGISTER,			/* a local name is gone: tell the cluster */
 	KZ_JOB_ADVERTISE,			/* a local name's metadata changed:
 								 * advertise it again */
-	KZ_JOB_OWNER_GONE			/* a call from another node will never be
+	KZ_JOB_OWNER_GONE,			/* a call from another node will never be
 								 * answered: tell its caller */
+	KZ_JOB_GROUP_PUBLISH		/* a message for a group's members on other
+								 * nodes (name: the group's term) */
 } KzJobKind;
 
 typedef struct KzJob

@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 
 #include "guc.h"
+#include "lease_rows.h"
 #include "meta.h"
 #include "nodes.h"
 #include "request.h"
@@ -70,7 +71,8 @@ kz_rules_read(const KzRow *row, KzRuleRow *r, KzRuleNames *names)
 static void
 write_pending(KzRow *row, const KzRuleRow *r)
 {
-	row->flags = r->lost ? KZ_ROW_LOST : 0;
+	/* a lease claim stays one */
+	row->flags = (row->flags & KZ_ROW_LEASE) | (r->lost ? KZ_ROW_LOST : 0);
 	if (!r->has_rival)
 		return;
 	row->flags |= KZ_ROW_RIVAL | (r->rival_kazoo ? KZ_ROW_RIVAL_KAZOO : 0);
@@ -108,6 +110,9 @@ write_row(KzRow *row, const KzName *name, const KzRuleRow *r,
 			{
 				row->flags &= ~(KZ_ROW_LOST | KZ_ROW_RIVAL | KZ_ROW_RIVAL_KAZOO);
 				kz_reg_set_state(row, KZ_ROW_LOCAL);
+				/* a won lease claim leaves its backend */
+				if (row->flags & KZ_ROW_LEASE)
+					(void) kz_row_make_lease(row);
 			}
 			break;
 		case KZ_ROW_FREE:
@@ -240,17 +245,30 @@ kz_tell_unregister(const KzName *name, int64 ts, int32 pid)
 	(void) kz_job_submit(&spec, true);
 }
 
+/*
+ * A local or pending row stops counting for its owner: its backend's slot
+ * (a lease has none) and its role.
+ */
+static void
+disown_row(KzRow *row)
+{
+	if (row->state != KZ_ROW_LOCAL && row->state != KZ_ROW_PENDING)
+		return;
+	if (row->procno >= 0 && row->procno < MaxBackends)
+	{
+		kz_backends[row->procno].names_owned--;
+		kz_reg_role_add(row->roleid, -1);
+	}
+	else if (KZ_ROW_IS_LEASE(row))
+		kz_reg_role_add(row->roleid, -1);
+}
+
 void
 kz_drop_row(KzRow *row, bool tell_cluster)
 {
 	uint32		hash = row->hash;
 
-	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
-		row->procno >= 0 && row->procno < MaxBackends)
-	{
-		kz_backends[row->procno].names_owned--;
-		kz_reg_role_add(row->roleid, -1);
-	}
+	disown_row(row);
 	if (tell_cluster && row->state == KZ_ROW_LOCAL)
 		kz_tell_unregister(&row->name, row->timestamp, row->pid);
 	kz_reg_delete(row);
@@ -260,12 +278,7 @@ kz_drop_row(KzRow *row, bool tell_cluster)
 void
 kz_row_make_remote(KzRow *row, int node, int64 ts, int32 pid, bool kazoo)
 {
-	if ((row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_PENDING) &&
-		row->procno >= 0 && row->procno < MaxBackends)
-	{
-		kz_backends[row->procno].names_owned--;
-		kz_reg_role_add(row->roleid, -1);
-	}
+	disown_row(row);
 	row->node = node;
 	row->timestamp = ts;
 	row->pid = pid;

@@ -30,6 +30,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "groups.h"
 #include "guc.h"
 #include "meta.h"
 #include "nodes.h"
@@ -69,10 +70,11 @@ kz_shmem_request(void)
 	size = add_size(size, MAXALIGN(backends_size()));
 	size = add_size(size, MAXALIGN(kz_registry_shmem_size()));
 	size = add_size(size, MAXALIGN(kz_nodes_shmem_size()));
+	size = add_size(size, MAXALIGN(kz_groups_shmem_size()));
 	size = add_size(size, MAXALIGN(kz_meta_shmem_size()));
 	size = add_size(size, KZ_DSA_INPLACE_SIZE);
 	RequestAddinShmemSpace(size);
-	RequestNamedLWLockTranche("kz_globals", 3);
+	RequestNamedLWLockTranche("kz_globals", 4);
 }
 
 /* Fills a freshly made KzShared. */
@@ -86,6 +88,7 @@ init_shared(void)
 	kz_shared->reg_lock = &locks[0].lock;
 	kz_shared->nodes_lock = &locks[1].lock;
 	kz_shared->job_lock = &locks[2].lock;
+	kz_shared->groups_lock = &locks[3].lock;
 	kz_shared->started_at = kz_gregorian_now();
 	pg_atomic_init_u64(&kz_shared->hlc, kz_shared->started_at);
 	pg_atomic_init_u64(&kz_shared->next_id, 1);
@@ -96,6 +99,7 @@ init_shared(void)
 	pg_atomic_init_u32(&kz_shared->broker_failures, 0);
 	pg_atomic_init_u32(&kz_shared->membership_ready, 0);
 	pg_atomic_init_u32(&kz_shared->waiters, 0);
+	pg_atomic_init_u64(&kz_shared->lease_next_expiry, 0);
 	kz_shared->job_head = InvalidDsaPointer;
 	kz_shared->job_tail = InvalidDsaPointer;
 	pg_atomic_init_u64(&kz_shared->stats.claims_won, 0);
@@ -166,6 +170,7 @@ kz_shmem_startup(void)
 	kz_registry_shmem_init();
 	kz_meta_shmem_init();
 	kz_nodes_shmem_init(kz_shared->started_at);
+	kz_groups_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

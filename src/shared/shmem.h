@@ -14,11 +14,12 @@
  *					worker.
  *	registry		the name table (registry.h), under reg_lock.
  *	nodes			the node table (nodes.h), under nodes_lock.
+ *	groups			the process-group table (groups.h), under groups_lock.
  *	meta pool		registration metadata (meta.h), under reg_lock.
  *	DSA area		variable-sized data: messages and jobs.
  *
- * Lock order: reg_lock, then nodes_lock, then a KzBackend's lock or
- * job_lock; the DSA area's own locks come last.  The slot and job locks are
+ * Lock order: reg_lock, then nodes_lock, then groups_lock, then a
+ * KzBackend's lock or job_lock; the DSA area's own locks come last.  The slot and job locks are
  * LWLocks rather than spinlocks because resolving a dsa_pointer may map a
  * DSM segment.  No lock is held across I/O or a wait.
  *
@@ -121,6 +122,7 @@ typedef struct KzShared
 	LWLock	   *reg_lock;		/* the name table */
 	LWLock	   *nodes_lock;		/* the node table */
 	LWLock	   *job_lock;		/* the job queue */
+	LWLock	   *groups_lock;	/* the process-group table */
 	int			dsa_tranche;	/* LWLock tranche of the DSA area */
 	int			slot_tranche;	/* LWLock tranche of the KzBackend locks */
 	int64		started_at;		/* Gregorian us when shared memory was made */
@@ -135,6 +137,13 @@ typedef struct KzShared
 										 * success */
 	pg_atomic_uint32 membership_ready;	/* peers known: claims may start */
 	pg_atomic_uint32 waiters;	/* backends in register_name_wait() */
+
+	/*
+	 * Leases (leases.h): no local lease expires before this (monotonic us;
+	 * 0: there is none).  Written under reg_lock held exclusively, read
+	 * without it by the worker to know when to look.
+	 */
+	pg_atomic_uint64 lease_next_expiry;
 
 	/* jobs for the worker: a FIFO of KzJob in the DSA area (job_lock) */
 	dsa_pointer job_head;

@@ -919,6 +919,7 @@ check_required(const ParseState *ps, KzEvent event, const char **detail)
 	{
 		case KZ_EV_SEND:
 		case KZ_EV_CALL:
+		case KZ_EV_GROUP_PUBLISH:
 			need[1] = F_MESSAGE;
 			/* FALLTHROUGH */
 		case KZ_EV_REGISTER:
@@ -935,6 +936,8 @@ check_required(const ParseState *ps, KzEvent event, const char **detail)
 		case KZ_EV_REGISTRY_BATCH:
 		case KZ_EV_CLAIM_BATCH_RESP:
 		case KZ_EV_SEND_BATCH:
+		case KZ_EV_GROUP_MEMBERS:
+		case KZ_EV_GROUP_SYNC:
 			need[0] = F_NAMES;
 			break;
 		case KZ_EV_ADVERTISE:

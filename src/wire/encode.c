@@ -587,3 +587,58 @@ kz_enc_sync(StringInfo out, const KzEncodeCtx *ctx, int64 sync_id, int part,
 	pfree(metas);
 	kz_proto_end(out);
 }
+
+
+/* ---------------------------------------------------------------------
+ * kz_globals' own: process groups (entries: protocol.h)
+ * ---------------------------------------------------------------------
+ */
+
+static void
+add_group_entries(StringInfo out, const KzOutEntry *entries, int n)
+{
+	int			i;
+
+	begin_names(out);
+	for (i = 0; i < n; i++)
+	{
+		const KzOutEntry *e = &entries[i];
+
+		add_entry(out, e->name.data, e->name.len, e->ts, e->pid,
+				  kz_proto_state_name(e->state), "", NULL);
+	}
+	end_names(out);
+}
+
+void
+kz_enc_group_members(StringInfo out, const KzEncodeCtx *ctx,
+					 const KzOutEntry *entries, int n)
+{
+	open_globals(out, ctx, "group_members", ctx->queue);
+	add_group_entries(out, entries, n);
+	kz_proto_end(out);
+}
+
+void
+kz_enc_group_sync(StringInfo out, const KzEncodeCtx *ctx, int64 sync_id, int part,
+				  bool last, const KzOutEntry *entries, int n)
+{
+	open_globals(out, ctx, "group_sync", ctx->queue);
+	kz_proto_add_int(out, "Sync-ID", sync_id);
+	kz_proto_add_int(out, "Part", part);
+	kz_proto_add_bool(out, "Last", last);
+	add_group_entries(out, entries, n);
+	kz_proto_end(out);
+}
+
+void
+kz_enc_group_publish(StringInfo out, const KzEncodeCtx *ctx, const uint8 *group,
+					 size_t len, const char *body, size_t body_len, int32 sender_pid)
+{
+	open_globals(out, ctx, "group_publish", NULL);
+	kz_proto_add_term(out, "Name", group, len);
+	add_binary(out, "Message", body, body_len);
+	kz_proto_add_int(out, "Sender-Pid", sender_pid);
+	add_sender(out, ctx);
+	kz_proto_end(out);
+}

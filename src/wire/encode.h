@@ -142,6 +142,19 @@ extern void kz_enc_sync(StringInfo out, const KzEncodeCtx *ctx, int64 sync_id,
 						int part, bool last, const KzNameEntry *names, int n);
 
 /*
+ * Process groups: joins and leaves of our members ([group, joined at, pid,
+ * state, ""], state registered or none), a part of the sync of all of them
+ * (state registered), a message for a group (group is its term).
+ */
+extern void kz_enc_group_members(StringInfo out, const KzEncodeCtx *ctx,
+								 const KzOutEntry *entries, int n);
+extern void kz_enc_group_sync(StringInfo out, const KzEncodeCtx *ctx, int64 sync_id,
+							  int part, bool last, const KzOutEntry *entries, int n);
+extern void kz_enc_group_publish(StringInfo out, const KzEncodeCtx *ctx,
+								 const uint8 *group, size_t len, const char *body,
+								 size_t body_len, int32 sender_pid);
+
+/*
  * The pieces the encoders are made of: kz_proto_begin (the opening brace
  * and the envelope), any number of kz_proto_add_* calls, and kz_proto_end.
  * Strings are escaped as JSON requires; term fields are base64-encoded.

@@ -43,7 +43,10 @@ static const EventName event_names[] = {
 	{"nodes", "advertise", KZ_EV_ADVERTISE},
 	{"globals", "registry_batch", KZ_EV_REGISTRY_BATCH},
 	{"globals", "claim_batch_resp", KZ_EV_CLAIM_BATCH_RESP},
-	{"globals", "send_batch", KZ_EV_SEND_BATCH}
+	{"globals", "send_batch", KZ_EV_SEND_BATCH},
+	{"globals", "group_members", KZ_EV_GROUP_MEMBERS},
+	{"globals", "group_sync", KZ_EV_GROUP_SYNC},
+	{"globals", "group_publish", KZ_EV_GROUP_PUBLISH}
 };
 
 /* The State strings, indexed by KzWireState. */

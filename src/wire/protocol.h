@@ -42,6 +42,15 @@
  *						claim that came without one has five elements, the
  *						form older nodes expect
  *	send_batch			[name, 0, sender pid, "", message]
+ *	group_members		[group, joined at, pid, state, ""]: state
+ *						registered (joined) or none (left)
+ *	group_sync			[group, joined at, pid, "registered", ""]; with
+ *						Sync-ID, Part and Last as a sync
+ *
+ * A group_publish carries the group in Name and the message in Message,
+ * as a send does.  Process-group events travel on KZ_EXCHANGE_GROUPS (and a
+ * group_sync for one node on the targeted exchange, to its queue), which
+ * Kazoo nodes never bind: they never see them.
  *
  * IDENTIFICATION
  *	  src/wire/protocol.h
@@ -86,7 +95,11 @@ typedef enum KzEvent
 	/* batches between kz_globals nodes (extensions; entries in Names) */
 	KZ_EV_REGISTRY_BATCH,		/* claims, advertisements and unregisters */
 	KZ_EV_CLAIM_BATCH_RESP,		/* answers to a registry_batch's claims */
-	KZ_EV_SEND_BATCH			/* sends to one owner node */
+	KZ_EV_SEND_BATCH,			/* sends to one owner node */
+	/* process groups, on kz_globals' own exchange (entries in Names) */
+	KZ_EV_GROUP_MEMBERS,		/* joins and leaves of the sender's members */
+	KZ_EV_GROUP_SYNC,			/* all the sender's members (a sync's parts) */
+	KZ_EV_GROUP_PUBLISH			/* a message for a group's members */
 } KzEvent;
 
 /* The State field. */

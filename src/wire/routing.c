@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/base64.h"
+#include "common/hashfn.h"
 
 #include "compat.h"
 #include "etf.h"
@@ -154,6 +155,23 @@ put_hex64(char *out, uint64 v)
 		out[i] = hex_lower[v & 0x0F];
 		v >>= 4;
 	}
+}
+
+void
+kz_proto_group_key(char *out, const char *group, size_t len)
+{
+	if (len <= KZ_GROUP_KEY_PLAIN)
+	{
+		out[0] = 'g';
+		out[1] = '.';
+		memcpy(out + 2, group, len);
+		out[2 + len] = '\0';
+		return;
+	}
+	out[0] = 'h';
+	out[1] = '.';
+	put_hex64(out + 2, hash_bytes_extended((const unsigned char *) group, (int) len, 0));
+	out[18] = '\0';
 }
 
 /*

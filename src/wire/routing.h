@@ -49,6 +49,18 @@ extern void kz_proto_routing_key_node(StringInfo out, const char *event,
 #define KZ_SESSION_BITS 24
 #define KZ_SESSION_MASK ((UINT64CONST(1) << KZ_SESSION_BITS) - 1)
 #define KZ_SEQ_MASK ((UINT64CONST(1) << (64 - KZ_SESSION_BITS)) - 1)
+/*
+ * The routing key of a process group on KZ_EXCHANGE_GROUPS: "g." and the
+ * group's bytes for a group of at most KZ_GROUP_KEY_PLAIN bytes, "h." and 16
+ * hex digits of a 64-bit hash of them for a longer one (so that every key
+ * fits a short string).  Keys of two groups can only meet in the hash:
+ * the receiver checks the group a message names against its own members.
+ * out must hold KZ_GROUP_KEY_SIZE bytes.
+ */
+#define KZ_GROUP_KEY_PLAIN		200
+#define KZ_GROUP_KEY_SIZE		(2 + KZ_GROUP_KEY_PLAIN + 1)
+extern void kz_proto_group_key(char *out, const char *group, size_t len);
+
 extern void kz_proto_msg_id(char *out, uint64 session, uint64 seq);
 extern bool kz_proto_parse_msg_id(const char *s, uint64 *session, uint64 *seq);
 extern void kz_proto_nodes_msg_id(char *out, uint64 session, uint64 seq);

@@ -16,6 +16,8 @@
  *	peer_auth.c		bus authentication: whether a delivery may be acted on
  *	relay.c			send, call and reply between backends and remote owners
  *	membership.c	heartbeats, node expiry, sync on join
+ *	group_sync.c	process groups: our members announced, bound and
+ *					synced; the other nodes' applied; messages delivered
  *	inflight.c		claims and queries under way, and their verdicts
  *	remote.c		a registration by another node applied to the table
  *	outbox.c		the ordered outbox of registry broadcasts, batched
@@ -123,5 +125,8 @@ extern uint64 kz_out_reply(const char *queue, const char *req_msg_id,
 						   char *msg_id);
 extern bool kz_out_heartbeat(const char *queue, bool sync_request);
 extern bool kz_out_sync(const char *queue);
+extern bool kz_out_group_members(const KzOutEntry *entries, int n);
+extern bool kz_out_group_sync(const char *queue, const KzOutEntry *entries, int count);
+extern uint64 kz_out_group_publish(const KzJob *job, char *msg_id);
 
 #endif							/* KZ_BUS_H */

@@ -8,7 +8,8 @@
  * is dropped, counted and logged), our own broadcasts are ignored, and the
  * rest is dispatched by event.  This file handles claims, unregisters and queries
  * from other nodes; an advertisement goes to remote.c, messages for owners
- * to relay.c, heartbeats and syncs to membership.c, the replies to our own
+ * to relay.c, heartbeats and syncs to membership.c, process groups to
+ * group_sync.c, the replies to our own
  * claims and queries to inflight.c (all below it).
  *
  * What a registration event does to a row is decided by the rules
@@ -32,6 +33,7 @@
 #include "bus.h"
 #include "bus_in.h"
 #include "decode.h"
+#include "group_sync.h"
 #include "guc.h"
 #include "inflight.h"
 #include "log_limit.h"
@@ -367,6 +369,13 @@ dispatch(const KzBusMsg *msg, int node)
 		case KZ_EV_SEND_BATCH:
 			kz_relay_in_send_batch(msg);
 			break;
+		case KZ_EV_GROUP_MEMBERS:
+			kz_group_in_members(msg, node);
+			break;
+		case KZ_EV_GROUP_SYNC:
+			kz_group_in_sync(msg, node);
+			break;
+		case KZ_EV_GROUP_PUBLISH:	/* needs the routing key: see below */
 		case KZ_EV_ADVERTISE:
 		case KZ_EV_UNKNOWN:
 			break;
@@ -463,6 +472,11 @@ kz_in_delivery(const KzAmqpEvent *ev)
 	}
 	if (strcmp(msg.node, kz_node_name) == 0)
 		return;					/* our own broadcast */
+	if (msg.event == KZ_EV_GROUP_PUBLISH)
+	{
+		kz_group_in_publish(&msg, ev->routing_key);
+		return;
+	}
 	node = kz_peer_node(msg.node, true);
 	if (node < 0)
 		return;

@@ -37,6 +37,7 @@
 #include "bus.h"
 #include "bus_keys.h"
 #include "encode.h"
+#include "etf.h"
 #include "guc.h"
 #include "mailbox.h"
 #include "meta.h"
@@ -584,4 +585,93 @@ kz_out_sync(const char *queue)
 		part++;
 	} while (first < count);
 	return true;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Process groups: on kz_globals' own exchange (KZ_EXCHANGE_GROUPS), and
+ * only on a connection that has it (nothing is sent otherwise)
+ * ---------------------------------------------------------------------
+ */
+
+/* Joins and leaves of our members, to every kz_globals node. */
+bool
+kz_out_group_members(const KzOutEntry *entries, int n)
+{
+	StringInfoData buf;
+	char		msg_id[KZ_MSG_ID_LEN + 1];
+	KzEncodeCtx ctx = context(msg_id);
+
+	if (!kz_amqp_groups_usable(NULL))
+		return false;
+	kz_bus_next_msg_id(msg_id);
+	initStringInfo(&buf);
+	kz_enc_group_members(&buf, &ctx, entries, n);
+	return publish(KZ_EXCHANGE_GROUPS, KZ_GROUPS_MEMBERS_KEY, &buf, false, NULL) != 0;
+}
+
+/*
+ * All our members as a sync (parts of KZ_SYNC_CHUNK): to one kz_globals
+ * node's queue, or (queue NULL) to every one.
+ */
+bool
+kz_out_group_sync(const char *queue, const KzOutEntry *entries, int count)
+{
+	static int64 group_sync_id = 0;
+	int			part = 0;
+	int			first = 0;
+
+	if (!kz_amqp_groups_usable(NULL))
+		return false;
+	group_sync_id++;
+	do
+	{
+		int			n = Min(KZ_SYNC_CHUNK, count - first);
+		StringInfoData buf;
+		char		msg_id[KZ_MSG_ID_LEN + 1];
+		KzEncodeCtx ctx = context(msg_id);
+		bool		ok;
+
+		kz_bus_next_msg_id(msg_id);
+		initStringInfo(&buf);
+		kz_enc_group_sync(&buf, &ctx, group_sync_id, part, first + n >= count,
+						  entries + first, n);
+		if (queue)
+			ok = publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
+		else
+			ok = publish(KZ_EXCHANGE_GROUPS, KZ_GROUPS_MEMBERS_KEY, &buf, false, NULL) != 0;
+		pfree(buf.data);
+		if (!ok)
+			return false;
+		first += n;
+		part++;
+	} while (first < count);
+	return true;
+}
+
+/*
+ * A message for a group's members on other nodes: once, under the group's
+ * routing key, mandatory and confirmed (a return: no node has a member).
+ * Returns the delivery tag (0: not sent); msg_id gets its Msg-ID.
+ */
+uint64
+kz_out_group_publish(const KzJob *job, char *msg_id)
+{
+	StringInfoData buf;
+	KzEncodeCtx ctx = context(msg_id);
+	char		key[KZ_GROUP_KEY_SIZE];
+	const char *data;
+	size_t		dlen;
+
+	if (!kz_amqp_groups_usable(NULL) ||
+		!etf_decode_binary(KZ_JOB_NAME(job), job->name_len, &data, &dlen) ||
+		dlen == 0 || dlen > KZ_GROUP_MAX_BYTES)
+		return 0;
+	kz_proto_group_key(key, data, dlen);
+	set_sender(&ctx, job, true);
+	kz_bus_next_msg_id(msg_id);
+	initStringInfo(&buf);
+	kz_enc_group_publish(&buf, &ctx, KZ_JOB_NAME(job), job->name_len, KZ_JOB_BODY(job),
+						 job->body_len, job->pid);
+	return publish(KZ_EXCHANGE_GROUPS, key, &buf, true, msg_id);
 }

@@ -127,20 +127,23 @@ decide_claim(Inflight *entry, bool win)
 	int			procno = entry->procno;
 	int			pid = entry->pid;
 	uint64		req_id = entry->req_id;
+	int32		owner_pid;
 
 	forget(entry);
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	row = kz_reg_lookup(&name);
 	kz_rules_read(row, &r, NULL);
 	kz_rule_verdict(&r, claim_id, win, &r, &eff);
-	(void) kz_rules_write(row, &name, &r, &eff);
+	row = kz_rules_write(row, &name, &r, &eff);
+	/* a won lease has left its claimant: it is advertised without a pid */
+	owner_pid = row != NULL ? row->pid : r.pid;
 	LWLockRelease(kz_shared->reg_lock);
 
 	kz_request_finish(procno, pid, req_id, eff.won ? KZ_RES_OK : KZ_RES_NO);
 	if (eff.won)
 	{
 		KZ_STAT_INC(claims_won);
-		kz_outbox_advert(&name, r.ts, r.pid);
+		kz_outbox_advert(&name, r.ts, owner_pid);
 	}
 	else
 		KZ_STAT_INC(claims_lost);

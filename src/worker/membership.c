@@ -21,7 +21,8 @@
  *	   still held of the sender's and the sync lacks is dropped.  A node
  *	   that sees a peer come back (even one that only stalled and was
  *	   expired) asks it for its sync (Sync-Request), so names dropped on a
- *	   false expiry return.
+ *	   false expiry return.  Process-group members travel the same way
+ *	   (group_sync.c): synced with the names, dropped with the node.
  *
  * While this node is disconnected it hears nobody, so expiry pauses; on
  * reconnection every peer gets a fresh period to heartbeat again.
@@ -39,6 +40,7 @@
 #include "utils/timestamp.h"
 
 #include "bus.h"
+#include "group_sync.h"
 #include "guc.h"
 #include "inflight.h"
 #include "membership.h"
@@ -254,6 +256,7 @@ kz_member_heartbeat_in(const KzBusMsg *msg)
 		ereport(LOG,
 				(errmsg("kz_globals: node \"%s\" restarted; dropped %d of its names",
 						msg->node, dropped)));
+		kz_group_node_gone(idx);
 	}
 	else if (change.owns_nothing)
 	{
@@ -276,11 +279,11 @@ kz_member_heartbeat_in(const KzBusMsg *msg)
 		 * everything it owns: whatever we dropped of its names while we
 		 * thought it gone comes back.
 		 */
-		if (kz_out_heartbeat(change.server, true))
-			kz_out_sync(change.server);
+		if (kz_out_heartbeat(change.server, true) && kz_out_sync(change.server))
+			kz_group_sync_to(change.server);
 	}
-	else if (msg->sync_request)
-		kz_out_sync(change.server);
+	else if (msg->sync_request && kz_out_sync(change.server))
+		kz_group_sync_to(change.server);
 }
 
 /* The first part of a new sync round from a node: count from a fresh mark. */
@@ -353,6 +356,7 @@ expire_nodes(int64 mono)
 					(errmsg("kz_globals: node \"%s\" expired; dropped %d of its names",
 							name, dropped)));
 			kz_inflight_node_gone(i);
+			kz_group_node_gone(i);
 		}
 	}
 }
@@ -457,8 +461,8 @@ kz_member_connected(void)
 	hear_everyone();
 	refresh_self(now);
 	next_heartbeat = kz_peer_mono_ms() + kz_heartbeat_interval;
-	if (kz_out_heartbeat(NULL, false))
-		kz_out_sync(NULL);
+	if (kz_out_heartbeat(NULL, false) && kz_out_sync(NULL))
+		kz_group_connected();
 }
 
 void
@@ -466,4 +470,5 @@ kz_member_disconnected(void)
 {
 	kz_bus.ready = false;
 	pg_atomic_write_u32(&kz_shared->membership_ready, 0);
+	kz_group_disconnected();
 }

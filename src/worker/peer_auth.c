@@ -118,6 +118,9 @@ from_pg_node(const KzBusMsg *msg)
 		case KZ_EV_REGISTRY_BATCH:
 		case KZ_EV_CLAIM_BATCH_RESP:
 		case KZ_EV_SEND_BATCH:
+		case KZ_EV_GROUP_MEMBERS:
+		case KZ_EV_GROUP_SYNC:
+		case KZ_EV_GROUP_PUBLISH:
 			return true;
 		default:
 			break;

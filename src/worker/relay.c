@@ -11,6 +11,10 @@
  * the publish, instead of the message being silently lost.  A call then
  * waits for the owner's reply, which carries the call's Msg-ID.
  *
+ * A publish to a process group's members on other nodes goes out the same
+ * way, once, on kz_globals' groups exchange (group_sync.c delivers it on
+ * arrival); a return means no node had bound the group's key.
+ *
  * Incoming: a send or call for a name owned here goes into the owner's
  * mailbox (a call with a reply tag that routes the answer back to the
  * caller's queue); a reply goes to the waiting caller's slot.
@@ -370,6 +374,28 @@ tell_owner_gone(const char *reply_tag, const char *caller_node)
 	(void) kz_out_reply(queue, msg_id, NULL, 0, true, property_id);
 }
 
+/*
+ * A message for a group's members on other nodes: published at once, its
+ * confirm awaited (a return means no node had bound the group's key).
+ */
+static void
+relay_group_publish(const KzJob *job)
+{
+	char		property_id[KZ_MSG_ID_LEN + 1];
+	uint64		tag;
+
+	if (!kz_bus_usable())
+	{
+		kz_request_finish(job->procno, job->pid, job->req_id, KZ_RES_BROKER_DOWN);
+		return;
+	}
+	tag = kz_out_group_publish(job, property_id);
+	if (tag == 0)
+		fail_requests(&job, 1, KZ_RES_BROKER_DOWN);
+	else
+		track(tag, &job, 1, property_id);
+}
+
 void
 kz_relay_job(const KzJob *job)
 {
@@ -396,6 +422,9 @@ kz_relay_job(const KzJob *job)
 			/* while disconnected it is dropped: the next sync corrects peers */
 			if (kz_bus_usable())
 				kz_outbox_unregister(KZ_JOB_NAME(job), job->name_len, job->timestamp);
+			break;
+		case KZ_JOB_GROUP_PUBLISH:
+			relay_group_publish(job);
 			break;
 		case KZ_JOB_ADVERTISE:
 			/* set_meta(): the advertisement carries the metadata as it is now */
@@ -465,7 +494,7 @@ kz_relay_returned(const char *property_id)
 	}
 }
 
-/* The local owner of a name, if any. */
+/* The local owner of a name, if any (a lease has no mailbox: none). */
 static bool
 local_owner(const uint8 *data, size_t len, KzName *name, int *procno, int *pid)
 {
@@ -476,7 +505,8 @@ local_owner(const uint8 *data, size_t len, KzName *name, int *procno, int *pid)
 	memcpy(name->data, data, len);
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	row = kz_reg_lookup(name);
-	if (row != NULL && row->state == KZ_ROW_LOCAL && kz_row_alive(row))
+	if (row != NULL && row->state == KZ_ROW_LOCAL && kz_row_alive(row) &&
+		!(row->flags & KZ_ROW_LEASE))
 	{
 		*procno = row->procno;
 		*pid = row->pid;

@@ -158,6 +158,9 @@ apply(const uint8 *data, size_t len, int node, int64 ts, int32 pid,
 	LWLockAcquire(kz_shared->nodes_lock, LW_SHARED);
 	strlcpy(who, kz_node(node)->name, sizeof(who));
 	ev.sync_gen = kz_node(node)->sync_gen;
+	/* a kz_globals node advertises no pid for a lease only */
+	if (kz_node(node)->heard && !kz_node(node)->is_kazoo)
+		ev.kazoo = false;
 	/* it owns a name: its heartbeats' count of none starts again */
 	kz_node(node)->empty_beats = 0;
 	LWLockRelease(kz_shared->nodes_lock);
@@ -171,7 +174,12 @@ apply(const uint8 *data, size_t len, int node, int64 ts, int32 pid,
 		meta_pool_full(who);
 	if (eff.conflict)
 		KZ_STAT_INC(conflicts);
-	if (eff.notify_loser)
+	/* a lease that lost has nobody to tell (rules' log line only) */
+	if (eff.notify_loser && eff.loser_pid == 0)
+		ereport(LOG,
+				(errmsg("kz_globals: a lease lost the name \"%s\" to node \"%s\"",
+						kz_name_to_cstring(&name), who)));
+	else if (eff.notify_loser)
 		notify_loser(eff.loser_procno, eff.loser_pid, &name, who);
 	if (eff.readvertise)
 		kz_outbox_advert(&name, eff.our_ts, eff.our_pid);

@@ -10,7 +10,8 @@
  * relay.c, membership.c), serving the jobs backends queue (inflight.c,
  * relay.c), heartbeats and expiry (membership.c).  In single-server mode it
  * only answers leftover jobs.  In both modes it sweeps names whose owner
- * died without releasing them.
+ * died without releasing them, and removes leases not renewed in time
+ * (waking for the earliest expiry).
  *
  * Each round of the loop: reconnect if due, read a bounded batch of frames,
  * serve every queued job in order, run the timed duties, and sleep on the
@@ -41,8 +42,10 @@
 #include "bus.h"
 #include "bus_keys.h"
 #include "bus_in.h"
+#include "group_sync.h"
 #include "guc.h"
 #include "inflight.h"
+#include "lease_rows.h"
 #include "membership.h"
 #include "outbox.h"
 #include "registry.h"
@@ -210,6 +213,7 @@ serve_job_online(const KzJob *job)
 		case KZ_JOB_UNREGISTER:
 		case KZ_JOB_ADVERTISE:
 		case KZ_JOB_OWNER_GONE:
+		case KZ_JOB_GROUP_PUBLISH:
 			kz_relay_job(job);
 			break;
 	}
@@ -324,12 +328,14 @@ static TimestampTz
 do_work(TimestampTz now, TimestampTz *next_sweep)
 {
 	TimestampTz wake = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
+	int64		lease_ms;
 
 	kz_conn_service(now);
 	pump_broker();
 	serve_jobs();
 	if (kz_bus.up && !kz_bus.broken)
 	{
+		kz_group_service();
 		wake = earliest(wake, kz_member_service(now));
 		wake = earliest(wake, kz_inflight_expire(now));
 		wake = earliest(wake, kz_relay_expire(now));
@@ -341,8 +347,13 @@ do_work(TimestampTz now, TimestampTz *next_sweep)
 	if (now >= *next_sweep)
 	{
 		kz_sweep_dead_owners();
+		kz_group_sweep();
 		*next_sweep = TimestampTzPlusMilliseconds(now, KZ_SWEEP_INTERVAL_MS);
 	}
+	/* leases not renewed in time go, and the cluster is told */
+	lease_ms = kz_leases_expire();
+	if (lease_ms >= 0)
+		wake = earliest(wake, TimestampTzPlusMilliseconds(now, lease_ms));
 	/*
 	 * What this round produced goes out now, batched where it can (a send
 	 * that cannot go out fails back to its backend at once).

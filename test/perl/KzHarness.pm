@@ -341,8 +341,12 @@ sub session
 {
 	my ($node, %opts) = @_;
 	my $role = delete $opts{role};
-	$opts{connstr} = $node->connstr('postgres') . " user=$role" if defined $role;
+	# psql's -U, not a connstr: PostgreSQL 15's background_psql has no
+	# connstr option and would silently connect as the default user
+	push @{ $opts{extra_params} //= [] }, '-U', $role if defined $role;
 	my $s = $node->background_psql('postgres', %opts);
+	die "session as $role is " . $s->query_safe('SELECT current_user')
+	  if defined $role && $s->query_safe('SELECT current_user') ne $role;
 	$s->set_query_timer_restart;
 	return $s;
 }

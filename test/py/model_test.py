@@ -27,8 +27,11 @@ sequential
     session (three per server, under two non-superuser roles):
     register_name, register_name(name, pid), two claims back to back on
     two nodes, a claim then at once a lookup and a send from another node,
-    unregister_name, whereis_name, registered, send, call, and owner exit
-    (closing or terminating the owning session).  Commands on the
+    unregister_name, whereis_name, registered, send, call, owner exit
+    (closing or terminating the owning session, which also leaves its
+    process groups), and the process groups' join, leave, members and
+    publish (each member, on every server, receives a publish once, and
+    publish() counts them).  Commands on the
     simulated Kazoo nodes: remote_register, remote_unregister,
     remote_whereis, remote_send, remote_call, with names that are
     binaries, atoms, tuples and Erlang strings (shown by PostgreSQL in
@@ -38,8 +41,8 @@ sequential
     reaches exactly the owner's mailbox, unchanged), privileges (42501,
     22023), fencing tokens (a new owner's token is above its
     predecessors'); after every command, propagation: the
-    kz_globals.registrations view (name, state, node, pid, kazoo, token)
-    and registered() on every server and every simulated node's table
+    kz_globals.registrations view (name, state, node, pid, kazoo, token),
+    registered() and the kz_globals.groups view on every server and every simulated node's table
     equal the model, waited for with a bounded poll; at the end of each
     example, every mailbox is empty and no message was malformed.
 
@@ -338,6 +341,9 @@ def key_label(key):
         return repr(key)
 
 
+# Process groups: plain, multibyte, 255 bytes (a hashed routing key).
+GROUPS = ["room", "ünï ✓ grp", "é" * 127 + "z"]
+
 # Messages: any text PostgreSQL can hold (no NUL), empty included.
 MESSAGES = st.text(st.characters(blacklist_categories=("Cs",),
                                  blacklist_characters="\x00"),
@@ -569,6 +575,11 @@ class Cluster:
             self.admins[server], "SELECT name, state, node, pid, kazoo, "
             "token FROM kz_globals.registrations"))
 
+    def pg_groups(self, server):
+        return collections.Counter(run_sql(
+            self.admins[server], 'SELECT "group", node, pid '
+            "FROM kz_globals.groups"))
+
     def pg_registered(self, server):
         return collections.Counter(r[0] for r in run_sql(
             self.admins[server], "SELECT kz_globals.registered()"))
@@ -588,6 +599,7 @@ class Cluster:
         for i, node in enumerate(self.pg_nodes):
             snap[(node, "registrations")] = self.pg_rows(i)
             snap[(node, "registered()")] = self.pg_registered(i)
+            snap[(node, "groups")] = self.pg_groups(i)
         for sim in self.sims:
             snap[(sim.node, "table")] = self.sim_rows(sim)
             snap[(sim.node, "registered()")] = self.sim_registered(sim)
@@ -598,6 +610,7 @@ class Cluster:
         for node in self.pg_nodes:
             snap[(node, "registrations")] = collections.Counter()
             snap[(node, "registered()")] = collections.Counter()
+            snap[(node, "groups")] = collections.Counter()
         for node in self.sim_nodes:
             snap[(node, "table")] = collections.Counter()
             snap[(node, "registered()")] = collections.Counter()
@@ -752,6 +765,23 @@ class Model:
     def __init__(self, nodes):
         self.reg = {node: {} for node in nodes}
         self.last_token = {}        # name key -> token of its last owner
+        self.groups = {}            # group -> {label: (node, pid, role)}
+
+    def members(self, group):
+        return self.groups.get(group, {})
+
+    def join(self, group, s):
+        self.groups.setdefault(group, {})[s.label] = (s.node, s.pid, s.role)
+
+    def leave(self, group, label):
+        members = self.groups.get(group, {})
+        members.pop(label, None)
+        if not members:
+            self.groups.pop(group, None)
+
+    def leave_all(self, label):
+        for group in list(self.groups):
+            self.leave(group, label)
 
     def exists(self, key):
         return any(key in r for r in self.reg.values())
@@ -808,6 +838,9 @@ class Model:
                 exp[(node, "registrations")][
                     (name.render, state, o.node, o.pid, o.kazoo, o.token)] += 1
                 exp[(node, "registered()")][name.render] += 1
+            for group, members in self.groups.items():
+                for member_node, pid, _ in members.values():
+                    exp[(node, "groups")][(group, member_node, pid)] += 1
         for node in cluster.sim_nodes:
             for key, (state, o) in self.reg[node].items():
                 exp[(node, "table")][(key_label(key), state, o.node,
@@ -829,6 +862,7 @@ def make_machine(C):
     sql_names = st.sampled_from([n.label for n in SQL_NAMES])
     any_names = st.sampled_from([n.label for n in NAMES])
     nodes = st.sampled_from(C.all_nodes)
+    groups = st.sampled_from(GROUPS)
 
     class KzGlobalsModel(RuleBasedStateMachine):
         """kz_globals_pqc, on every node of a real cluster."""
@@ -1164,9 +1198,68 @@ def make_machine(C):
                              "%s was terminated" % (name.label, s.node, s))
             for key in owned:
                 self.model.unregister(key)
+            self.model.leave_all(session)
             cover("owner exit by", how, "releasing", len(owned) or "no",
                   "names" if len(owned) != 1 else "name")
             self.sessions[session] = C.open_session(session)
+
+        # -- process groups (eventually consistent: the propagation
+        # -- invariant waits for every server's groups view) -------------
+
+        @rule(session=sessions, group=groups)
+        @tracked
+        def join(self, session, group):
+            s = self.sessions[session]
+            member = session in self.model.members(group)
+            check_eq(s.attempt("SELECT kz_globals.join(%s)", (group,)),
+                     ok([(not member,)]), "join(%r) from %s" % (group, s))
+            cover("join", "again" if member else "new")
+            self.model.join(group, s)
+
+        @rule(session=sessions, group=groups)
+        @tracked
+        def leave(self, session, group):
+            s = self.sessions[session]
+            member = session in self.model.members(group)
+            check_eq(s.attempt("SELECT kz_globals.leave(%s)", (group,)),
+                     ok([(member,)]), "leave(%r) from %s" % (group, s))
+            cover("leave", "a member" if member else "not a member")
+            self.model.leave(group, session)
+
+        @rule(session=sessions, group=groups)
+        @tracked
+        def members(self, session, group):
+            s = self.sessions[session]
+            got = s.attempt("SELECT node, pid FROM kz_globals.members(%s)",
+                            (group,))
+            check(got.code is None, "members(%r) from %s: %r", group, s, got)
+            # a local member of another role: its pid is hidden
+            want = [(node, pid if node != s.node or role == s.role else None)
+                    for node, pid, role in self.model.members(group).values()]
+            check_eq(sorted(got.rows, key=repr), sorted(want, key=repr),
+                     "members(%r) from %s" % (group, s))
+            cover("members,", len(self.model.members(group)), "members")
+
+        @rule(session=sessions, group=groups, message=MESSAGES)
+        @tracked
+        def publish(self, session, group, message):
+            """Every member, on every server, gets it once; publish()
+            counts them."""
+            s = self.sessions[session]
+            members = self.model.members(group)
+            check_eq(s.attempt("SELECT kz_globals.publish(%s, %s)",
+                               (group, message)), ok([(len(members),)]),
+                     "publish(%r, %r) from %s to %d members"
+                     % (group, message, s, len(members)))
+            for label in sorted(members):
+                m = self.sessions[label]
+                got = m.receive(RECV_MS)
+                check_eq(got, (group, "group", message, s.node, s.pid, None),
+                         "%s's mailbox after a publish to %r by %s"
+                         % (m, group, s))
+            cover("publish to", len(members) or "no", "members,",
+                  "remote ones too" if any(m[0] != s.node for m in
+                                           members.values()) else "local")
 
         # -- commands on the simulated Kazoo nodes ------------------------
 

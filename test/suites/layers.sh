@@ -28,7 +28,7 @@ ROOT=${KZ_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 MAX_UPHILL=${KZ_MAX_UPHILL:-0}
 
 # src/worker, top to bottom (bus.h is bus_out.c's header).
-WORKER_ORDER=(worker worker_conn bus_in peer_auth relay membership inflight remote outbox peers bus bus_keys log_limit)
+WORKER_ORDER=(worker worker_conn bus_in peer_auth relay membership group_sync inflight remote outbox peers bus bus_keys log_limit)
 
 worker_rank() {
     local i

@@ -151,6 +151,34 @@ exercised('kz_globals.meta(text)');
 is(sql('updated', "SELECT meta::text FROM kz_globals.registrations WHERE name = 'up-meta'"),
 	'{"v": 2}', 'the registrations view has the meta column');
 
+# leases (new in 1.1)
+my $lease = sql('updated', "SELECT kz_globals.acquire_lease('up-lease', 60000)");
+like($lease, qr/^\d+$/, 'acquire_lease() after the update');
+exercised('kz_globals.acquire_lease(text,integer,integer)');
+is(sql('updated', "SELECT kz_globals.renew_lease('up-lease', $lease, 30000)"), 't', 'renew_lease()');
+exercised('kz_globals.renew_lease(text,bigint,integer)');
+is(sql('updated', "SELECT ttl_ms FROM kz_globals.leases WHERE name = 'up-lease'"), '30000',
+	'the leases view shows it');
+exercised('kz_globals.leases_data()');
+is(sql('updated', "SELECT kz_globals.release_lease('up-lease', $lease)"), 't', 'release_lease()');
+exercised('kz_globals.release_lease(text,bigint)');
+
+# process groups (new in 1.1)
+is($caller->query_safe("SELECT kz_globals.join('up-group')"), 't', 'join() after the update');
+exercised('kz_globals."join"(text)');
+is($caller->query_safe("SELECT count(*) FROM kz_globals.members('up-group')"), '1',
+	'members() lists the member');
+exercised('kz_globals.members(text)');
+is($caller->query_safe("SELECT count(*) FROM kz_globals.groups"), '1', 'the groups view shows it');
+exercised('kz_globals.groups_data()');
+is(sql('updated', "SELECT kz_globals.publish('up-group', 'to all')"), '1',
+	'publish() delivers to the member');
+exercised('kz_globals.publish(text,text)');
+is($caller->query_safe("SELECT name || ':' || kind || ':' || message FROM kz_globals.receive(5000)"),
+	'up-group:group:to all', '... which receives it');
+is($caller->query_safe("SELECT kz_globals.leave('up-group')"), 't', 'leave() ends the membership');
+exercised('kz_globals.leave(text)');
+
 $_->quit for ($other, $caller, $standby);
 
 # Every function of the extension was exercised above.

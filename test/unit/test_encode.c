@@ -1065,6 +1065,116 @@ test_meta_refused(void)
 	pfree(out.data);
 }
 
+/* Process groups: members, sync and publish round trips; the group key. */
+static void
+test_groups(void)
+{
+	StringInfoData out;
+	KzEncodeCtx ctx = context(t_msg_id);
+	KzOutEntry	e[2];
+	KzBusMsg	msg;
+	StringInfo	g = binary("room");
+	char		key[KZ_GROUP_KEY_SIZE];
+	char		long_group[KZ_GROUP_MAX_BYTES];
+	char		key2[KZ_GROUP_KEY_SIZE];
+
+	memset(e, 0, sizeof(e));
+	memcpy(e[0].name.data, g->data, g->len);
+	e[0].name.len = g->len;
+	e[0].ts = T_TS;
+	e[0].pid = 4242;
+	e[0].state = KZ_WS_REGISTERED;
+	e[1] = e[0];
+	e[1].pid = 4343;
+	e[1].state = KZ_WS_NONE;
+
+	initStringInfo(&out);
+	kz_enc_group_members(&out, &ctx, e, 2);
+	if (decode_ours(&out, KZ_EV_GROUP_MEMBERS, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK_STR(msg.server_id, T_QUEUE);
+		CHECK(msg.nentries == 2);
+		CHECK(is_binary(msg.entries[0].name, msg.entries[0].name_len, "room"));
+		CHECK(msg.entries[0].timestamp == T_TS);
+		CHECK(msg.entries[0].pid == 4242);
+		CHECK(msg.entries[0].state == KZ_WS_REGISTERED);
+		CHECK(msg.entries[1].pid == 4343);
+		CHECK(msg.entries[1].state == KZ_WS_NONE);
+		kz_proto_free(&msg);
+	}
+
+	resetStringInfo(&out);
+	kz_enc_group_sync(&out, &ctx, 9, 1, true, e, 1);
+	if (decode_ours(&out, KZ_EV_GROUP_SYNC, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK(msg.sync_id == 9);
+		CHECK(msg.sync_part == 1);
+		CHECK(msg.sync_last);
+		CHECK(msg.nentries == 1);
+		CHECK(msg.entries[0].state == KZ_WS_REGISTERED);
+		kz_proto_free(&msg);
+	}
+	/* an empty sync (a node without members) is one part, with Names [] */
+	resetStringInfo(&out);
+	kz_enc_group_sync(&out, &ctx, 10, 0, true, e, 0);
+	if (decode_ours(&out, KZ_EV_GROUP_SYNC, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK(msg.nentries == 0);
+		CHECK(msg.sync_last);
+		kz_proto_free(&msg);
+	}
+
+	resetStringInfo(&out);
+	ctx.sender_role = "app";
+	ctx.sender_db = "shop";
+	kz_enc_group_publish(&out, &ctx, (const uint8 *) g->data, g->len, "héllo", strlen("héllo"), 77);
+	ctx.sender_role = NULL;
+	ctx.sender_db = NULL;
+	if (decode_ours(&out, KZ_EV_GROUP_PUBLISH, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK(is_binary(msg.name, msg.name_len, "room"));
+		CHECK(is_binary(msg.message, msg.message_len, "héllo"));
+		CHECK(msg.sender_pid == 77);
+		CHECK_STR(msg.sender_role, "app");
+		CHECK_STR(msg.sender_db, "shop");
+		kz_proto_free(&msg);
+	}
+
+	/* a group_publish needs Name and Message, a group_members Names */
+	{
+		static const char *const bodies[] = {"group_publish", "group_members", "group_sync"};
+		int			i;
+
+		for (i = 0; i < (int) lengthof(bodies); i++)
+		{
+			KzEnvelope	env = {KZ_APP_NAME_GLOBALS, "globals", NULL,
+			"0123456789abcdef", "pg@h", "q"};
+
+			env.event = bodies[i];
+			resetStringInfo(&out);
+			kz_proto_begin(&out, &env);
+			appendStringInfoString(&out, ",\"Name\":\"" B64_FOO "\"}");
+			CHECK(kz_proto_decode(out.data, out.len, MAX_BODY, MAX_NAME, &msg, NULL) ==
+				  KZ_PROTO_MISSING_FIELD);
+			kz_proto_free(&msg);
+		}
+	}
+
+	/* keys: plain up to KZ_GROUP_KEY_PLAIN bytes, a hash beyond; always a short string */
+	kz_proto_group_key(key, "room", 4);
+	CHECK_STR(key, "g.room");
+	memset(long_group, 'x', sizeof(long_group));
+	kz_proto_group_key(key, long_group, KZ_GROUP_KEY_PLAIN);
+	CHECK(strlen(key) == 2 + KZ_GROUP_KEY_PLAIN && key[0] == 'g');
+	kz_proto_group_key(key, long_group, KZ_GROUP_KEY_PLAIN + 1);
+	CHECK(strlen(key) == 18 && strncmp(key, "h.", 2) == 0);
+	kz_proto_group_key(key2, long_group, KZ_GROUP_MAX_BYTES);
+	CHECK(strlen(key2) == 18 && strcmp(key, key2) != 0);
+	kz_proto_group_key(key2, long_group, KZ_GROUP_KEY_PLAIN + 1);
+	CHECK_STR(key2, key);		/* the same group, the same key */
+	pfree(out.data);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1082,6 +1192,7 @@ main(int argc, char **argv)
 	test_names();
 	test_escaped_context();
 	test_sender_identity();
+	test_groups();
 	test_meta_round_trip();
 	test_meta_refused();
 	return unit_summary(argv[0]);

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+#
+# bench/scale.sh WORKDIR - how the costs grow (make bench-scale): with the
+# number of servers, the number of names and the size of messages.  Run as
+# an unprivileged user by bench/run.sh, like bench/bench.sh; prints one
+# table per dimension and writes the figures and their plots (PNG, with
+# gnuplot) to WORKDIR/bench_results, which bench/run.sh copies to
+# bench/results/.
+#
+# Environment (space-separated lists): SCALE_SERVERS (default "3 5 9"),
+# SCALE_NAMES ("10000 100000 1000000"), SCALE_SIZES ("100 8192 65536");
+# SCALE_CLAIMS (claims per latency run, 1000), SCALE_SENDS (sends or calls
+# per latency run, 1000).
+
+set -euo pipefail
+
+WORK=$1
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+KZ_CLUSTER="$HERE/../test/perl/kz_cluster.pl"
+
+SERVERS=${SCALE_SERVERS:-3 5 9}
+NAMES=${SCALE_NAMES:-10000 100000 1000000}
+SIZES=${SCALE_SIZES:-100 8192 65536}
+CLAIMS=${SCALE_CLAIMS:-1000}
+SENDS=${SCALE_SENDS:-1000}
+SECONDS_PER_RUN=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+OUT="$WORK/bench_out"
+RESULTS="$WORK/bench_results"
+ROWS=()
+CLUSTERS=()
+mkdir -p "$OUT" "$RESULTS"
+
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+
+cleanup() {
+    local d
+    for d in "${CLUSTERS[@]}"; do
+        perl "$KZ_CLUSTER" stop "$d" || true
+    done
+}
+trap cleanup EXIT INT TERM HUP
+
+# Small servers: nine of them share this machine.
+SMALL=(--conf "shared_buffers = 16MB" --conf "max_connections = 40"
+    --conf "kz_globals.heartbeat_interval = 1000ms")
+
+# start_cluster DIR N CONF...: a cluster of N servers, stopped on exit.
+start_cluster() {
+    local dir=$1 n=$2
+    shift 2
+    CLUSTERS+=("$dir")
+    perl "$KZ_CLUSTER" start "$dir" "$n" "${SMALL[@]}" "$@" >/dev/null
+    PGBIN=$(env_of "$dir" PGBIN)
+    PGHOST=$(env_of "$dir" PGHOST)
+}
+
+stop_cluster() {
+    perl "$KZ_CLUSTER" stop "$1" >/dev/null
+}
+
+# bus_total DIR N COLUMN: the sum of stats.COLUMN over servers 1..N.
+bus_total() {
+    local dir=$1 n=$2 col=$3 i sum=0
+    for ((i = 1; i <= n; i++)); do
+        sum=$((sum + $(kz_psql "$dir" "$i" "SELECT $col FROM kz_globals.stats")))
+    done
+    echo "$sum"
+}
+
+# elapsed START: seconds since START (a date +%s.%N).
+elapsed() {
+    awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }'
+}
+
+worker_pid() {
+    kz_psql "$1" "$2" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'kz_globals worker'"
+}
+
+# --- 1. servers: claim latency against the floor, throughput, traffic -----
+
+scale_servers() {
+    local n dir floor floor99 cm c99 ratio_c regs vm v99 m0 b0 m1 b1 msgs bytes hb_m hb_b
+    local per clients i start
+    : >"$RESULTS/servers.dat"
+    printf '# servers claim_median claim_p99 floor_median floor_p99 regs_per_s visibility_median msgs_per_claim bytes_per_claim msgs_per_hb_period bytes_per_hb_period\n' >>"$RESULTS/servers.dat"
+    for n in $SERVERS; do
+        dir="$WORK/scale_servers_$n"
+        note "servers: $n"
+        start_cluster "$dir" "$n" --conf "kz_globals.max_names = 200000"
+        read -r floor floor99 _ < <("$OUT/amqp_fanout" 127.0.0.1 "$(env_of "$dir" BROKER_PORT)" 2000 $((n - 1)))
+
+        # one client on server 1; the bus traffic of all servers meanwhile
+        m0=$(bus_total "$dir" "$n" bus_sent)
+        b0=$(bus_total "$dir" "$n" bus_sent_bytes)
+        start=$(date +%s.%N)
+        read -r cm c99 _ _ < <(pgbench_lat "$dir" 1 1 "$CLAIMS" claim.sql "claims_$n" -D node=1)
+        local claim_s
+        claim_s=$(elapsed "$start")
+        m1=$(bus_total "$dir" "$n" bus_sent)
+        b1=$(bus_total "$dir" "$n" bus_sent_bytes)
+        # heartbeats meanwhile: n per second (1000 ms), taken out of the claims' count
+        msgs=$(awk -v a="$m0" -v b="$m1" -v n="$n" -v t="$claim_s" -v c="$CLAIMS" 'BEGIN { printf "%.2f", (b - a - n * t) / c }')
+        bytes=$(awk -v a="$b0" -v b="$b1" -v c="$CLAIMS" 'BEGIN { printf "%.0f", (b - a) / c }')
+
+        # idle: what a heartbeat period costs the bus
+        m0=$(bus_total "$dir" "$n" bus_sent)
+        b0=$(bus_total "$dir" "$n" bus_sent_bytes)
+        sleep 5
+        m1=$(bus_total "$dir" "$n" bus_sent)
+        b1=$(bus_total "$dir" "$n" bus_sent_bytes)
+        hb_m=$(awk -v a="$m0" -v b="$m1" 'BEGIN { printf "%.1f", (b - a) / 5 }')
+        hb_b=$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.0f", (b - a) / 5 }')
+
+        # 16 clients spread over the servers
+        per=$((16 / n))
+        start=$(date +%s.%N)
+        local -a pids=()
+        local total=0
+        for ((i = 1; i <= n; i++)); do
+            clients=$per
+            ((i <= 16 % n)) && clients=$((per + 1))
+            ((clients == 0)) && continue
+            total=$((total + clients * 500))
+            pgbench_lat "$dir" "$i" "$clients" 500 claim.sql "claims16_${n}_$i" -D node="$i" >/dev/null &
+            pids+=($!)
+        done
+        wait "${pids[@]}"
+        regs=$(awk -v c="$total" -v t="$(elapsed "$start")" 'BEGIN { printf "%.0f", c / t }')
+
+        read -r vm v99 _ < <("$OUT/visibility" "host=$PGHOST port=$(port "$dir" 1) dbname=postgres" \
+            "host=$PGHOST port=$(port "$dir" 2) dbname=postgres" 300)
+
+        ratio_c=$(ratio "$cm" "$floor")
+        row "claim latency, $n servers, 1 client" "$cm us (p99 $c99)" "floor ($((n - 1)) peers) $floor us" "$ratio_c" "<= 1.2"
+        row "registrations/s, $n servers, 16 clients" "$regs /s" "-" "-" "-"
+        row "visibility lag, $n servers (median)" "$vm us (p99 $v99)" "floor $floor us" "$(ratio "$vm" "$floor")" "-"
+        row "bus messages per claim, $n servers" "$msgs ($bytes bytes)" "-" "-" "-"
+        row "bus per heartbeat period (1 s), $n servers" "$hb_m msgs ($hb_b bytes)" "-" "-" "-"
+        printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$n" "$cm" "$c99" "$floor" "$floor99" "$regs" \
+            "$vm" "$msgs" "$bytes" "$hb_m" "$hb_b" >>"$RESULTS/servers.dat"
+        stop_cluster "$dir"
+    done
+}
+
+# --- 2. names: sync on join, memory, lookups, listing -------------------------
+
+scale_names() {
+    local m dir max holder start reg_s shm w1 rss1 w2 rss2 join list ratio_w wh s1
+    printf '# names register_s sync_on_join_s shm_mb worker1_rss_kb worker2_rss_kb whereis_tps select1_tps list_ms\n' >"$RESULTS/names.dat"
+    for m in $NAMES; do
+        dir="$WORK/scale_names_$m"
+        max=$((m + m / 10 + 1000))
+        note "names: $m"
+        start_cluster "$dir" 1 --conf "kz_globals.max_names = $max"
+        start=$(date +%s.%N)
+        holder=$(run_in_background "$dir" 1 "SELECT count(*) FROM generate_series(1, $m) g WHERE kz_globals.register_name('name-' || g); SELECT kz_globals.register_name('bench-hit'); SELECT pg_sleep(100000)")
+        wait_for "$dir" 1 "SELECT kz_globals.whereis_name('bench-hit') IS NOT NULL" 36000
+        reg_s=$(elapsed "$start")
+        shm=$(kz_psql "$dir" 1 "SELECT round(size / 1048576.0, 1) FROM pg_shmem_allocations WHERE name = 'kz_globals registry'")
+        read -r wh s1 < <(ratio_tps "$dir" 1 2 whereis.sql select1.sql)
+        ratio_w=$(ratio "$wh" "$s1")
+        list=$(kz_psql_raw "$dir" "$(port "$dir" 1)" -qAt -c '\timing on' \
+            -c 'SELECT count(*) FROM kz_globals.registrations' | awk '/^Time:/ { print $2 }')
+
+        start=$(date +%s.%N)
+        perl "$KZ_CLUSTER" add "$dir" --conf "kz_globals.max_names = $max" --conf "shared_buffers = 16MB" >/dev/null
+        wait_for "$dir" 2 "SELECT count(*) >= $m FROM kz_globals.registrations" 36000
+        join=$(elapsed "$start")
+        w1=$(worker_pid "$dir" 1)
+        w2=$(worker_pid "$dir" 2)
+        rss1=$(awk '/RssAnon/ { print $2 }' "/proc/$w1/status")
+        rss2=$(awk '/RssAnon/ { print $2 }' "/proc/$w2/status")
+
+        row "$m names: registered on 1 server" "$reg_s s" "-" "-" "-"
+        row "$m names: sync on join (incl. server start)" "$join s" "-" "-" "10k: <= 1 s, 1M: <= 30 s"
+        row "$m names: whereis_name, 2 clients" "$wh tps" "SELECT 1: $s1 tps" "$ratio_w" "same at every size"
+        row "$m names: SELECT count(*) FROM registrations" "$list ms" "-" "-" "-"
+        row "$m names: shared memory of the name table" "$shm MB" "-" "-" "-"
+        row "$m names: worker memory (owner, joiner)" "$rss1 kB, $rss2 kB" "-" "-" "-"
+        printf '%s %s %s %s %s %s %s %s %s\n' "$m" "$reg_s" "$join" "$shm" "$rss1" "$rss2" "$wh" "$s1" "$list" >>"$RESULTS/names.dat"
+        kill "$holder" 2>/dev/null || true
+        stop_cluster "$dir"
+    done
+}
+
+# --- 3. message size: remote send and call -------------------------------------
+
+scale_sizes() {
+    local dir=$WORK/scale_sizes size sink svc sm s99 st km k99 kt t8
+    printf '# bytes send_median send_p99 sends_per_s_1 sends_per_s_8 call_median call_p99 calls_per_s_1\n' >"$RESULTS/sizes.dat"
+    note "message sizes: $SIZES"
+    start_cluster "$dir" 3 --conf "kz_globals.max_message_size = 1048576" \
+        --conf "kz_globals.mailbox_size = 1000000"
+    printf "SELECT kz_globals.send('sink', repeat('x', :size));\n" >"$OUT/send_size.sql"
+    printf "SELECT length(kz_globals.call('echo', repeat('x', :size), 5000));\n" >"$OUT/call_size.sql"
+    sink=$(run_in_background "$dir" 1 "SELECT kz_globals.register_name('sink');
+DO \$\$ BEGIN LOOP PERFORM * FROM kz_globals.receive(5000); EXIT WHEN NOT FOUND; END LOOP; END \$\$")
+    svc=$(run_in_background "$dir" 1 "SELECT kz_globals.register_name('echo');
+DO \$\$ DECLARE m record; BEGIN LOOP SELECT * INTO m FROM kz_globals.receive(5000); EXIT WHEN m IS NULL; PERFORM kz_globals.reply(m.reply_tag, m.message); END LOOP; END \$\$")
+    wait_for "$dir" 2 "SELECT kz_globals.whereis_name('sink') IS NOT NULL AND kz_globals.whereis_name('echo') IS NOT NULL"
+    for size in $SIZES; do
+        read -r sm s99 _ st < <(pgbench_lat "$dir" 2 1 "$SENDS" "$OUT/send_size.sql" "send_$size" -D size="$size")
+        t8=$(pgbench_lat "$dir" 2 8 "$((SENDS / 4))" "$OUT/send_size.sql" "send8_$size" -D size="$size" | cut -d' ' -f4)
+        read -r km k99 _ kt < <(pgbench_lat "$dir" 2 1 "$SENDS" "$OUT/call_size.sql" "call_$size" -D size="$size")
+        row "remote send, $size bytes, 1 client" "$sm us (p99 $s99)" "$st /s; 8 clients: $t8 /s" "-" "-"
+        row "remote call, $size bytes, 1 client" "$km us (p99 $k99)" "$kt /s" "-" "-"
+        printf '%s %s %s %s %s %s %s %s\n' "$size" "$sm" "$s99" "$st" "$t8" "$km" "$k99" "$kt" >>"$RESULTS/sizes.dat"
+    done
+    kill "$sink" "$svc" 2>/dev/null || true
+    stop_cluster "$dir"
+}
+
+build_tools
+scale_servers
+scale_names
+scale_sizes
+print_table "kz_globals growth curves" | tee "$RESULTS/table.txt"
+printf 'date=%s machine=%s cpus=%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -m)" "$(nproc)" >"$RESULTS/run.txt"
+if command -v gnuplot >/dev/null; then
+    gnuplot -e "dir='$RESULTS'; stamp='$(date -u +%Y-%m-%d), $(nproc) CPUs'" "$HERE/scale.gp"
+    note "plots in $RESULTS"
+else
+    note "gnuplot is not installed: no plots"
+fi
