@@ -11,9 +11,10 @@
  * re-granting what the old one had); new objects are created here as in
  * the fresh script.
  *
- * 1.1 adds kazoo_addressable(), two columns of receive(), leases
- * (acquire_lease, renew_lease, release_lease, the view leases) and changes
- * the privileges (below).  The
+ * 1.1 adds kazoo_addressable(), two columns of receive(), registration
+ * metadata (register_name(name, meta), set_meta(), meta() and a column of
+ * registrations), leases (acquire_lease, renew_lease, release_lease, the
+ * view leases) and changes the privileges (below).  The
  * same kz_globals.so serves 1.0 and 1.1, and its checks in C apply to both:
  * a 1.0 installation needs the roles too, which this update creates.
  */
@@ -48,6 +49,50 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT $1 ~ '^[A-Za-z0-9]+$' AND octet_length($1) % 4 <> 0 $$;
 COMMENT ON FUNCTION @extschema@.kazoo_addressable(text) IS
 	'true if a Kazoo node (OTP 25) can claim, find, send to and unregister this name itself';
+
+-- Registration metadata (README, "Registration metadata"): a JSON object or
+-- array kept with a registration and sent with its advertisements, at most
+-- kz_globals.max_meta_size bytes of JSON text.  register_name(name, meta)
+-- registers with it, set_meta() replaces it (the owner session only), meta()
+-- reads it (NULL when none, or for a name a Kazoo node owns).
+CREATE FUNCTION @extschema@.register_name(name text, meta jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_register_name_meta'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.register_name(text, jsonb) IS
+	'register the calling backend under a global name, with metadata';
+
+CREATE FUNCTION @extschema@.set_meta(name text, meta jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kz_set_meta_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.set_meta(text, jsonb) IS
+	'replace the metadata of a name this session holds, and advertise it';
+
+CREATE FUNCTION @extschema@.meta(name text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'kz_meta_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.meta(text) IS
+	'the metadata of a registered name, or NULL';
+
+-- The registrations view gains the metadata column, at its end so that
+-- clients that read columns by position keep working (the C function fills
+-- as many columns as the caller's shape has, so a 1.0 view still works).
+DROP VIEW @extschema@.registrations;
+DROP FUNCTION @extschema@.registrations_data();
+CREATE FUNCTION @extschema@.registrations_data(
+	OUT name text, OUT state text, OUT node text, OUT pid integer,
+	OUT database text, OUT role text, OUT registered_at timestamptz,
+	OUT server text, OUT kazoo boolean, OUT token bigint, OUT meta jsonb)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'kz_registrations_data'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW @extschema@.registrations AS
+	SELECT * FROM @extschema@.registrations_data();
+COMMENT ON VIEW @extschema@.registrations IS
+	'every name in this server''s table: local, remote and pending';
 
 -- Leases (README, "Leases"): a name held by no session.  acquire_lease()
 -- claims it like register_name() and returns its fencing token (NULL if the
@@ -159,6 +204,14 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.register_name_wait(text, integer),
 	@extschema@.assert_owner(text, bigint)
 	TO kz_globals_user;
+
+-- Registration metadata: registering and changing it as register_name,
+-- reading it as whereis_name.
+GRANT EXECUTE ON FUNCTION
+	@extschema@.register_name(text, jsonb),
+	@extschema@.set_meta(text, jsonb)
+	TO kz_globals_user;
+GRANT EXECUTE ON FUNCTION @extschema@.meta(text) TO kz_globals_reader;
 
 -- Leases: privileges, as for the functions above.
 REVOKE ALL ON @extschema@.leases FROM PUBLIC;

@@ -31,6 +31,32 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.register_name(text, integer) IS
 	'register another backend of this server under a global name';
 
+-- Registration metadata (README, "Registration metadata"): a JSON object or
+-- array kept with a registration and sent with its advertisements, at most
+-- kz_globals.max_meta_size bytes of JSON text.  register_name(name, meta)
+-- registers with it, set_meta() replaces it (the owner session only), meta()
+-- reads it (NULL when none, or for a name a Kazoo node owns).
+CREATE FUNCTION @extschema@.register_name(name text, meta jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'kz_register_name_meta'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.register_name(text, jsonb) IS
+	'register the calling backend under a global name, with metadata';
+
+CREATE FUNCTION @extschema@.set_meta(name text, meta jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'kz_set_meta_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.set_meta(text, jsonb) IS
+	'replace the metadata of a name this session holds, and advertise it';
+
+CREATE FUNCTION @extschema@.meta(name text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'kz_meta_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.meta(text) IS
+	'the metadata of a registered name, or NULL';
+
 CREATE FUNCTION @extschema@.unregister_name(name text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'kz_unregister_name_sql'
@@ -170,7 +196,7 @@ COMMENT ON VIEW @extschema@.leases IS
 CREATE FUNCTION @extschema@.registrations_data(
 	OUT name text, OUT state text, OUT node text, OUT pid integer,
 	OUT database text, OUT role text, OUT registered_at timestamptz,
-	OUT server text, OUT kazoo boolean, OUT token bigint)
+	OUT server text, OUT kazoo boolean, OUT token bigint, OUT meta jsonb)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'kz_registrations_data'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -255,6 +281,14 @@ GRANT EXECUTE ON FUNCTION
 	@extschema@.register_name_wait(text, integer),
 	@extschema@.assert_owner(text, bigint)
 	TO kz_globals_user;
+
+-- Registration metadata: registering and changing it as register_name,
+-- reading it as whereis_name.
+GRANT EXECUTE ON FUNCTION
+	@extschema@.register_name(text, jsonb),
+	@extschema@.set_meta(text, jsonb)
+	TO kz_globals_user;
+GRANT EXECUTE ON FUNCTION @extschema@.meta(text) TO kz_globals_reader;
 
 -- Leases: privileges, as for the functions above.
 REVOKE ALL ON @extschema@.leases FROM PUBLIC;

@@ -33,6 +33,7 @@
 #include "claims.h"
 #include "guc.h"
 #include "lease_rows.h"
+#include "meta.h"
 #include "names.h"
 #include "nodes.h"
 #include "privileges.h"
@@ -133,6 +134,17 @@ report_table_full(void)
 			 errhint("Increase kz_globals.max_names and restart the server.")));
 }
 
+static void
+report_meta_pool_full(int32 len)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("kz_globals metadata pool is full"),
+			 errdetail("The metadata takes %d bytes; the pool (kz_globals.meta_pool_size) has %d bytes free.",
+					   len, kz_meta_free_blocks() * KZ_META_BLOCK_DATA),
+			 errhint("Use less metadata, or increase kz_globals.meta_pool_size and restart the server.")));
+}
+
 /*
  * Makes pid the owner of its PGPROC slot's names.  Rows a previous process
  * of the slot left (it can only have died without releasing them) go first.
@@ -151,13 +163,15 @@ own_slot_locked(int procno, int pid)
 /*
  * Inserts a row for name in the given state for backend (procno, pid), or
  * returns NULL if a live row exists; with lease_ttl_ms > 0, the row of a
- * lease claim.  Caller holds reg_lock exclusively; errors out (after
- * releasing nothing: the caller's lock is released by error cleanup) if the
- * table is full.
+ * lease claim; with meta (NULL: none), its registration metadata.  Caller
+ * holds reg_lock exclusively; errors out (after releasing nothing: the
+ * caller's lock is released by error cleanup) if the table or the metadata
+ * pool is full.
  */
 static KzRow *
 insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
-				 Oid dbid, Oid roleid, int32 role_limit, int32 lease_ttl_ms)
+				 Oid dbid, Oid roleid, int32 role_limit, int32 lease_ttl_ms,
+				 const KzMetaArg *meta)
 {
 	KzRow	   *row = kz_reg_lookup(name);
 	int32		held;
@@ -175,6 +189,11 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 		LWLockRelease(kz_shared->reg_lock);
 		report_role_limit(roleid, held);
 	}
+	if (meta != NULL && meta->len > 0 && kz_meta_blocks(meta->len) > kz_meta_free_blocks())
+	{
+		LWLockRelease(kz_shared->reg_lock);
+		report_meta_pool_full(meta->len);
+	}
 	row = kz_reg_insert(name);
 	if (row == NULL)
 	{
@@ -188,6 +207,8 @@ insert_owned_row(const KzName *name, KzRowState state, int procno, int pid,
 	row->roleid = roleid;
 	row->timestamp = kz_hlc_now();
 	row->claim_id = kz_next_id();
+	if (meta != NULL)
+		(void) kz_meta_set_row(row, meta->text, meta->len);	/* room checked above */
 	if (lease_ttl_ms > 0)
 	{
 		row->flags |= KZ_ROW_LEASE;
@@ -208,6 +229,7 @@ typedef struct ClaimFor
 	Oid			roleid;
 	int32		role_limit;		/* 0: none */
 	int32		lease_ttl_ms;	/* > 0: a lease claim */
+	const KzMetaArg *meta;		/* registration metadata, NULL: none */
 } ClaimFor;
 
 /* Single-server mode: the table alone decides.  *ts: the token. */
@@ -219,7 +241,7 @@ claim_single(const KzName *name, const ClaimFor *c, int64 *ts)
 
 	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	row = insert_owned_row(name, KZ_ROW_LOCAL, c->procno, c->pid, c->dbid,
-						   c->roleid, c->role_limit, c->lease_ttl_ms);
+						   c->roleid, c->role_limit, c->lease_ttl_ms, c->meta);
 	if (row != NULL)
 	{
 		*ts = row->timestamp;
@@ -307,7 +329,7 @@ claim_cluster(const KzName *name, const ClaimFor *c, int64 *token)
 
 		LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 		row = insert_owned_row(name, KZ_ROW_PENDING, c->procno, c->pid, c->dbid,
-							   c->roleid, c->role_limit, c->lease_ttl_ms);
+							   c->roleid, c->role_limit, c->lease_ttl_ms, c->meta);
 		if (row != NULL)
 		{
 			claim_id = row->claim_id;
@@ -363,6 +385,22 @@ kz_claim_name(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
 	c.pid = pid;
 	c.dbid = dbid;
 	c.roleid = roleid;
+	return claim_for(name, &c, &token);
+}
+
+bool
+kz_claim_name_meta(const KzName *name, int procno, int pid, Oid dbid,
+				   Oid roleid, const KzMetaArg *meta)
+{
+	ClaimFor	c;
+	int64		token;
+
+	memset(&c, 0, sizeof(c));
+	c.procno = procno;
+	c.pid = pid;
+	c.dbid = dbid;
+	c.roleid = roleid;
+	c.meta = meta;
 	return claim_for(name, &c, &token);
 }
 
@@ -644,4 +682,91 @@ bool
 kz_owns_with_token(const KzName *name, int64 token)
 {
 	return owned_by_me(name, &token, true);
+}
+
+/* Registration metadata (see claims.h). */
+
+static void
+report_not_registered(const KzName *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("no process is registered under the name \"%s\"",
+					kz_name_to_cstring(name))));
+}
+
+/* Tells the cluster a local registration's new metadata (set_meta). */
+static void
+readvertise(const KzName *name, int64 ts, int32 pid)
+{
+	KzJobSpec	spec;
+
+	if (!kz_cluster_configured())
+		return;
+	memset(&spec, 0, sizeof(spec));
+	spec.kind = KZ_JOB_ADVERTISE;
+	spec.procno = -1;
+	spec.pid = pid;
+	spec.timestamp = ts;
+	spec.name = name;
+	/* never raises: the metadata has changed already */
+	if (!kz_job_submit(&spec, true))
+		ereport(WARNING,
+				(errmsg("kz_globals could not queue the advertisement of \"%s\"",
+						kz_name_to_cstring(name)),
+				 errdetail("The other nodes learn the new metadata at the next sync.")));
+}
+
+void
+kz_set_meta(const KzName *name, const KzMetaArg *meta)
+{
+	KzRow	   *row;
+	int64		ts;
+	int32		pid;
+	bool		stored;
+
+	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+	row = kz_reg_lookup(name);
+	if (row == NULL || !kz_row_alive(row) || row->state == KZ_ROW_PENDING)
+	{
+		LWLockRelease(kz_shared->reg_lock);
+		report_not_registered(name);
+	}
+	if (row->state != KZ_ROW_LOCAL || row->procno != KZ_MY_PROCNO ||
+		row->pid != MyProcPid)
+	{
+		LWLockRelease(kz_shared->reg_lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set the metadata of name \"%s\"",
+						kz_name_to_cstring(name)),
+				 errdetail("Only the session that holds a name may change its metadata.")));
+	}
+	stored = kz_meta_set_row(row, meta->text, meta->len);
+	ts = row->timestamp;
+	pid = row->pid;
+	LWLockRelease(kz_shared->reg_lock);
+	if (!stored)
+		report_meta_pool_full(meta->len);
+	readvertise(name, ts, pid);
+}
+
+bool
+kz_name_meta(const KzName *name, char **text)
+{
+	KzRow	   *row;
+	bool		found = false;
+
+	*text = NULL;
+	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
+	row = kz_reg_lookup(name);
+	if (row != NULL && (row->state == KZ_ROW_LOCAL || row->state == KZ_ROW_REMOTE) &&
+		kz_row_alive(row))
+	{
+		found = true;
+		if (!(row->flags & KZ_ROW_KAZOO))
+			*text = kz_meta_copy(row->meta, row->meta_len);
+	}
+	LWLockRelease(kz_shared->reg_lock);
+	return found;
 }

@@ -48,6 +48,38 @@ extern bool kz_claim_name(const KzName *name, int procno, int pid,
 						  Oid dbid, Oid roleid);
 
 /*
+ * Registration metadata: the JSON text of a jsonb object or array, already
+ * checked against kz_globals.max_meta_size; text NULL (len 0) for none.
+ */
+typedef struct KzMetaArg
+{
+	const char *text;
+	int32		len;
+} KzMetaArg;
+
+/*
+ * kz_claim_name with metadata (meta NULL: none).  Errors out with 53200,
+ * nothing changed, if the metadata pool cannot hold it.
+ */
+extern bool kz_claim_name_meta(const KzName *name, int procno, int pid,
+							   Oid dbid, Oid roleid, const KzMetaArg *meta);
+
+/*
+ * set_meta(): replaces the metadata of a name this session holds and
+ * advertises it again.  Errors, nothing changed: 42704 if no live process
+ * holds the name (or its claim is still under way), 42501 if another
+ * session does, 53200 if the pool cannot hold the new metadata.
+ */
+extern void kz_set_meta(const KzName *name, const KzMetaArg *meta);
+
+/*
+ * meta(): false if the name is not registered (as whereis_name finds it in
+ * the local table); else *text is a palloc'd copy of its metadata, or NULL
+ * if it has none (always, for a name a Kazoo node owns).
+ */
+extern bool kz_name_meta(const KzName *name, char **text);
+
+/*
  * unregister_name(): removes a local registration, checking that the caller
  * may.  False if this node does not hold the name as local.
  */

@@ -31,6 +31,13 @@
  */
 #define KZ_KEY_MAX			320
 
+/*
+ * Longest registration metadata (the JSON text of a jsonb) accepted from
+ * the bus whatever kz_globals.max_meta_size says, and that setting's
+ * upper bound.
+ */
+#define KZ_META_MAX_BYTES	65536
+
 /* Node names, zones and AMQP queue names, including the terminating NUL. */
 #define KZ_NODE_NAME_MAX	256
 #define KZ_ZONE_MAX			64

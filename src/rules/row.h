@@ -49,6 +49,18 @@ typedef struct KzRow
 	uint64		claim_id;		/* pending rows: the claim under way */
 
 	/*
+	 * Registration metadata (src/shared/meta.h): the first block of a chain
+	 * in the metadata pool and the JSON text's length, 0 when there is
+	 * none.  meta is the registration's own; rival_meta that of the rival a
+	 * pending row holds back.  Which one a row keeps when the rules change
+	 * it: kz_rule_meta (rules.h).
+	 */
+	int32		meta;
+	int32		meta_len;
+	int32		rival_meta;
+	int32		rival_meta_len;
+
+	/*
 	 * Pending rows: the registration of another node whose advertisement
 	 * arrived while our claim was under way and lost to it by the conflict
 	 * rule (flag KZ_ROW_RIVAL).  If our claim does not win after all, the

@@ -285,3 +285,59 @@ kz_rule_node_gone(const KzRuleRow *row, int node, bool only_unsynced,
 			 !(only_unsynced && out->rival_sync_gen == gen))
 		out->has_rival = false;
 }
+
+/* Is registration (node, ts) the one advertised by ev? */
+static bool
+is_event(const KzRuleRemote *ev, int node, int64 ts)
+{
+	return ev != NULL && ev->node == node && ev->ts == ts;
+}
+
+/* The metadata of the row's own registration (see kz_rule_meta). */
+static KzMetaFrom
+own_meta(const KzRuleRow *before, const KzRuleRow *after, const KzRuleRemote *ev)
+{
+	switch (after->state)
+	{
+		case KZ_ROW_FREE:
+			return KZ_META_DROP;
+		case KZ_ROW_REMOTE:
+			if (is_event(ev, after->node, after->ts))
+				return KZ_META_EVENT;
+			if (before->state == KZ_ROW_PENDING && before->has_rival &&
+				before->rival_node == after->node && before->rival_ts == after->ts)
+				return KZ_META_RIVAL;
+			if (before->state == KZ_ROW_REMOTE && before->node == after->node &&
+				before->ts == after->ts)
+				return KZ_META_KEEP;
+			return KZ_META_DROP;
+		case KZ_ROW_LOCAL:
+		case KZ_ROW_PENDING:
+			/* ours: set by the backend, kept from claim to registration */
+			if ((before->state == KZ_ROW_LOCAL || before->state == KZ_ROW_PENDING) &&
+				before->ts == after->ts)
+				return KZ_META_KEEP;
+			return KZ_META_DROP;
+	}
+	return KZ_META_DROP;
+}
+
+KzMetaPlan
+kz_rule_meta(const KzRuleRow *before, const KzRuleRow *after,
+			 const KzRuleRemote *ev)
+{
+	KzMetaPlan	plan;
+
+	plan.own = own_meta(before, after, ev);
+	plan.rival = KZ_META_DROP;
+	if (after->state == KZ_ROW_PENDING && after->has_rival)
+	{
+		if (is_event(ev, after->rival_node, after->rival_ts))
+			plan.rival = KZ_META_EVENT;
+		else if (before->state == KZ_ROW_PENDING && before->has_rival &&
+				 before->rival_node == after->rival_node &&
+				 before->rival_ts == after->rival_ts)
+			plan.rival = KZ_META_KEEP;
+	}
+	return plan;
+}

@@ -136,4 +136,31 @@ extern void kz_rule_owner_gone(const KzRuleRow *row, KzRuleRow *out,
 extern void kz_rule_node_gone(const KzRuleRow *row, int node,
 							  bool only_unsynced, uint32 gen, KzRuleRow *out);
 
+/*
+ * Registration metadata: which text a row keeps once a rule has changed it
+ * from before to after.  ev is the advertisement the change came from, or
+ * NULL (an answer to a query or claim, a verdict, an owner's or node's
+ * end: they carry no metadata).  The row's own metadata follows its
+ * registration: kept while the registration stays the same (owner and
+ * timestamp), the rival's when the row becomes the rival it held back,
+ * the advertisement's when the row is (now) the advertised registration,
+ * and none otherwise.  The same for the rival a pending row holds back.
+ */
+typedef enum KzMetaFrom
+{
+	KZ_META_KEEP,				/* what the row had */
+	KZ_META_DROP,				/* none */
+	KZ_META_RIVAL,				/* the rival's the row held back */
+	KZ_META_EVENT				/* the advertisement's */
+} KzMetaFrom;
+
+typedef struct KzMetaPlan
+{
+	KzMetaFrom	own;
+	KzMetaFrom	rival;			/* never KZ_META_RIVAL */
+} KzMetaPlan;
+
+extern KzMetaPlan kz_rule_meta(const KzRuleRow *before, const KzRuleRow *after,
+							   const KzRuleRemote *ev);
+
 #endif							/* KZ_RULES_H */

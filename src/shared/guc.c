@@ -31,6 +31,7 @@
 #include "compat.h"
 #include "guc.h"
 #include "kz_types.h"
+#include "kz_types.h"
 
 
 
@@ -47,6 +48,8 @@ int			kz_heartbeat_interval = 1000;
 bool		kz_query_on_miss = true;
 int			kz_mailbox_size = 256;
 int			kz_max_message_size = 8192;
+int			kz_max_meta_size = 1024;
+int			kz_meta_pool_size = 1024;
 int			kz_queue_max_length = 100000;
 int			kz_on_conflict = KZ_ON_CONFLICT_NOTIFY;
 char	   *kz_amqp_cacert = NULL;
@@ -337,6 +340,11 @@ define_sighup_gucs(void)
 							   "One or two lines key_id:secret; the first signs, both are accepted.  Read by the background worker at start and on every reload.",
 							   &kz_bus_key_file, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomIntVariable("kz_globals.max_meta_size",
+							"Largest registration metadata accepted, in bytes of its JSON text.",
+							"Larger metadata from SQL is refused; from the bus it is dropped and counted in stats.bus_malformed.",
+							&kz_max_meta_size, 1024, 0, KZ_META_MAX_BYTES,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
 	DefineCustomBoolVariable("kz_globals.bus_require_signature",
 							 "Refuses every unsigned message from the bus, Kazoo nodes' included.",
 							 NULL, &kz_bus_require_signature, false,
@@ -370,6 +378,11 @@ define_postmaster_gucs(void)
 							"Largest message, request or reply accepted, in bytes.",
 							NULL, &kz_max_message_size, 8192, 64, 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	DefineCustomIntVariable("kz_globals.meta_pool_size",
+							"Shared memory for the metadata of every registration this node knows.",
+							"Metadata is stored in 64-byte blocks of 60 bytes of text each.",
+							&kz_meta_pool_size, 1024, 0, 1024 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
 }
 
 /*

@@ -29,6 +29,8 @@ extern int	kz_heartbeat_interval;
 extern bool kz_query_on_miss;
 extern int	kz_mailbox_size;
 extern int	kz_max_message_size;
+extern int	kz_max_meta_size;
+extern int	kz_meta_pool_size;
 extern int	kz_queue_max_length;
 extern int	kz_on_conflict;
 extern char *kz_amqp_cacert;

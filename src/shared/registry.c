@@ -27,6 +27,7 @@
 
 #include "guc.h"
 #include "lease_rows.h"
+#include "meta.h"
 #include "registry.h"
 #include "shmem.h"
 
@@ -260,6 +261,7 @@ kz_reg_delete(KzRow *row)
 	if (*link == index)
 		*link = row->next;
 	registry->counts[row->state]--;
+	kz_meta_release(row);
 	row->state = KZ_ROW_FREE;
 	row->next = registry->free_head;
 	registry->free_head = index;

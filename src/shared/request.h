@@ -36,6 +36,8 @@ typedef enum KzJobKind
 	KZ_JOB_CALL,				/* forward a call to a remote owner */
 	KZ_JOB_REPLY,				/* answer a call from another node */
 	KZ_JOB_UNREGISTER,			/* a local name is gone: tell the cluster */
+	KZ_JOB_ADVERTISE,			/* a local name's metadata changed:
+								 * advertise it again */
 	KZ_JOB_OWNER_GONE,			/* a call from another node will never be
 								 * answered: tell its caller */
 	KZ_JOB_GROUP_PUBLISH		/* a message for a group's members on other

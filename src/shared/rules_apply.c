@@ -15,6 +15,7 @@
 
 #include "guc.h"
 #include "lease_rows.h"
+#include "meta.h"
 #include "nodes.h"
 #include "request.h"
 #include "rules_apply.h"
@@ -81,9 +82,9 @@ write_pending(KzRow *row, const KzRuleRow *r)
 	row->sync_gen = r->rival_sync_gen;
 }
 
-KzRow *
-kz_rules_write(KzRow *row, const KzName *name, const KzRuleRow *r,
-			   const KzRuleEffects *eff)
+static KzRow *
+write_row(KzRow *row, const KzName *name, const KzRuleRow *r,
+		  const KzRuleEffects *eff)
 {
 	if (eff != NULL && eff->unregister)
 		kz_tell_unregister(name, eff->gone_ts, eff->gone_pid);
@@ -118,6 +119,90 @@ kz_rules_write(KzRow *row, const KzName *name, const KzRuleRow *r,
 			break;
 	}
 	return row;
+}
+
+/* The rival's metadata of a pending row, replaced by text (NULL: none). */
+static bool
+set_rival_meta(KzRow *row, const char *text, int32 len)
+{
+	kz_meta_free(row->rival_meta);
+	row->rival_meta = text != NULL && len > 0 ? kz_meta_store(text, len) : 0;
+	row->rival_meta_len = row->rival_meta != 0 ? len : 0;
+	return row->rival_meta != 0 || text == NULL || len <= 0;
+}
+
+/*
+ * Carries out kz_rule_meta's plan on a row just written; false if the
+ * advertisement's metadata did not fit in the pool (the row then has
+ * none).
+ */
+static bool
+write_meta(KzRow *row, KzMetaPlan plan, const char *text, int32 len)
+{
+	bool		stored = true;
+
+	switch (plan.own)
+	{
+		case KZ_META_KEEP:
+			break;
+		case KZ_META_DROP:
+			kz_meta_free(row->meta);
+			row->meta = row->meta_len = 0;
+			break;
+		case KZ_META_RIVAL:
+			kz_meta_free(row->meta);
+			row->meta = row->rival_meta;
+			row->meta_len = row->rival_meta_len;
+			row->rival_meta = row->rival_meta_len = 0;
+			break;
+		case KZ_META_EVENT:
+			if (!kz_meta_set_row(row, text, len))
+			{
+				(void) kz_meta_set_row(row, NULL, 0);
+				stored = false;
+			}
+			break;
+	}
+	switch (plan.rival)
+	{
+		case KZ_META_KEEP:
+		case KZ_META_RIVAL:
+			break;
+		case KZ_META_DROP:
+			(void) set_rival_meta(row, NULL, 0);
+			break;
+		case KZ_META_EVENT:
+			stored = set_rival_meta(row, text, len);
+			break;
+	}
+	return stored;
+}
+
+KzRow *
+kz_rules_write_advert(KzRow *row, const KzName *name, const KzRuleRow *r,
+					  const KzRuleEffects *eff, const KzRuleRemote *ev,
+					  const char *meta, int32 meta_len, bool *meta_stored)
+{
+	KzRuleRow	before;
+	KzMetaPlan	plan;
+
+	kz_rules_read(row, &before, NULL);
+	if (meta_stored != NULL)
+		*meta_stored = true;
+	row = write_row(row, name, r, eff);
+	if (row == NULL)
+		return NULL;
+	plan = kz_rule_meta(&before, r, ev);
+	if (!write_meta(row, plan, meta, meta_len) && meta_stored != NULL)
+		*meta_stored = false;
+	return row;
+}
+
+KzRow *
+kz_rules_write(KzRow *row, const KzName *name, const KzRuleRow *r,
+			   const KzRuleEffects *eff)
+{
+	return kz_rules_write_advert(row, name, r, eff, NULL, NULL, 0, NULL);
 }
 
 /* Row primitives: the table, the owners' slots and the standbys. */

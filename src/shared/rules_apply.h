@@ -47,6 +47,18 @@ extern KzRow *kz_rules_write(KzRow *row, const KzName *name, const KzRuleRow *r,
 							 const KzRuleEffects *eff);
 
 /*
+ * The same for a change made by the advertisement ev, which carried the
+ * registration metadata meta[0..meta_len) (NULL: none); the row's metadata
+ * follows kz_rule_meta.  *meta_stored is false if the advertisement's
+ * metadata did not fit in the metadata pool: the registration is then
+ * recorded without it.
+ */
+extern KzRow *kz_rules_write_advert(KzRow *row, const KzName *name,
+									const KzRuleRow *r, const KzRuleEffects *eff,
+									const KzRuleRemote *ev, const char *meta,
+									int32 meta_len, bool *meta_stored);
+
+/*
  * Row primitives, for the rules' writer above and for the backends'
  * claims (claims.c).
  */

@@ -32,6 +32,7 @@
 
 #include "groups.h"
 #include "guc.h"
+#include "meta.h"
 #include "nodes.h"
 #include "registry.h"
 #include "shmem.h"
@@ -70,6 +71,7 @@ kz_shmem_request(void)
 	size = add_size(size, MAXALIGN(kz_registry_shmem_size()));
 	size = add_size(size, MAXALIGN(kz_nodes_shmem_size()));
 	size = add_size(size, MAXALIGN(kz_groups_shmem_size()));
+	size = add_size(size, MAXALIGN(kz_meta_shmem_size()));
 	size = add_size(size, KZ_DSA_INPLACE_SIZE);
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche("kz_globals", 4);
@@ -166,6 +168,7 @@ kz_shmem_startup(void)
 		init_backends();
 	}
 	kz_registry_shmem_init();
+	kz_meta_shmem_init();
 	kz_nodes_shmem_init(kz_shared->started_at);
 	kz_groups_shmem_init();
 	LWLockRelease(AddinShmemInitLock);

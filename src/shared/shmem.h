@@ -15,6 +15,7 @@
  *	registry		the name table (registry.h), under reg_lock.
  *	nodes			the node table (nodes.h), under nodes_lock.
  *	groups			the process-group table (groups.h), under groups_lock.
+ *	meta pool		registration metadata (meta.h), under reg_lock.
  *	DSA area		variable-sized data: messages and jobs.
  *
  * Lock order: reg_lock, then nodes_lock, then groups_lock, then a

@@ -21,11 +21,13 @@
 #include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
 #include "backend_exit.h"
 #include "claims.h"
+#include "decode.h"
 #include "guc.h"
 #include "messaging.h"
 #include "names.h"
@@ -44,6 +46,9 @@ PG_FUNCTION_INFO_V1(kz_reply_sql);
 PG_FUNCTION_INFO_V1(kz_register_name_wait);
 PG_FUNCTION_INFO_V1(kz_token);
 PG_FUNCTION_INFO_V1(kz_assert_owner);
+PG_FUNCTION_INFO_V1(kz_register_name_meta);
+PG_FUNCTION_INFO_V1(kz_set_meta_sql);
+PG_FUNCTION_INFO_V1(kz_meta_sql);
 
 #define RECEIVE_COLS 9
 
@@ -378,4 +383,95 @@ kz_assert_owner(PG_FUNCTION_ARGS)
 						kz_name_to_cstring(&name), token),
 				 errhint("The registration was lost or replaced; do not write on its behalf.")));
 	PG_RETURN_BOOL(true);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Registration metadata: register_name(name, meta), set_meta, meta
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A metadata argument: NULL for none, else a JSON object or array whose
+ * text (as jsonb prints it) is at most kz_globals.max_meta_size bytes.
+ */
+static void
+meta_arg(FunctionCallInfo fcinfo, int argno, KzMetaArg *meta)
+{
+	Jsonb	   *jb;
+	char	   *text;
+	size_t		len;
+	const char *why;
+
+	meta->text = NULL;
+	meta->len = 0;
+	if (PG_ARGISNULL(argno))
+		return;
+	jb = PG_GETARG_JSONB_P(argno);
+	if (JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("meta must be a JSON object or array")));
+	text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	len = strlen(text);
+	if (len > (size_t) kz_max_meta_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("meta is too long"),
+				 errdetail("The limit is %d bytes of JSON text (kz_globals.max_meta_size); this one has %zu bytes.",
+						   kz_max_meta_size, len)));
+	/* what the other nodes would refuse, this one refuses too */
+	if ((why = kz_proto_meta_problem(text)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("meta %s", why),
+				 errdetail("Other servers could not read it back as jsonb.")));
+	meta->text = text;
+	meta->len = (int32) len;
+}
+
+/* register_name(name, meta): register_name(name) with metadata. */
+Datum
+kz_register_name_meta(PG_FUNCTION_ARGS)
+{
+	KzName		name;
+	KzMetaArg	meta;
+
+	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
+	kz_name_from_arg(fcinfo, 0, &name);
+	check_reserved(fcinfo);
+	meta_arg(fcinfo, 1, &meta);
+	PG_RETURN_BOOL(kz_claim_name_meta(&name, KZ_MY_PROCNO, MyProcPid,
+									  MyDatabaseId, GetSessionUserId(), &meta));
+}
+
+/* set_meta(name, meta): the owner session replaces its name's metadata. */
+Datum
+kz_set_meta_sql(PG_FUNCTION_ARGS)
+{
+	KzName		name;
+	KzMetaArg	meta;
+
+	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_USE);
+	kz_name_from_arg(fcinfo, 0, &name);
+	meta_arg(fcinfo, 1, &meta);
+	kz_set_meta(&name, &meta);
+	PG_RETURN_VOID();
+}
+
+/* meta(name): the metadata of a registered name; NULL if none or unknown. */
+Datum
+kz_meta_sql(PG_FUNCTION_ARGS)
+{
+	KzName		name;
+	char	   *text;
+
+	kz_session_attach();
+	kz_require_privilege(KZ_PRIV_READ);
+	kz_name_from_arg(fcinfo, 0, &name);
+	if (!kz_name_meta(&name, &text) || text == NULL)
+		PG_RETURN_NULL();
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
 }

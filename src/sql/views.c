@@ -19,10 +19,12 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "backend_exit.h"
 #include "guc.h"
+#include "meta.h"
 #include "names.h"
 #include "nodes.h"
 #include "privileges.h"
@@ -33,7 +35,7 @@ PG_FUNCTION_INFO_V1(kz_registrations_data);
 PG_FUNCTION_INFO_V1(kz_nodes_data);
 PG_FUNCTION_INFO_V1(kz_stats_data);
 
-#define REGISTRATIONS_COLS	10
+#define REGISTRATIONS_COLS	11
 #define NODES_COLS			10
 #define STATS_COLS			18
 
@@ -54,12 +56,16 @@ row_state_name(uint8 state)
 	return "free";
 }
 
-/* Copies the live rows of the name table; returns how many. */
+/*
+ * Copies the live rows of the name table, and their metadata texts (NULL
+ * for none); returns how many.
+ */
 static int
-snapshot_rows(KzRow **out)
+snapshot_rows(KzRow **out, char ***metas)
 {
 	int			count = 0;
 	KzRow	   *copy;
+	char	  **meta;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
 	{
@@ -68,16 +74,21 @@ snapshot_rows(KzRow **out)
 		KzRow	   *row;
 
 		copy = palloc(sizeof(KzRow) * Max(1, c.pending + c.local + c.remote));
+		meta = palloc(sizeof(char *) * Max(1, c.pending + c.local + c.remote));
 		kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_PENDING) | KZ_ROWS_OF(KZ_ROW_LOCAL) |
 						  KZ_ROWS_OF(KZ_ROW_REMOTE));
 		while ((row = kz_reg_scan_next(&scan)) != NULL)
 		{
 			if (kz_row_alive(row))
+			{
+				meta[count] = kz_meta_copy(row->meta, row->meta_len);
 				memcpy(&copy[count++], row, sizeof(KzRow));
+			}
 		}
 	}
 	LWLockRelease(kz_shared->reg_lock);
 	*out = copy;
+	*metas = meta;
 	return count;
 }
 
@@ -95,9 +106,16 @@ snapshot_nodes(void)
 	return copy;
 }
 
+/*
+ * One row of the view.  The metadata (the last column, which the 1.0 view
+ * does not have: the tuple is built for the caller's descriptor) is shown
+ * to every reader, as meta() is: a registration's metadata is broadcast to
+ * every node, where any reader sees it on the remote row, so hiding it on
+ * the owner's node would hide nothing.
+ */
 static void
-put_registration(ReturnSetInfo *rsinfo, const KzRow *row, const KzNode *nodes,
-				 bool see_all)
+put_registration(ReturnSetInfo *rsinfo, const KzRow *row, const char *meta,
+				 const KzNode *nodes, bool see_all)
 {
 	Datum		values[REGISTRATIONS_COLS];
 	bool		nulls[REGISTRATIONS_COLS];
@@ -124,6 +142,8 @@ put_registration(ReturnSetInfo *rsinfo, const KzRow *row, const KzNode *nodes,
 	nulls[7] = (local ? nodes[KZ_SELF_NODE].server : node->server)[0] == '\0';
 	values[8] = BoolGetDatum((row->flags & KZ_ROW_KAZOO) != 0);
 	values[9] = Int64GetDatum(row->timestamp);
+	values[10] = meta ? DirectFunctionCall1(jsonb_in, CStringGetDatum(meta)) : (Datum) 0;
+	nulls[10] = meta == NULL;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -133,6 +153,7 @@ kz_registrations_data(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	KzRow	   *rows;
+	char	  **metas;
 	bool		see_all;
 	KzNode	   *nodes;
 	int			n;
@@ -142,10 +163,10 @@ kz_registrations_data(PG_FUNCTION_ARGS)
 	kz_require_privilege(KZ_PRIV_READ);
 	see_all = kz_may_see_all_owners();
 	InitMaterializedSRF(fcinfo, 0);
-	n = snapshot_rows(&rows);
+	n = snapshot_rows(&rows, &metas);
 	nodes = snapshot_nodes();
 	for (i = 0; i < n; i++)
-		put_registration(rsinfo, &rows[i], nodes, see_all);
+		put_registration(rsinfo, &rows[i], metas[i], nodes, see_all);
 	return (Datum) 0;
 }
 

@@ -40,6 +40,7 @@
 #include "postgres_fe.h"
 #endif
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +98,8 @@ typedef enum KzField
 	F_OWNER_EXITED,
 	F_SENDER_ROLE,
 	F_SENDER_DB,
+	F_META,
+	F_METAS,
 	F_COUNT
 } KzField;
 
@@ -106,7 +109,7 @@ static const char *const field_keys[F_COUNT] = {
 	"Message", "Reply", "Reason", "Pid", "Sender-Pid", "Timeout", "Expires",
 	"Globals", "Incarnation", "Session", "PG-Globals-Version", "Sync-ID",
 	"Part", "Last", "Names", "Sync-Request", "Owner-Exited", "Sender-Role",
-	"Sender-Database"
+	"Sender-Database", "Meta", "Metas"
 };
 
 /*
@@ -153,6 +156,12 @@ typedef struct ParseState
 	int			nentries;
 	int			maxentries;
 	const char *names_error;	/* first thing wrong in Names, or NULL */
+
+	/* Metas: one string (or NULL for null) per element */
+	char	  **metas;
+	int			nmetas;
+	int			maxmetas;
+	const char *metas_error;	/* first thing wrong in Metas, or NULL */
 } ParseState;
 
 /* Where a decoding failure is described (see fail). */
@@ -234,6 +243,57 @@ reset_names(ParseState *ps)
 	ps->names_error = NULL;
 }
 
+/* Frees the texts of Metas and forgets them. */
+static void
+reset_metas(ParseState *ps)
+{
+	int			i;
+
+	for (i = 0; i < ps->nmetas; i++)
+		if (ps->metas[i] != NULL)
+			pfree(ps->metas[i]);
+	if (ps->metas != NULL)
+		pfree(ps->metas);
+	ps->metas = NULL;
+	ps->nmetas = 0;
+	ps->maxmetas = 0;
+	ps->metas_error = NULL;
+}
+
+/*
+ * One element of Metas: a string (kept) or null.  Returns true if the
+ * token was kept.
+ */
+static bool
+metas_item(ParseState *ps, char *token, JsonTokenType type)
+{
+	if (ps->metas_error != NULL)
+		return false;
+	if (type != JSON_TOKEN_STRING && type != JSON_TOKEN_NULL)
+	{
+		ps->metas_error = "a Metas element is neither a string nor null";
+		return false;
+	}
+	if (ps->nmetas == ps->maxmetas)
+	{
+		ps->maxmetas = ps->maxmetas == 0 ? 16 : ps->maxmetas * 2;
+		if (ps->metas == NULL)
+			ps->metas = palloc(ps->maxmetas * sizeof(char *));
+		else
+			ps->metas = repalloc(ps->metas, ps->maxmetas * sizeof(char *));
+	}
+	ps->metas[ps->nmetas++] = type == JSON_TOKEN_STRING ? token : NULL;
+	return type == JSON_TOKEN_STRING;
+}
+
+/* True while the tokens being parsed are inside the array value of Metas. */
+static bool
+in_metas(const ParseState *ps)
+{
+	return ps->field == F_METAS &&
+		ps->raw[F_METAS].type == JSON_TOKEN_ARRAY_START;
+}
+
 /*
  * Forgets what an earlier occurrence of a key left: with duplicate keys
  * the last one wins, as in Kazoo's JSON library.
@@ -253,6 +313,8 @@ reset_field(ParseState *ps, KzField f)
 	}
 	else if (f == F_NAMES)
 		reset_names(ps);
+	else if (f == F_METAS)
+		reset_metas(ps);
 }
 
 /* Records the first thing wrong in Names; the rest is then skipped. */
@@ -396,6 +458,8 @@ container_start(ParseState *ps, JsonTokenType type)
 	}
 	else if (ps->depth == 3 && in_names(ps))
 		names_error(ps, "a Names entry holds an object or array");
+	else if (ps->depth == 2 && in_metas(ps) && ps->metas_error == NULL)
+		ps->metas_error = "a Metas element is neither a string nor null";
 	ps->depth++;
 }
 
@@ -494,6 +558,8 @@ cb_scalar(void *state, char *token, JsonTokenType type)
 		names_error(ps, "a Names entry is not an array");
 	else if (ps->depth == 3 && in_names(ps))
 		kept = entry_item(ps, token, type);
+	else if (ps->depth == 2 && in_metas(ps))
+		kept = metas_item(ps, token, type);
 	if (!kept && token != NULL)
 		pfree(token);
 	KZ_JSON_ACTION_DONE;
@@ -509,6 +575,7 @@ free_parse_state(ParseState *ps)
 		if (ps->raw[f].text != NULL)
 			pfree(ps->raw[f].text);
 	reset_names(ps);
+	reset_metas(ps);
 }
 
 /* A short English description of a jsonapi error. */
@@ -1052,6 +1119,166 @@ decode_terms(const ParseState *ps, KzBusMsg *msg, size_t max_name,
 	return decode_names(ps, msg, max_name, max_len, detail);
 }
 
+/*
+ * Most digits after the decimal point, and in the exponent, of a number in
+ * registration metadata: with at most KZ_META_MAX_BYTES digits before the
+ * point, that keeps every number within numeric's range (131072 digits
+ * before the point, 16383 after).
+ */
+#define KZ_META_MAX_FRACTION	15000
+#define KZ_META_MAX_EXP_DIGITS	3
+
+/*
+ * Checks the scalars of a metadata text that PostgreSQL's JSON parser
+ * accepts but jsonb may refuse, so that every reader can turn a recorded
+ * text into jsonb whatever its database: a \u escape must be below U+0080
+ * and not U+0000 (jsonb prints other characters as they are, and a
+ * database that is not UTF-8 refuses escapes above), a number within
+ * numeric's range (see KZ_META_MAX_FRACTION).  The syntax itself is
+ * checked by the parser afterwards.
+ */
+static const char *
+meta_scalar_problem(const char *p)
+{
+	bool		in_string = false;
+
+	while (*p)
+	{
+		if (in_string)
+		{
+			if (*p == '"')
+				in_string = false;
+			else if (*p == '\\' && p[1] == 'u')
+			{
+				unsigned int v = 0;
+				int			i;
+
+				for (i = 2; i < 6 && isxdigit((unsigned char) p[i]); i++)
+					v = v * 16 + (unsigned int) (isdigit((unsigned char) p[i]) ? p[i] - '0' :
+												 (tolower((unsigned char) p[i]) - 'a' + 10));
+				if (i < 6 || v == 0 || v >= 0x80)
+					return "holds a \\u escape jsonb may refuse";
+				p += 5;
+			}
+			else if (*p == '\\' && p[1] != '\0')
+				p++;
+			p++;
+			continue;
+		}
+		if (*p == '"')
+			in_string = true;
+		else if (*p == '-' || isdigit((unsigned char) *p))
+		{
+			const char *frac = NULL;
+			const char *frac_end = NULL;
+			const char *exp = NULL;
+
+			while (*p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' ||
+				   isdigit((unsigned char) *p))
+			{
+				if (*p == '.' && frac == NULL && exp == NULL)
+					frac = p + 1;
+				if ((*p == 'e' || *p == 'E') && exp == NULL)
+				{
+					frac_end = p;
+					exp = p + 1;
+				}
+				p++;
+			}
+			if (frac != NULL && (frac_end ? frac_end : p) - frac > KZ_META_MAX_FRACTION)
+				return "holds a number out of range";
+			if (exp != NULL)
+			{
+				while (*exp == '+' || *exp == '-' || *exp == '0')
+					exp++;
+				if (p - exp > KZ_META_MAX_EXP_DIGITS)
+					return "holds a number out of range";
+			}
+			continue;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/*
+ * What is wrong with a registration metadata text (see decode.h), or NULL:
+ * it must be the JSON text of an object or array, at most
+ * KZ_META_MAX_BYTES, without \u0000 (which jsonb refuses) or other scalars
+ * jsonb may refuse (meta_scalar_problem).
+ */
+const char *
+kz_proto_meta_problem(const char *text)
+{
+	size_t		len = strlen(text);
+	char	   *json;
+	size_t		json_len;
+	size_t		where;
+	JsonLexContext *lex;
+	JsonParseErrorType err;
+	const char *p = text;
+	const char *why;
+
+	if (len > KZ_META_MAX_BYTES)
+		return "is too long";
+	if (kz_json_has_nul(text))
+		return "contains \\u0000";
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p != '{' && *p != '[')
+		return "is not a JSON object or array";
+	if ((why = meta_scalar_problem(p)) != NULL)
+		return why;
+	if (kz_json_normalize(text, len, &json, &json_len, &where) != KZ_JSON_OK)
+		return "is not valid JSON";
+	if (kz_json_has_nul(json))
+	{
+		pfree(json);
+		return "contains \\u0000";
+	}
+	lex = KZ_JSON_LEXER(json, json_len, false);
+	err = pg_parse_json(lex, &nullSemAction);
+	KZ_JSON_LEXER_FREE(lex);
+	pfree(json);
+	return err == JSON_SUCCESS ? NULL : "is not valid JSON";
+}
+
+/*
+ * Meta (an advertisement's registration metadata) and Metas (one per
+ * entry of Names, null for none): JSON strings holding checked JSON text.
+ */
+static KzProtoError
+decode_meta(ParseState *ps, KzBusMsg *msg, const char **detail)
+{
+	KzProtoError err;
+	const char *why;
+	int			i;
+
+	if ((err = take_string(ps, F_META, &msg->meta, detail)) != KZ_PROTO_OK)
+		return err;
+	if (msg->meta != NULL && (why = kz_proto_meta_problem(msg->meta)) != NULL)
+		return fail(KZ_PROTO_BAD_FIELD, detail, "Meta %s", why);
+	if (absent(ps, F_METAS))
+		return KZ_PROTO_OK;
+	if (ps->raw[F_METAS].type != JSON_TOKEN_ARRAY_START)
+		return fail(KZ_PROTO_BAD_FIELD, detail, "Metas is not an array");
+	if (ps->metas_error != NULL)
+		return fail(KZ_PROTO_BAD_FIELD, detail, "%s", ps->metas_error);
+	if (ps->nmetas != msg->nentries)
+		return fail(KZ_PROTO_BAD_FIELD, detail,
+					"Metas has %d elements, Names %d", ps->nmetas, msg->nentries);
+	for (i = 0; i < ps->nmetas; i++)
+	{
+		if (ps->metas[i] == NULL)
+			continue;
+		if ((why = kz_proto_meta_problem(ps->metas[i])) != NULL)
+			return fail(KZ_PROTO_BAD_FIELD, detail, "a Metas element %s", why);
+		msg->entries[i].meta = ps->metas[i];
+		ps->metas[i] = NULL;
+	}
+	return KZ_PROTO_OK;
+}
+
 /* Frees everything a decoded message points to and zeroes it. */
 void
 kz_proto_free(KzBusMsg *msg)
@@ -1059,7 +1286,7 @@ kz_proto_free(KzBusMsg *msg)
 	void	   *ptrs[] = {
 		msg->app_name, msg->msg_id, msg->node, msg->server_id, msg->zone,
 		msg->name, msg->message, msg->reply, msg->reason, msg->session,
-		msg->sender_role, msg->sender_db
+		msg->sender_role, msg->sender_db, msg->meta
 	};
 	int			i;
 
@@ -1075,6 +1302,8 @@ kz_proto_free(KzBusMsg *msg)
 			pfree(msg->entries[i].message);
 		if (msg->entries[i].claim != NULL)
 			pfree(msg->entries[i].claim);
+		if (msg->entries[i].meta != NULL)
+			pfree(msg->entries[i].meta);
 	}
 	if (msg->entries != NULL)
 		pfree(msg->entries);
@@ -1143,6 +1372,8 @@ kz_proto_decode(const char *body, size_t len, size_t max_len,
 		err = check_required(&ps, msg->event, detail);
 	if (err == KZ_PROTO_OK)
 		err = decode_terms(&ps, msg, max_name, max_len, detail);
+	if (err == KZ_PROTO_OK)
+		err = decode_meta(&ps, msg, detail);
 
 	free_parse_state(&ps);
 	if (err != KZ_PROTO_OK)

@@ -171,6 +171,34 @@ end_names(StringInfo out)
 	appendStringInfoChar(out, ']');
 }
 
+/*
+ * Metas, beside Names: each entry's registration metadata (a JSON string),
+ * null for none; left out when no entry has any, as 1.0 nodes send it.
+ */
+static void
+add_metas(StringInfo out, const char *const *metas, int n)
+{
+	int			i;
+	bool		any = false;
+
+	for (i = 0; i < n && !any; i++)
+		any = metas[i] != NULL;
+	if (!any)
+		return;
+	append_key(out, "Metas");
+	appendStringInfoChar(out, '[');
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(out, ',');
+		if (metas[i] != NULL)
+			kz_json_append_string(out, metas[i]);
+		else
+			appendStringInfoString(out, "null");
+	}
+	appendStringInfoChar(out, ']');
+}
+
 /* A sync's entry: [name, timestamp, pid]. */
 static void
 add_name_entry(StringInfo out, const uint8 *term, size_t len, int64 timestamp,
@@ -268,10 +296,10 @@ kz_enc_claim(StringInfo out, const KzEncodeCtx *ctx, const uint8 *name,
 	kz_proto_end(out);
 }
 
-/* An advertisement; Zone and Pid are ours. */
+/* An advertisement; Zone, Pid and Meta (when there is any) are ours. */
 void
 kz_enc_advert(StringInfo out, const KzEncodeCtx *ctx, const uint8 *name,
-			  size_t len, int64 ts, int32 pid)
+			  size_t len, int64 ts, int32 pid, const char *meta)
 {
 	open_globals(out, ctx, "register", ctx->queue);
 	kz_proto_add_term(out, "Name", name, len);
@@ -280,6 +308,8 @@ kz_enc_advert(StringInfo out, const KzEncodeCtx *ctx, const uint8 *name,
 	kz_proto_add_str(out, "Zone", ctx->zone);
 	if (pid > 0)
 		kz_proto_add_int(out, "Pid", pid);
+	if (meta != NULL)
+		kz_proto_add_str(out, "Meta", meta);
 	kz_proto_end(out);
 }
 
@@ -455,13 +485,15 @@ kz_enc_heartbeat(StringInfo out, const KzEncodeCtx *ctx, const KzHeartbeat *hb)
 /*
  * Claims, advertisements and unregisters, in order, each [name, ts, pid,
  * state, claim]: a claim's is its Msg-ID (our session and its id), as its
- * single register message would carry it; "" for the other events.
+ * single register message would carry it; "" for the other events.  The
+ * advertisements' metadata goes in Metas.
  */
 void
 kz_enc_registry_batch(StringInfo out, const KzEncodeCtx *ctx,
 					  const KzOutEntry *entries, int n)
 {
 	int			i;
+	const char **metas;
 
 	open_globals(out, ctx, "registry_batch", ctx->queue);
 	begin_names(out);
@@ -476,6 +508,11 @@ kz_enc_registry_batch(StringInfo out, const KzEncodeCtx *ctx,
 				  kz_proto_state_name(e->state), claim, NULL);
 	}
 	end_names(out);
+	metas = palloc(Max(n, 1) * sizeof(char *));
+	for (i = 0; i < n; i++)
+		metas[i] = entries[i].meta;
+	add_metas(out, metas, n);
+	pfree(metas);
 	kz_proto_end(out);
 }
 
@@ -525,13 +562,14 @@ kz_enc_send_batch(StringInfo out, const KzEncodeCtx *ctx,
 
 /*
  * Part part of a sync (Sync-ID sync_id; Last on the last part): this node's
- * local registrations, each [name, ts, pid].
+ * local registrations, each [name, ts, pid], their metadata in Metas.
  */
 void
 kz_enc_sync(StringInfo out, const KzEncodeCtx *ctx, int64 sync_id, int part,
 			bool last, const KzNameEntry *names, int n)
 {
 	int			i;
+	const char **metas;
 
 	open_globals(out, ctx, "sync", ctx->queue);
 	kz_proto_add_int(out, "Sync-ID", sync_id);
@@ -542,6 +580,11 @@ kz_enc_sync(StringInfo out, const KzEncodeCtx *ctx, int64 sync_id, int part,
 		add_name_entry(out, names[i].name.data, names[i].name.len, names[i].ts,
 					   names[i].pid);
 	end_names(out);
+	metas = palloc(Max(n, 1) * sizeof(char *));
+	for (i = 0; i < n; i++)
+		metas[i] = names[i].meta;
+	add_metas(out, metas, n);
+	pfree(metas);
 	kz_proto_end(out);
 }
 

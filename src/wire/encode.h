@@ -79,6 +79,8 @@ typedef struct KzOutEntry
 											 * Msg-ID as the request gave it,
 											 * or "" (an older node's) */
 	char		server[KZ_SERVER_MAX];	/* claim_batch_resp: the owner's queue */
+	const char *meta;			/* registry_batch, an advertisement: its
+								 * registration metadata, or NULL */
 } KzOutEntry;
 
 /* One registration of a sync. */
@@ -87,6 +89,7 @@ typedef struct KzNameEntry
 	KzName		name;
 	int64		ts;
 	int32		pid;
+	const char *meta;			/* registration metadata, or NULL */
 } KzNameEntry;
 
 /* One send of a send_batch: the message text goes as a binary. */
@@ -106,7 +109,8 @@ typedef struct KzSendEntry
 extern void kz_enc_claim(StringInfo out, const KzEncodeCtx *ctx,
 						 const uint8 *name, size_t len, int64 ts);
 extern void kz_enc_advert(StringInfo out, const KzEncodeCtx *ctx,
-						  const uint8 *name, size_t len, int64 ts, int32 pid);
+						  const uint8 *name, size_t len, int64 ts, int32 pid,
+						  const char *meta);
 extern void kz_enc_register_resp(StringInfo out, const KzEncodeCtx *ctx,
 								 const char *server, const uint8 *name,
 								 size_t len, KzWireState state, int64 ts,

@@ -10,8 +10,14 @@
  * base64 of an Erlang external term.  kz_globals adds a few fields of its
  * own, which Kazoo nodes ignore: Pid (owner backend), Sender-Pid, Timeout
  * (ms a caller waits), Incarnation, Session and Sync-Request (node identity
- * and resync in heartbeats), PG-Globals-Version, and the sync event
- * (Sync-ID, Part, Last, Names) that brings a node up to date in bulk.
+ * and resync in heartbeats), PG-Globals-Version, the sync event
+ * (Sync-ID, Part, Last, Names) that brings a node up to date in bulk, and
+ * registration metadata: Meta on an advertisement, Metas beside the Names
+ * of a sync or registry_batch (one element per entry, null for none).
+ * Metadata goes as a JSON string holding the JSON text of an object or
+ * array (at most KZ_META_MAX_BYTES), so that Kazoo sees a plain string
+ * field it ignores and kz_globals nodes of 1.0, which refuse a Names entry
+ * of more than six elements, ignore it too.
  *
  * The codec is one file per concern, all in src/wire, all pure (no shared
  * memory, no I/O, no ereport; they run in the worker and, with -DFRONTEND,
@@ -143,6 +149,7 @@ typedef struct KzSyncEntry
 	uint8	   *message;		/* send_batch: the message's term buffer */
 	size_t		message_len;
 	char	   *claim;			/* a claim's Msg-ID, or NULL */
+	char	   *meta;			/* registration metadata (Metas), or NULL */
 } KzSyncEntry;
 
 /*
@@ -182,6 +189,7 @@ typedef struct KzBusMsg
 	char	   *sender_db;		/* Sender-Database (ours): likewise */
 	bool		verified;		/* not decoded: set by the receiver when a
 								 * key of its bus key file signed it */
+	char	   *meta;			/* Meta: registration metadata, or NULL */
 
 	/* heartbeats (nodes/advertise) */
 	bool		has_expires;

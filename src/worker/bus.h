@@ -79,8 +79,21 @@ extern KzBusState kz_bus;
 /* How long a worker leaving the broker waits for its close-ok. */
 #define KZ_AMQP_CLOSE_MS		1000
 
-/* Largest message body accepted from the bus. */
-#define KZ_MAX_BODY(max_message) ((size_t) (max_message) * 2 + 65536)
+/*
+ * Largest message body accepted from the bus: room for a message (base64
+ * and escaping), for registration metadata (escaping can double its
+ * text), and for the rest of the body.
+ */
+#define KZ_MAX_BODY(max_message) \
+	((size_t) (max_message) * 2 + (size_t) KZ_META_MAX_BYTES * 2 + 65536)
+
+/*
+ * Largest batch or sync part we send: what every node accepts, kz_globals
+ * 1.0 nodes included (their KZ_MAX_BODY had no room for metadata).  A part
+ * over it is split (bus_out.c); a single entry goes alone whatever its
+ * size.
+ */
+#define KZ_BATCH_BODY_MAX(max_message) ((size_t) (max_message) * 2 + 65536)
 
 
 /* Entries per batch message at most. */

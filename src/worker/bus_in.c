@@ -70,17 +70,6 @@ kz_in_overflow(void)
 			 errhint("The worker did not keep up, or a peer floods the bus; kz_globals.stats.bus_overflow counts them, kz_globals.queue_max_length bounds the queue.")));
 }
 
-/* A registration by node: applied, and a claim of ours it beats decided. */
-static void
-apply_remote(const uint8 *name, size_t len, int node, int64 ts, int32 pid,
-			 bool kazoo)
-{
-	uint64		lost = kz_remote_apply(name, len, node, ts, pid, kazoo);
-
-	if (lost != 0)
-		kz_inflight_claim_lost(lost);
-}
-
 void
 kz_in_malformed(KzProtoError err, const char *detail)
 {
@@ -95,6 +84,17 @@ kz_in_malformed(KzProtoError err, const char *detail)
 			 errhint("Later messages refused for the same reason are only counted, in kz_globals.stats.bus_malformed.")));
 }
 
+/* An advertisement, with its metadata: applied, a claim it beats decided. */
+static void
+apply_advert(const uint8 *name, size_t len, int node, int64 ts, int32 pid,
+			 bool kazoo, const char *meta)
+{
+	uint64		lost = kz_remote_apply_advert(name, len, node, ts, pid, kazoo, meta);
+
+	if (lost != 0)
+		kz_inflight_claim_lost(lost);
+}
+
 /* An advertisement: somebody owns the name. */
 static void
 on_advert(const KzBusMsg *msg, int node)
@@ -102,7 +102,8 @@ on_advert(const KzBusMsg *msg, int node)
 	int64		ts = msg->has_timestamp ? msg->timestamp : kz_hlc_now();
 
 	kz_peer_set_server(node, msg->server_id);
-	apply_remote(msg->name, msg->name_len, node, ts, msg->pid, msg->pid == 0);
+	apply_advert(msg->name, msg->name_len, node, ts, msg->pid, msg->pid == 0,
+				 msg->meta);
 }
 
 /* What our table says about a claimed name, to answer the claimant. */
@@ -270,7 +271,8 @@ on_registry_batch(const KzBusMsg *msg, int node)
 				batch_claim(msg, node, e, &b);
 				break;
 			case KZ_WS_REGISTERED:
-				apply_remote(e->name, e->name_len, node, e->timestamp, e->pid, false);
+				apply_advert(e->name, e->name_len, node, e->timestamp, e->pid,
+							 false, e->meta);
 				break;
 			case KZ_WS_NONE:
 				batch_unregister(node, e);
@@ -381,6 +383,35 @@ dispatch(const KzBusMsg *msg, int node)
 }
 
 /*
+ * Registration metadata over this node's kz_globals.max_meta_size is
+ * dropped (counted and logged as a malformed field); the registration
+ * itself is still recorded, without it.
+ */
+static void
+drop_oversized_meta(KzBusMsg *msg)
+{
+	int			i;
+
+	if (msg->meta != NULL && strlen(msg->meta) > (size_t) kz_max_meta_size)
+	{
+		kz_in_malformed(KZ_PROTO_TOO_LARGE, "Meta is over kz_globals.max_meta_size");
+		pfree(msg->meta);
+		msg->meta = NULL;
+	}
+	for (i = 0; i < msg->nentries; i++)
+	{
+		KzSyncEntry *e = &msg->entries[i];
+
+		if (e->meta != NULL && strlen(e->meta) > (size_t) kz_max_meta_size)
+		{
+			kz_in_malformed(KZ_PROTO_TOO_LARGE, "a Metas element is over kz_globals.max_meta_size");
+			pfree(e->meta);
+			e->meta = NULL;
+		}
+	}
+}
+
+/*
  * Every claim timestamp the message carries is one a view can show.  Batch
  * entries that carry none (a "none" answer, a send) hold 0 and are skipped.
  */
@@ -433,6 +464,7 @@ kz_in_delivery(const KzAmqpEvent *ev)
 	}
 	if (msg.has_timestamp)
 		kz_hlc_observe(msg.timestamp);
+	drop_oversized_meta(&msg);
 	if (msg.event == KZ_EV_ADVERTISE)
 	{
 		kz_member_heartbeat_in(&msg);

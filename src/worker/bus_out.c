@@ -40,6 +40,7 @@
 #include "etf.h"
 #include "guc.h"
 #include "mailbox.h"
+#include "meta.h"
 #include "nodes.h"
 #include "routing.h"
 #include "shmem.h"
@@ -231,10 +232,13 @@ kz_out_advert(const KzName *name, int64 ts, int32 pid)
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
 	KzEncodeCtx ctx = context(msg_id);
+	char	   *meta = kz_meta_of_local(name, ts);	/* what it is now */
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_enc_advert(&buf, &ctx, name->data, name->len, ts, pid);
+	kz_enc_advert(&buf, &ctx, name->data, name->len, ts, pid, meta);
+	if (meta != NULL)
+		pfree(meta);
 	return publish_globals("register", name->data, name->len, &buf) != 0;
 }
 
@@ -429,11 +433,21 @@ kz_out_registry_batch(const KzOutEntry *entries, int n)
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
 	KzEncodeCtx ctx = context(msg_id);
+	bool		ok;
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
 	kz_enc_registry_batch(&buf, &ctx, entries, n);
-	return publish_as_node("registry_batch", &buf) != 0;
+	/* too large for every node to take (metadata): two batches, in order */
+	if (n > 1 && (size_t) buf.len > KZ_BATCH_BODY_MAX(kz_max_message_size))
+	{
+		pfree(buf.data);
+		return kz_out_registry_batch(entries, n / 2) &&
+			kz_out_registry_batch(entries + n / 2, n - n / 2);
+	}
+	ok = publish_as_node("registry_batch", &buf) != 0;
+	pfree(buf.data);
+	return ok;
 }
 
 /* Answers to a registry_batch's claims, to the sender's queue. */
@@ -504,6 +518,7 @@ snapshot_local(KzNameEntry **out)
 			memcpy(&names[count].name, &row->name, sizeof(KzName));
 			names[count].ts = row->timestamp;
 			names[count].pid = row->pid;
+			names[count].meta = kz_meta_copy(row->meta, row->meta_len);
 			count++;
 		}
 	}
@@ -512,21 +527,38 @@ snapshot_local(KzNameEntry **out)
 	return count;
 }
 
-/* Publishes names[first..first+n) as part 'part' of a sync. */
-static bool
-publish_sync_part(const char *queue, const KzNameEntry *names, int first, int n,
-				  int part, bool last)
+/*
+ * Publishes part 'part' of a sync: names[first..), as many as fit (at most
+ * KZ_SYNC_CHUNK, fewer if their metadata makes the body larger than every
+ * node takes, at least one); returns how many, or -1 if publishing failed.
+ */
+static int
+publish_sync_part(const char *queue, const KzNameEntry *names, int first,
+				  int count, int part)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
 	KzEncodeCtx ctx = context(msg_id);
+	int			n = Min(KZ_SYNC_CHUNK, count - first);
+	bool		ok;
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
-	kz_enc_sync(&buf, &ctx, kz_bus.sync_id, part, last, names + first, n);
+	for (;;)
+	{
+		kz_enc_sync(&buf, &ctx, kz_bus.sync_id, part, first + n >= count,
+					names + first, n);
+		if (n <= 1 || (size_t) buf.len <= KZ_BATCH_BODY_MAX(kz_max_message_size))
+			break;
+		n /= 2;
+		resetStringInfo(&buf);
+	}
 	if (queue)
-		return publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
-	return publish_as_node("sync", &buf) != 0;
+		ok = publish(KZ_EXCHANGE_TARGETED, queue, &buf, false, NULL) != 0;
+	else
+		ok = publish_as_node("sync", &buf) != 0;
+	pfree(buf.data);
+	return ok ? n : -1;
 }
 
 /*
@@ -545,9 +577,9 @@ kz_out_sync(const char *queue)
 	kz_bus.sync_id++;
 	do
 	{
-		int			n = Min(KZ_SYNC_CHUNK, count - first);
+		int			n = publish_sync_part(queue, names, first, count, part);
 
-		if (!publish_sync_part(queue, names, first, n, part, first + n >= count))
+		if (n < 0)
 			return false;
 		first += n;
 		part++;

@@ -311,8 +311,9 @@ kz_member_sync_in(const KzBusMsg *msg, int node)
 	{
 		KzSyncEntry *e = &msg->entries[i];
 
-		uint64		lost = kz_remote_apply(e->name, e->name_len, node,
-										   e->timestamp, e->pid, e->pid == 0);
+		uint64		lost = kz_remote_apply_advert(e->name, e->name_len, node,
+												  e->timestamp, e->pid,
+												  e->pid == 0, e->meta);
 
 		if (lost != 0)
 			kz_inflight_claim_lost(lost);

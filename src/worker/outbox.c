@@ -34,6 +34,7 @@
 #include "utils/memutils.h"
 
 #include "bus.h"
+#include "meta.h"
 #include "outbox.h"
 #include "peers.h"
 
@@ -88,6 +89,7 @@ enqueue(OutKind kind, const uint8 *name, size_t len, int64 ts, int32 pid)
 	memcpy(ev->entry.name.data, name, len);
 	ev->entry.ts = ts;
 	ev->entry.pid = pid;
+	ev->entry.meta = NULL;
 	return ev;
 }
 
@@ -161,8 +163,14 @@ publish_batch(int first, int n)
 		entries[i] = outbox[first + i].entry;
 		entries[i].state = batch_state(outbox[first + i].kind);
 		entries[i].claim_id = outbox[first + i].claim_id;
+		/* an advertisement carries the registration's metadata as it is now */
+		if (outbox[first + i].kind == OUT_ADVERT)
+			entries[i].meta = kz_meta_of_local(&entries[i].name, entries[i].ts);
 	}
 	ok = kz_out_registry_batch(entries, n);
+	for (i = 0; i < n; i++)
+		if (entries[i].meta != NULL)
+			pfree((char *) entries[i].meta);
 	pfree(entries);
 	return ok;
 }

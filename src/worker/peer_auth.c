@@ -128,7 +128,7 @@ from_pg_node(const KzBusMsg *msg)
 	if (msg->pg_version > 0 || msg->incarnation != 0 || msg->session != NULL ||
 		msg->pid != 0 || msg->sender_pid != 0 || msg->timeout_ms != 0 ||
 		msg->owner_exited || msg->sync_request ||
-		msg->sender_role != NULL || msg->sender_db != NULL)
+		msg->sender_role != NULL || msg->sender_db != NULL || msg->meta != NULL)
 		return true;
 	if (strcmp(msg->node, kz_node_name) == 0 || kz_bus_keys_signed_before(msg->node))
 		return true;

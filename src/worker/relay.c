@@ -40,6 +40,7 @@
 #include "bus.h"
 #include "bus_keys.h"
 #include "mailbox.h"
+#include "names.h"
 #include "nodes.h"
 #include "outbox.h"
 #include "peers.h"
@@ -424,6 +425,16 @@ kz_relay_job(const KzJob *job)
 			break;
 		case KZ_JOB_GROUP_PUBLISH:
 			relay_group_publish(job);
+			break;
+		case KZ_JOB_ADVERTISE:
+			/* set_meta(): the advertisement carries the metadata as it is now */
+			if (kz_bus_usable())
+			{
+				KzName		name;
+
+				kz_name_set(&name, KZ_JOB_NAME(job), job->name_len);
+				kz_outbox_advert(&name, job->timestamp, job->pid);
+			}
 			break;
 		case KZ_JOB_CLAIM:
 		case KZ_JOB_QUERY:

@@ -8,7 +8,8 @@
  * decide what the row becomes; rules_apply.c writes it under reg_lock;
  * this file carries out what must follow once the lock is released: tell a
  * losing backend (and terminate it with on_conflict = terminate), advertise
- * ours again.  A claim of ours that the registration beats is returned to
+ * ours again.  An advertisement also sets the registration's metadata (the
+ * row keeps it as kz_rule_meta says).  A claim of ours that the registration beats is returned to
  * the caller, which decides it (inflight.c is above this file).
  *
  * Runs in the worker only.  Takes reg_lock exclusively, then nodes_lock
@@ -97,12 +98,32 @@ table_full(const char *who)
 }
 
 /*
+ * Advertised metadata the full pool could not hold: logged once a minute
+ * at most, like table_full.
+ */
+static void
+meta_pool_full(const char *who)
+{
+	static KzLogLimit limit;
+	int64		unlogged;
+
+	if (!kz_log_due(&limit, &unlogged))
+		return;
+	ereport(LOG,
+			(errmsg("kz_globals metadata pool is full; a registration by node \"%s\" is recorded without its metadata", who),
+			 unlogged > 0 ? errdetail("%d more were not recorded since the last such message.", (int) unlogged) : 0,
+			 errhint("Increase kz_globals.meta_pool_size and restart the server.")));
+}
+
+/*
  * Applies a registration by another node to name's row (caller holds
  * reg_lock exclusively).  False if it needed a new row and the table is
- * full.
+ * full.  With advert, the row's metadata follows it (meta: its text, NULL
+ * for none); *meta_stored says whether the pool could hold it.
  */
 static bool
-apply_locked(const KzName *name, const KzRuleRemote *ev, KzRuleEffects *eff)
+apply_locked(const KzName *name, const KzRuleRemote *ev, KzRuleEffects *eff,
+			 bool advert, const char *meta, bool *meta_stored)
 {
 	KzRow	   *row = kz_reg_lookup(name);
 	KzRuleRow	r;
@@ -110,18 +131,22 @@ apply_locked(const KzName *name, const KzRuleRemote *ev, KzRuleEffects *eff)
 
 	kz_rules_read(row, &r, &names);
 	kz_rule_advert(&r, ev, kz_node_name, &r, eff);
-	return kz_rules_write(row, name, &r, eff) != NULL || r.state == KZ_ROW_FREE;
+	return kz_rules_write_advert(row, name, &r, eff, advert ? ev : NULL, meta,
+								 meta ? (int32) strlen(meta) : 0,
+								 meta_stored) != NULL ||
+		r.state == KZ_ROW_FREE;
 }
 
-uint64
-kz_remote_apply(const uint8 *data, size_t len, int node, int64 ts,
-				int32 pid, bool kazoo)
+static uint64
+apply(const uint8 *data, size_t len, int node, int64 ts, int32 pid,
+	  bool kazoo, bool advert, const char *meta)
 {
 	KzName		name;
 	KzRuleRemote ev;
 	KzRuleEffects eff;
 	char		who[KZ_NODE_NAME_MAX];
 	bool		recorded;
+	bool		meta_stored;
 
 	kz_name_set(&name, data, len);
 	ev.node = node;
@@ -139,11 +164,14 @@ kz_remote_apply(const uint8 *data, size_t len, int node, int64 ts,
 	/* it owns a name: its heartbeats' count of none starts again */
 	kz_node(node)->empty_beats = 0;
 	LWLockRelease(kz_shared->nodes_lock);
-	recorded = apply_locked(&name, &ev, &eff);
+	recorded = apply_locked(&name, &ev, &eff, advert, kazoo ? NULL : meta,
+							&meta_stored);
 	LWLockRelease(kz_shared->reg_lock);
 
 	if (!recorded)
 		table_full(who);
+	else if (!meta_stored)
+		meta_pool_full(who);
 	if (eff.conflict)
 		KZ_STAT_INC(conflicts);
 	/* a lease that lost has nobody to tell (rules' log line only) */
@@ -158,3 +186,17 @@ kz_remote_apply(const uint8 *data, size_t len, int node, int64 ts,
 	return eff.lost_claim;
 }
 
+
+uint64
+kz_remote_apply(const uint8 *data, size_t len, int node, int64 ts,
+				int32 pid, bool kazoo)
+{
+	return apply(data, len, node, ts, pid, kazoo, false, NULL);
+}
+
+uint64
+kz_remote_apply_advert(const uint8 *data, size_t len, int node, int64 ts,
+					   int32 pid, bool kazoo, const char *meta)
+{
+	return apply(data, len, node, ts, pid, kazoo, true, meta);
+}

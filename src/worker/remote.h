@@ -23,4 +23,14 @@
 extern uint64 kz_remote_apply(const uint8 *name, size_t name_len, int node,
 							  int64 ts, int32 pid, bool kazoo);
 
+/*
+ * The same for an advertisement or a sync entry, which also says what the
+ * registration's metadata is now: meta, a JSON text the decoder checked
+ * (NULL: none; always none for a Kazoo node).  The answers to queries and
+ * claims carry no metadata: kz_remote_apply keeps what the row had.
+ */
+extern uint64 kz_remote_apply_advert(const uint8 *name, size_t name_len,
+									 int node, int64 ts, int32 pid, bool kazoo,
+									 const char *meta);
+
 #endif							/* KZ_REMOTE_H */

@@ -169,7 +169,8 @@ serve_job_offline(KzJob *job)
 {
 	KzReqResult result = KZ_RES_BROKER_DOWN;
 
-	if (job->kind == KZ_JOB_UNREGISTER || job->kind == KZ_JOB_OWNER_GONE)
+	if (job->kind == KZ_JOB_UNREGISTER || job->kind == KZ_JOB_OWNER_GONE ||
+		job->kind == KZ_JOB_ADVERTISE)
 		return;
 	if (job->kind == KZ_JOB_CLAIM)
 	{
@@ -210,6 +211,7 @@ serve_job_online(const KzJob *job)
 		case KZ_JOB_CALL:
 		case KZ_JOB_REPLY:
 		case KZ_JOB_UNREGISTER:
+		case KZ_JOB_ADVERTISE:
 		case KZ_JOB_OWNER_GONE:
 		case KZ_JOB_GROUP_PUBLISH:
 			kz_relay_job(job);

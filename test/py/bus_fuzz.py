@@ -424,7 +424,9 @@ class Generator:
     def __init__(self, args):
         self.args = args
         self.rng = random.Random(args.seed)
-        self.max_body = 2 * args.max_message_size + 65536
+        # KZ_MAX_BODY (src/worker/bus.h): room for a message, for 64 kB of
+        # registration metadata escaped, and for the rest
+        self.max_body = 2 * args.max_message_size + 2 * 65536 + 65536
         self.msgs = []
         self.seq = 0
 

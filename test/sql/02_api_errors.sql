@@ -18,7 +18,7 @@ SELECT * FROM err($$SELECT kz_globals.assert_owner(NULL, 1)$$);
 SELECT * FROM err($$SELECT kz_globals.register_name_wait('', 10)$$);
 
 -- pids: NULL, not a backend (22023)
-SELECT * FROM err($$SELECT kz_globals.register_name('p', NULL)$$);
+SELECT * FROM err($$SELECT kz_globals.register_name('p', NULL::integer)$$);
 SELECT * FROM err($$SELECT kz_globals.register_name('p', 0)$$);
 SELECT * FROM err($$SELECT kz_globals.register_name('p', -5)$$);
 SELECT * FROM err($$SELECT kz_globals.register_name('p', 2147483647)$$);

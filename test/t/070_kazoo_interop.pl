@@ -115,6 +115,25 @@ is(pg_owner($pg2, 'alpha'), $pgname{pg1}, 'pg2 still sees pg1 own alpha');
 is(sql($pg2, "SELECT kz_globals.register_name('alpha')"), 'f', 'pg2 cannot register alpha');
 is(kz_owner($kzA, 'nobody'), 'none', 'kzA whereis a name nobody has: none');
 
+# Registration metadata, a field Kazoo ignores: a name advertised with it,
+# and advertised again by set_meta, is an ordinary registration to Kazoo
+my $mike = $pg1->background_psql('postgres');
+is($mike->query_safe(q{SELECT kz_globals.register_name('mike', '{"v": 1}'::jsonb)}), 't',
+	'pg1 registers mike with metadata');
+for my $kz ($kzA, $kzB)
+{
+	ok(wait_for('advertisement of mike', 10, sub { kz_row($kz, 'mike') eq "remote $pgname{pg1}" }),
+		$kz->node . ' holds mike as remote, owned by pg1');
+}
+$mike->query_safe(q{SELECT kz_globals.set_meta('mike', '{"v": 2}')});
+ok($pg2->poll_query_until('postgres', "SELECT kz_globals.meta('mike')->>'v' = '2'"),
+	'pg2 sees the new metadata');
+is(kz_row($kzA, 'mike'), "remote $pgname{pg1}", 'kzA still holds mike as pg1\'s');
+is($kzA->cmd(register => { name => 'mike' }, 90), 'no', 'kzA cannot register mike');
+is(kz_owner($kzB, 'mike'), $pgname{pg1}, 'kzB whereis mike: pg1');
+$mike->quit;
+ok(wait_for('mike gone', 10, sub { kz_row($kzA, 'mike') eq 'none' }), 'kzA drops mike when its owner exits');
+
 # ------------------------------------------------------------ Kazoo claims
 
 is($kzA->cmd(register => { name => 'bravo' }, 90), 'yes', 'kzA registers bravo');
@@ -129,6 +148,7 @@ is(sql($pg2, "SELECT (kz_globals.whereis_name('bravo')).pid IS NULL"), 't',
 is(sql($pg2, "SELECT kazoo::text || ' ' || server FROM kz_globals.registrations WHERE name = 'bravo'"),
 	'true ' . $kzA->queue, 'the row says Kazoo owns it, with the kz_globals queue of kzA');
 is(sql($pg2, "SELECT kz_globals.register_name('bravo')"), 'f', 'pg2 cannot register bravo');
+is(sql($pg2, "SELECT kz_globals.meta('bravo') IS NULL"), 't', 'a Kazoo owner\'s name has no metadata');
 is($kzB->cmd(register => { name => 'bravo' }, 90), 'no', 'kzB cannot register bravo');
 is(kz_owner($kzB, 'bravo'), 'kzA@localhost', 'kzB finds bravo on kzA');
 

@@ -140,6 +140,17 @@ is(sql('updated', "SELECT broker_state || ':' || (claims_won > 0) FROM kz_global
 	'disabled:true', 'the stats view counts the claims');
 exercised('kz_globals.stats_data()');
 
+# registration metadata (new in 1.1)
+is($caller->query_safe(q{SELECT kz_globals.register_name('up-meta', '{"v": 1}'::jsonb)}), 't',
+	'register_name(name, meta) after the update');
+exercised('kz_globals.register_name(text,jsonb)');
+$caller->query_safe(q{SELECT kz_globals.set_meta('up-meta', '{"v": 2}')});
+exercised('kz_globals.set_meta(text,jsonb)');
+is(sql('updated', "SELECT kz_globals.meta('up-meta')->>'v'"), '2', 'set_meta() and meta()');
+exercised('kz_globals.meta(text)');
+is(sql('updated', "SELECT meta::text FROM kz_globals.registrations WHERE name = 'up-meta'"),
+	'{"v": 2}', 'the registrations view has the meta column');
+
 # leases (new in 1.1)
 my $lease = sql('updated', "SELECT kz_globals.acquire_lease('up-lease', 60000)");
 like($lease, qr/^\d+$/, 'acquire_lease() after the update');

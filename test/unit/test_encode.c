@@ -26,6 +26,7 @@
 #include "decode.h"
 #include "encode.h"
 #include "etf.h"
+#include "json.h"
 #include "protocol.h"
 #include "routing.h"
 #include "unit.h"
@@ -141,7 +142,7 @@ test_claim_advert(void)
 	CHECK(strstr(out.data, "\"System-Log-ID\":\"89abcd0000000007\"") != NULL);
 
 	resetStringInfo(&out);
-	kz_enc_advert(&out, &ctx, (uint8 *) name->data, name->len, T_TS, 4242);
+	kz_enc_advert(&out, &ctx, (uint8 *) name->data, name->len, T_TS, 4242, NULL);
 	if (decode_ours(&out, KZ_EV_REGISTER, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
 	{
 		CHECK(msg.state == KZ_WS_REGISTERED);
@@ -155,7 +156,7 @@ test_claim_advert(void)
 
 	/* no Pid for a pid we do not know */
 	resetStringInfo(&out);
-	kz_enc_advert(&out, &ctx, (uint8 *) name->data, name->len, T_TS, 0);
+	kz_enc_advert(&out, &ctx, (uint8 *) name->data, name->len, T_TS, 0, NULL);
 	CHECK(strstr(out.data, "\"Pid\"") == NULL);
 	pfree(out.data);
 }
@@ -620,6 +621,7 @@ test_sync(void)
 		memcpy(names[i].name.data, t->data, t->len);
 		names[i].ts = T_TS + i;
 		names[i].pid = i == 1 ? 0 : PG_INT32_MAX - i;
+		names[i].meta = NULL;
 	}
 	initStringInfo(&out);
 	kz_enc_sync(&out, &ctx, PG_INT64_MAX, 2, true, names, 3);
@@ -720,7 +722,7 @@ test_names(void)
 					kz_enc_claim(&out, &ctx, n, len, T_TS);
 					break;
 				case 1:
-					kz_enc_advert(&out, &ctx, n, len, T_TS, 1);
+					kz_enc_advert(&out, &ctx, n, len, T_TS, 1, NULL);
 					break;
 				case 2:
 					kz_enc_register_resp(&out, &ctx, NULL, n, len, KZ_WS_LOCAL, T_TS, 1);
@@ -870,6 +872,199 @@ test_escaped_context(void)
 	pfree(out.data);
 }
 
+/*
+ * Registration metadata (protocol.h): Meta on an advertisement, Metas
+ * beside the Names of a registry_batch and a sync, each a JSON string of
+ * JSON text; then what the decoder refuses.
+ */
+static void
+test_meta_round_trip(void)
+{
+	static const char *meta = "{\"v\": \"2.1\", \"shard\": [1, \"\xc3\xa9\\\"x\\u001f\", -1.5e+300]}";
+	StringInfo	name = binary("svc");
+	StringInfoData out;
+	StringInfoData want;
+	KzEncodeCtx ctx = context(t_msg_id);
+	KzBusMsg	msg;
+	KzOutEntry	e[3];
+	KzNameEntry names[2];
+	int			i;
+
+	initStringInfo(&out);
+	kz_enc_advert(&out, &ctx, (uint8 *) name->data, name->len, T_TS, 4242, meta);
+	/* a string field after Kazoo's, which Kazoo's from_json never reads */
+	CHECK(strstr(out.data, ",\"Meta\":\"{\\\"v\\\": \\\"2.1\\\"") != NULL);
+	if (decode_ours(&out, KZ_EV_REGISTER, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK_STR(msg.meta, meta);
+		CHECK(msg.pid == 4242 && msg.state == KZ_WS_REGISTERED);
+		kz_proto_free(&msg);
+	}
+
+	/* a registry_batch: Metas only when some entry has metadata */
+	e[0] = out_entry("foo", 10, 0, KZ_WS_PENDING);
+	e[1] = out_entry("bar", 11, 77, KZ_WS_REGISTERED);
+	e[2] = out_entry("foo", 12, 0, KZ_WS_NONE);
+	resetStringInfo(&out);
+	kz_enc_registry_batch(&out, &ctx, e, 3);
+	CHECK(strstr(out.data, "Metas") == NULL);
+	e[1].meta = "[1,2]";
+	resetStringInfo(&out);
+	kz_enc_registry_batch(&out, &ctx, e, 3);
+	CHECK(strstr(out.data, "\"Metas\":[null,\"[1,2]\",null]}") != NULL);
+	if (decode_ours(&out, KZ_EV_REGISTRY_BATCH, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK(msg.nentries == 3);
+		if (msg.nentries == 3)
+		{
+			CHECK(msg.entries[0].meta == NULL && msg.entries[2].meta == NULL);
+			CHECK_STR(msg.entries[1].meta, "[1,2]");
+		}
+		kz_proto_free(&msg);
+	}
+
+	/* a sync */
+	for (i = 0; i < 2; i++)
+	{
+		names[i].name.len = (uint16) name->len;
+		memcpy(names[i].name.data, name->data, name->len);
+		names[i].ts = T_TS + i;
+		names[i].pid = 10 + i;
+		names[i].meta = i == 0 ? meta : NULL;
+	}
+	resetStringInfo(&out);
+	kz_enc_sync(&out, &ctx, 5, 0, true, names, 2);
+	initStringInfo(&want);
+	kz_json_append_string(&want, meta);
+	CHECK(strstr(out.data, ",\"Metas\":[") != NULL && strstr(out.data, want.data) != NULL);
+	if (decode_ours(&out, KZ_EV_SYNC, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+	{
+		CHECK(msg.nentries == 2);
+		if (msg.nentries == 2)
+		{
+			CHECK_STR(msg.entries[0].meta, meta);
+			CHECK(msg.entries[1].meta == NULL);
+		}
+		kz_proto_free(&msg);
+	}
+	pfree(out.data);
+	pfree(want.data);
+}
+
+/* Metadata the decoder refuses (BAD_FIELD: the message is dropped). */
+static void
+test_meta_refused(void)
+{
+	static const struct
+	{
+		const char *event;
+		const char *fields;
+		KzProtoError want;
+	}			cases[] = {
+		{"register", ",\"Meta\":\"{\\\"a\\\":1}\"", KZ_PROTO_OK},
+		{"register", ",\"Meta\":\" [ ] \"", KZ_PROTO_OK},
+		{"register", ",\"Meta\":null", KZ_PROTO_OK},
+		/* not a string, not an object or array, not JSON, \u0000 */
+		{"register", ",\"Meta\":{\"a\":1}", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":7", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"7\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"\\\"s\\\"\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"{\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"{} x\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"[1,]\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"{\\\"a\\\":\\\"\\\\u0000\\\"}\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"{\\u0000}\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"[\\\"\\\\ud800\\\"]\"", KZ_PROTO_BAD_FIELD},
+		/* scalars jsonb may refuse: \u escapes from U+0080, huge numbers */
+		{"register", ",\"Meta\":\"[\\\"\\\\u00e9\\\"]\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"[\\\"\\\\u007f\\\\\\\\u00\\\"]\"", KZ_PROTO_OK},
+		{"register", ",\"Meta\":\"[1e999, -2E-999, 3e+0999, 0.5]\"", KZ_PROTO_OK},
+		{"register", ",\"Meta\":\"[1e1000]\"", KZ_PROTO_BAD_FIELD},
+		{"register", ",\"Meta\":\"{\\\"n\\\": -1E-1000}\"", KZ_PROTO_BAD_FIELD},
+		/* Metas: an array of strings or nulls, one per entry of Names */
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[null]", KZ_PROTO_OK},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[\"{}\"]", KZ_PROTO_OK},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[]", KZ_PROTO_BAD_FIELD},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[null,null]", KZ_PROTO_BAD_FIELD},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[{}]", KZ_PROTO_BAD_FIELD},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[[]]", KZ_PROTO_BAD_FIELD},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[1]", KZ_PROTO_BAD_FIELD},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":[\"1\"]", KZ_PROTO_BAD_FIELD},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":{}", KZ_PROTO_BAD_FIELD},
+		{"registry_batch", ",\"Names\":[[\"" B64_FOO "\",1,0,\"registered\"]],\"Metas\":\"[]\"", KZ_PROTO_BAD_FIELD},
+		{"sync", ",\"Names\":[[\"" B64_FOO "\",1,0]],\"Metas\":[\"{]\"]", KZ_PROTO_BAD_FIELD},
+		/* the last of duplicate keys counts, as everywhere */
+		{"sync", ",\"Metas\":[1],\"Names\":[[\"" B64_FOO "\",1,0]],\"Metas\":[null]", KZ_PROTO_OK},
+	};
+	StringInfoData out;
+	int			i;
+
+	initStringInfo(&out);
+	for (i = 0; i < (int) lengthof(cases); i++)
+	{
+		KzEnvelope	env = {KZ_APP_NAME_GLOBALS, "globals", NULL,
+		"0123456789abcdef", "pg@h", "q"};
+		KzBusMsg	msg;
+		const char *detail = NULL;
+		KzProtoError err;
+
+		env.event = cases[i].event;
+		resetStringInfo(&out);
+		kz_proto_begin(&out, &env);
+		if (strcmp(cases[i].event, "register") == 0)
+			appendStringInfoString(&out, ",\"Name\":\"" B64_FOO "\",\"State\":\"registered\"");
+		appendStringInfo(&out, "%s}", cases[i].fields);
+		err = kz_proto_decode(out.data, out.len, MAX_BODY, MAX_NAME, &msg, &detail);
+		if (err != cases[i].want)
+			fprintf(stderr, "meta case %d: %s (%s)\n", i, kz_proto_error_name(err),
+					detail ? detail : "");
+		CHECK(err == cases[i].want);
+		kz_proto_free(&msg);
+	}
+
+	/* 15000 digits after the point are accepted, 15001 are not */
+	for (i = 0; i < 2; i++)
+	{
+		KzEnvelope	env = {KZ_APP_NAME_GLOBALS, "globals", "register",
+		"0123456789abcdef", "pg@h", "q"};
+		KzBusMsg	msg;
+		int			j;
+
+		resetStringInfo(&out);
+		kz_proto_begin(&out, &env);
+		appendStringInfoString(&out, ",\"Name\":\"" B64_FOO "\",\"State\":\"registered\",\"Meta\":\"[123.");
+		for (j = 0; j < 15000 + i; j++)
+			appendStringInfoChar(&out, '1');
+		appendStringInfoString(&out, "e5]\"}");
+		CHECK(kz_proto_decode(out.data, out.len, MAX_BODY, MAX_NAME, &msg, NULL) ==
+			  (i == 0 ? KZ_PROTO_OK : KZ_PROTO_BAD_FIELD));
+		kz_proto_free(&msg);
+	}
+
+	/* longer than KZ_META_MAX_BYTES: refused, one byte less is not */
+	for (i = 0; i < 2; i++)
+	{
+		KzEnvelope	env = {KZ_APP_NAME_GLOBALS, "globals", "register",
+		"0123456789abcdef", "pg@h", "q"};
+		KzBusMsg	msg;
+		int			len = KZ_META_MAX_BYTES + 1 - i;
+		int			j;
+
+		resetStringInfo(&out);
+		kz_proto_begin(&out, &env);
+		appendStringInfoString(&out, ",\"Name\":\"" B64_FOO "\",\"State\":\"registered\",\"Meta\":\"[");
+		for (j = 2; j < len; j++)
+			appendStringInfoChar(&out, ' ');
+		appendStringInfoString(&out, "]\"}");
+		CHECK(kz_proto_decode(out.data, out.len, 4 * MAX_BODY, MAX_NAME, &msg, NULL) ==
+			  (i == 0 ? KZ_PROTO_BAD_FIELD : KZ_PROTO_OK));
+		CHECK(i == 0 || (msg.meta != NULL && strlen(msg.meta) == (size_t) len));
+		kz_proto_free(&msg);
+	}
+	pfree(out.data);
+}
+
 /* Process groups: members, sync and publish round trips; the group key. */
 static void
 test_groups(void)
@@ -998,5 +1193,7 @@ main(int argc, char **argv)
 	test_escaped_context();
 	test_sender_identity();
 	test_groups();
+	test_meta_round_trip();
+	test_meta_refused();
 	return unit_summary(argv[0]);
 }

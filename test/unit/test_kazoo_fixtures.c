@@ -289,7 +289,7 @@ build_ours(StringInfo out, const KindSpec *spec, const KzBusMsg *k)
 			if (spec->state == KZ_WS_PENDING)
 				kz_enc_claim(out, &ctx, k->name, k->name_len, ts);
 			else
-				kz_enc_advert(out, &ctx, k->name, k->name_len, ts, 4242);
+				kz_enc_advert(out, &ctx, k->name, k->name_len, ts, 4242, NULL);
 			break;
 		case KZ_EV_REGISTER_RESP:
 			kz_enc_register_resp(out, &answer, k->server_id, k->name,

@@ -1433,6 +1433,8 @@ encode_sync(StringInfo out, const RtTerms *t, uint64 seq)
 		memcpy(names[i].name.data, t->names[i].data, t->names[i].len);
 		names[i].ts = RT_TIMESTAMP + i;
 		names[i].pid = i == 1 ? 0 : PG_INT32_MAX - i;
+		/* registration metadata, for the fuzz loop to mutate too */
+		names[i].meta = i == 2 ? "{\"v\": [1, \"x\"]}" : NULL;
 	}
 	kz_enc_sync(out, &ctx, PG_INT64_MAX, 2, true, names, 3);
 }

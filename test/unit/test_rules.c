@@ -423,6 +423,101 @@ test_partition_heal(void)
 	}
 }
 
+/*
+ * Registration metadata follows the registration (kz_rule_meta): applied
+ * after each rule as rules_apply.c does, with the rule's own output.
+ */
+static void
+test_meta(void)
+{
+	KzRuleRow	row;
+	KzRuleRow	out;
+	KzRuleEffects eff;
+	KzMetaPlan	plan;
+	KzRuleRemote ev = remote(1, N1, T(10));
+	KzRuleRemote again = remote(1, N1, T(10));
+	KzRuleRemote newer1 = remote(1, N1, T(30));
+	KzRuleRemote older2 = remote(2, N2, T(5));
+	KzRuleRemote newer2 = remote(2, N2, T(20));
+
+	/* none: an advertisement brings its metadata */
+	row = row_free();
+	kz_rule_advert(&row, &ev, SELF, &out, &eff);
+	plan = kz_rule_meta(&row, &out, &ev);
+	CHECK(plan.own == KZ_META_EVENT && plan.rival == KZ_META_DROP);
+
+	/* the same registration advertised again (set_meta): its new metadata */
+	row = row_remote(1, N1, T(10));
+	kz_rule_advert(&row, &again, SELF, &out, &eff);
+	plan = kz_rule_meta(&row, &out, &again);
+	CHECK(plan.own == KZ_META_EVENT);
+
+	/* a new registration by the same node: the new one's */
+	kz_rule_advert(&row, &newer1, SELF, &out, &eff);
+	CHECK(kz_rule_meta(&row, &out, &newer1).own == KZ_META_EVENT);
+
+	/* a losing advertisement by another node leaves the row's metadata */
+	kz_rule_advert(&row, &newer2, SELF, &out, &eff);
+	CHECK(is_remote(&out, 1, T(10)));
+	CHECK(kz_rule_meta(&row, &out, &newer2).own == KZ_META_KEEP);
+
+	/* a winning one replaces it */
+	kz_rule_advert(&row, &older2, SELF, &out, &eff);
+	CHECK(kz_rule_meta(&row, &out, &older2).own == KZ_META_EVENT);
+
+	/* an answer (no advertisement) about the same registration keeps it */
+	kz_rule_advert(&row, &again, SELF, &out, &eff);
+	CHECK(kz_rule_meta(&row, &out, NULL).own == KZ_META_KEEP);
+	/* ... and about another one drops it: its metadata comes with its advert */
+	kz_rule_advert(&row, &older2, SELF, &out, &eff);
+	CHECK(kz_rule_meta(&row, &out, NULL).own == KZ_META_DROP);
+
+	/* our local row keeps ours against a losing advertisement */
+	row = row_ours(KZ_ROW_LOCAL, T(1), true);
+	kz_rule_advert(&row, &ev, SELF, &out, &eff);
+	CHECK(out.state == KZ_ROW_LOCAL);
+	plan = kz_rule_meta(&row, &out, &ev);
+	CHECK(plan.own == KZ_META_KEEP && plan.rival == KZ_META_DROP);
+	/* and takes the winner's when it loses the name */
+	row = row_ours(KZ_ROW_LOCAL, T(50), true);
+	kz_rule_advert(&row, &ev, SELF, &out, &eff);
+	CHECK(is_remote(&out, 1, T(10)));
+	CHECK(kz_rule_meta(&row, &out, &ev).own == KZ_META_EVENT);
+
+	/* a pending claim that holds back a rival keeps the rival's aside */
+	row = row_ours(KZ_ROW_PENDING, T(1), true);
+	kz_rule_advert(&row, &ev, SELF, &out, &eff);
+	CHECK(out.state == KZ_ROW_PENDING && out.has_rival);
+	plan = kz_rule_meta(&row, &out, &ev);
+	CHECK(plan.own == KZ_META_KEEP && plan.rival == KZ_META_EVENT);
+	/* ... kept while another event leaves the rival alone ... */
+	row = out;
+	kz_rule_advert(&row, &newer2, SELF, &out, &eff);
+	plan = kz_rule_meta(&row, &out, &newer2);
+	CHECK(plan.own == KZ_META_KEEP && plan.rival == KZ_META_KEEP);
+	/* ... and the row takes it when the claim loses */
+	kz_rule_verdict(&row, row.claim_id, false, &out, &eff);
+	CHECK(is_remote(&out, 1, T(10)));
+	plan = kz_rule_meta(&row, &out, NULL);
+	CHECK(plan.own == KZ_META_RIVAL && plan.rival == KZ_META_DROP);
+	/* a claim that wins keeps its own, and the rival's goes */
+	kz_rule_verdict(&row, row.claim_id, true, &out, &eff);
+	CHECK(out.state == KZ_ROW_LOCAL);
+	plan = kz_rule_meta(&row, &out, NULL);
+	CHECK(plan.own == KZ_META_KEEP && plan.rival == KZ_META_DROP);
+
+	/* unregister, node expiry, owner gone: no row, no metadata */
+	row = row_remote(1, N1, T(10));
+	kz_rule_unregister(&row, 1, true, T(10), &out);
+	plan = kz_rule_meta(&row, &out, NULL);
+	CHECK(out.state == KZ_ROW_FREE && plan.own == KZ_META_DROP && plan.rival == KZ_META_DROP);
+	kz_rule_node_gone(&row, 1, false, 0, &out);
+	CHECK(out.state == KZ_ROW_FREE && kz_rule_meta(&row, &out, NULL).own == KZ_META_DROP);
+	row = row_ours(KZ_ROW_LOCAL, T(1), false);
+	kz_rule_owner_gone(&row, &out, &eff);
+	CHECK(out.state == KZ_ROW_FREE && kz_rule_meta(&row, &out, NULL).own == KZ_META_DROP);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -433,5 +528,6 @@ main(int argc, char **argv)
 	test_owner_gone();
 	test_node_gone();
 	test_partition_heal();
+	test_meta();
 	return unit_summary(argv[0]);
 }
