@@ -134,7 +134,7 @@ SET ROLE kz_lease_reader;
 SELECT * FROM err($$SELECT kz_globals.acquire_lease('r', 1000)$$);
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION kz_globals.acquire_lease(text, integer, integer) FROM kz_lease_reader;
--- the acquiring role renews and releases (from other sessions too: test/t/08z_leases.pl)
+-- the acquiring role renews and releases (from other sessions too: test/t/084_leases.pl)
 SET ROLE kz_lessee;
 SELECT kz_globals.renew_lease('lessee-1', :l1, 2000);
 SELECT kz_globals.release_lease('lessee-1', :l1);
