@@ -78,6 +78,10 @@ read -r VM V99 VT VT99 POLL < <("$OUT/visibility" "host=$PGHOST port=$(port "$DI
 row "visibility lag on another node (median)" "$VM us (p99 $V99)" "$RTT_TEXT" "$(ratio "$VM" "$RTT")" "<= 1.5 RTT"
 row "visibility from the claim's start (median)" "$VT us (p99 $VT99)" "$RTT_TEXT" "$(ratio "$VT" "$RTT")" "-"
 row "  (the observer's poll cycle: its resolution)" "$POLL us" "$RTT_TEXT" "$(ratio "$POLL" "$RTT")" "-"
+# metadata: from set_meta's return on node 1 until meta() shows it on node 2
+read -r MM M99 _ _ _ < <("$OUT/visibility" "host=$PGHOST port=$(port "$DIR" 1) dbname=postgres" \
+    "host=$PGHOST port=$(port "$DIR" 2) dbname=postgres" 300 meta)
+row "metadata update seen on another node (median)" "$MM us (p99 $M99)" "$RTT_TEXT" "$(ratio "$MM" "$RTT")" "<= 1.5 RTT"
 
 # --- registrations per second, 16 clients over 3 servers ---
 worker_pid() {

@@ -2,7 +2,7 @@
  * visibility.c - visibility latency: how long until a name registered on
  * one node is in another node's table.
  *
- * Usage: visibility CONNINFO_A CONNINFO_B COUNT
+ * Usage: visibility CONNINFO_A CONNINFO_B COUNT [meta]
  * Prints "lag_median_us lag_p99_us total_median_us total_p99_us poll_us":
  *   lag    from the moment register_name returns true on A (the name
  *          exists) until B has the row: the replication lag of a
@@ -12,6 +12,9 @@
  *   poll   the median time of one poll cycle of the observer, measured in
  *          the same run: the resolution of both (the first poll that sees
  *          the row may come up to one cycle late).
+ * With "meta", the same for an update of a registration's metadata: A holds
+ * one name and calls set_meta with a new value COUNT times; the lag runs
+ * from set_meta's return until meta() on B shows the value.
  *
  * B is watched by a poller thread on its own connection, with
  * query_on_miss off (so a poll never asks the cluster), pausing briefly
@@ -94,6 +97,26 @@ poll_until_seen(void *arg)
 	return NULL;
 }
 
+/*
+ * The statements of the metadata mode, under the names the loop uses: A
+ * holds "vis-meta"; "register" gives it the value {"v": arg}, "seen" asks B
+ * whether meta() shows that value, "unregister" does nothing.
+ */
+static void
+prepare_meta(PGconn *a, PGconn *b)
+{
+	PGresult   *res = PQexec(a, "SELECT kz_globals.register_name('vis-meta', '{\"v\": -1}'::jsonb)");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		die("cannot register vis-meta");
+	PQclear(res);
+	prepare(a, "register",
+			"SELECT true FROM (SELECT kz_globals.set_meta('vis-meta', "
+			"jsonb_build_object('v', $1::int))) s");
+	prepare(a, "unregister", "SELECT $1::text IS NOT NULL");
+	prepare(b, "seen", "SELECT coalesce(kz_globals.meta('vis-meta')->>'v' = $1, false)");
+}
+
 /* Median time of one poll cycle as poll_until_seen makes it. */
 static double
 poll_cycle_us(PGconn *b, int count)
@@ -130,16 +153,24 @@ main(int argc, char **argv)
 	int			count;
 	int			nseen = 0;
 	int			i;
+	bool		meta;
 
 	bench_program = "visibility";
-	if (argc != 4 || (count = atoi(argv[3])) <= 0)
-		die("usage: visibility CONNINFO_A CONNINFO_B COUNT");
+	if (argc < 4 || argc > 5 || (count = atoi(argv[3])) <= 0 ||
+		(argc == 5 && strcmp(argv[4], "meta") != 0))
+		die("usage: visibility CONNINFO_A CONNINFO_B COUNT [meta]");
+	meta = argc == 5;
 	a = connect_to(argv[1]);
 	p.conn = connect_to(argv[2]);
 	PQclear(PQexec(p.conn, "SET kz_globals.query_on_miss = off"));
-	prepare(a, "register", "SELECT kz_globals.register_name($1)");
-	prepare(a, "unregister", "SELECT kz_globals.unregister_name($1)");
-	prepare(p.conn, "seen", "SELECT kz_globals.whereis_name($1) IS NOT NULL");
+	if (meta)
+		prepare_meta(a, p.conn);
+	else
+	{
+		prepare(a, "register", "SELECT kz_globals.register_name($1)");
+		prepare(a, "unregister", "SELECT kz_globals.unregister_name($1)");
+		prepare(p.conn, "seen", "SELECT kz_globals.whereis_name($1) IS NOT NULL");
+	}
 	lags = calloc(count, sizeof(double));
 	totals = calloc(count, sizeof(double));
 	for (i = 0; i < count; i++)
@@ -149,7 +180,10 @@ main(int argc, char **argv)
 		double		t0;
 		double		t1;
 
-		snprintf(name, sizeof(name), "vis-%d-%d", (int) getpid(), i);
+		if (meta)
+			snprintf(name, sizeof(name), "%d", i);
+		else
+			snprintf(name, sizeof(name), "vis-%d-%d", (int) getpid(), i);
 		p.name = name;
 		p.seen = 0;
 		if (pthread_create(&poller, NULL, poll_until_seen, &p) != 0)
