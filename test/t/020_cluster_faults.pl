@@ -149,6 +149,11 @@ kill 'KILL', $vpid;
 eval { $victim->quit };
 eval { $owner{n3}->quit };
 delete $owner{n3};
+# n3 has restarted once n1 hears its new start time (n3's own stats could
+# still say "connected" before the postmaster has noticed the crash)
+ok($n1->poll_query_until('postgres',
+		"SELECT started_at <> '$old_start' FROM kz_globals.nodes WHERE node = 'n3\@127.0.0.1' AND state = 'up'"),
+	'n1 hears n3 again, with a new start time');
 ok($n3->poll_query_until('postgres',
 		"SELECT broker_state = 'connected' FROM kz_globals.stats"),
 	'n3 is back after its crash-restart');
@@ -159,7 +164,8 @@ for my $node ($n1, $n2)
 	ok($node->poll_query_until('postgres',
 			"SELECT count(*) = 0 FROM kz_globals.registrations WHERE node = 'n3\@127.0.0.1'"),
 		$node->name . " drops n3's old names");
-	isnt(sql($node, "SELECT started_at FROM kz_globals.nodes WHERE node = 'n3\@127.0.0.1'"), $old_start,
+	ok($node->poll_query_until('postgres',
+			"SELECT started_at <> '$old_start' FROM kz_globals.nodes WHERE node = 'n3\@127.0.0.1'"),
 		$node->name . ' sees n3\'s new start time');
 }
 all_names_visible('after n3 crash-restarted', $n1, $n2, $n3);
