@@ -122,11 +122,33 @@ seq 60 | sed "s/.*/SELECT kz_globals.register_name('a_&'), kz_globals.register_n
 wait "$other" # (a bare wait would wait for the postmaster too)
 seq 30 | sed "s/.*/SELECT kz_globals.send('b_&', 'm&');/" |
     kz_psql_raw "$DIR" "$p1" -q -v ON_ERROR_STOP=0 >/dev/null 2>&1 || true
+
+# issue 12 across the two servers: metadata set and read on both sides,
+# a process group with members on both publishing both ways, a lease
+kz_psql_raw "$DIR" "$p1" -q -c "SELECT kz_globals.register_name('vg_meta', '{\"v\": 1}'::jsonb),
+    kz_globals.set_meta('vg_meta', '{\"v\": [2, \"two\"]}'::jsonb), kz_globals.join('vg_group'),
+    pg_sleep(4), (SELECT count(*) FROM kz_globals.receive(1000))" >/dev/null 2>&1 &
+grouped=$!
+for ((i = 0; i < 300; i++)); do
+    [ "$(q2 "SELECT count(*) FROM kz_globals.members('vg_group')")" = 1 ] && break
+    sleep 0.2
+done
+q2 "SELECT kz_globals.meta('vg_meta')" >"$DIR/meta.out"
+q2 "SELECT kz_globals.join('vg_group'), kz_globals.publish('vg_group', 'to both'),
+    (SELECT count(*) FROM kz_globals.receive(1000))" >/dev/null
+wait "$grouped" || true
+lease=$(q1 "SELECT kz_globals.acquire_lease('vg_lease', 60000)")
+q1 "SELECT kz_globals.renew_lease('vg_lease', $lease, 60000)" >/dev/null
+q2 "SELECT kz_globals.whereis_name('vg_lease')" >/dev/null
+q1 "SELECT kz_globals.release_lease('vg_lease', $lease)" >/dev/null
+q1 "SELECT * FROM kz_globals.registrations" >/dev/null
+q1 "SELECT * FROM kz_globals.groups" >/dev/null
 q1 "SELECT count(*) FROM kz_globals.nodes WHERE state = 'up'" >/dev/null
 q1 "SELECT * FROM kz_globals.stats" >/dev/null
 
 fail=0
 grep -q '"ok":true' "$DIR/call.out" || { echo "valgrind: the call got no reply"; fail=1; }
+grep -q '"two"' "$DIR/meta.out" || { echo "valgrind: the metadata update was not seen on server 2"; fail=1; }
 grep -q '^ t$' "$DIR/owner.out" || { echo "valgrind: the waiting claim was not handed over"; fail=1; }
 for f in gone1 gone2; do
     grep -q 'exited without answering' "$DIR/$f.out" ||
