@@ -33,6 +33,7 @@
 #include "privileges.h"
 #include "registry.h"
 #include "shmem.h"
+#include "sql_args.h"
 
 PG_FUNCTION_INFO_V1(kz_acquire_lease);
 PG_FUNCTION_INFO_V1(kz_renew_lease_sql);
@@ -71,23 +72,6 @@ token_arg(FunctionCallInfo fcinfo, int argno)
 	return PG_GETARG_INT64(argno);
 }
 
-/* timeout_ms of acquire_lease: NULL waits without limit (-1). */
-static int
-wait_arg(FunctionCallInfo fcinfo, int argno)
-{
-	int32		ms;
-
-	if (PG_ARGISNULL(argno))
-		return -1;
-	ms = PG_GETARG_INT32(argno);
-	if (ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout_ms must not be negative"),
-				 errdetail("Pass 0 not to wait, a number of milliseconds, or NULL to wait without limit.")));
-	return ms;
-}
-
 /*
  * acquire_lease(name, ttl_ms, timeout_ms DEFAULT 0): the token of the new
  * lease, or NULL if the name is taken (after waiting timeout_ms for it).
@@ -107,7 +91,8 @@ kz_acquire_lease(PG_FUNCTION_ARGS)
 	t = PG_GETARG_TEXT_PP(0);
 	kz_check_name_reserved(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	ttl = ttl_arg(fcinfo, 1);
-	timeout_ms = wait_arg(fcinfo, 2);
+	timeout_ms = kz_timeout_arg(fcinfo, 2,
+								"Pass 0 not to wait, a number of milliseconds, or NULL to wait without limit.");
 	if (!kz_claim_lease(&name, ttl, timeout_ms, &token))
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(token);

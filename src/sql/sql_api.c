@@ -33,6 +33,7 @@
 #include "names.h"
 #include "privileges.h"
 #include "shmem.h"
+#include "sql_args.h"
 
 PG_FUNCTION_INFO_V1(kz_register_name);
 PG_FUNCTION_INFO_V1(kz_register_name_pid);
@@ -52,25 +53,8 @@ PG_FUNCTION_INFO_V1(kz_meta_sql);
 
 #define RECEIVE_COLS 9
 
-/*
- * A timeout argument in milliseconds: NULL means no limit (-1), a negative
- * value is an error.
- */
-static int
-timeout_arg(FunctionCallInfo fcinfo, int argno)
-{
-	int32		ms;
-
-	if (PG_ARGISNULL(argno))
-		return -1;
-	ms = PG_GETARG_INT32(argno);
-	if (ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout_ms must not be negative"),
-				 errdetail("Pass a number of milliseconds, or NULL to wait without limit.")));
-	return ms;
-}
+/* What to pass as a call's or a wait's timeout_ms. */
+#define TIMEOUT_HINT "Pass a number of milliseconds, or NULL to wait without limit."
 
 /* A text argument that must not be NULL, checked against the size limit. */
 static text *
@@ -267,7 +251,7 @@ kz_call_sql(PG_FUNCTION_ARGS)
 	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	request = payload_arg(fcinfo, 1, "request");
-	timeout_ms = timeout_arg(fcinfo, 2);
+	timeout_ms = kz_timeout_arg(fcinfo, 2, TIMEOUT_HINT);
 	PG_RETURN_TEXT_P(cstring_to_text(kz_call(&name, VARDATA_ANY(request),
 											 VARSIZE_ANY_EXHDR(request),
 											 timeout_ms)));
@@ -292,7 +276,7 @@ kz_receive_sql(PG_FUNCTION_ARGS)
 
 	kz_session_attach();
 	kz_require_privilege(KZ_PRIV_USE);
-	timeout_ms = timeout_arg(fcinfo, 0);
+	timeout_ms = kz_timeout_arg(fcinfo, 0, TIMEOUT_HINT);
 	InitMaterializedSRF(fcinfo, 0);
 	if (!kz_receive(timeout_ms, &msg))
 		return (Datum) 0;
@@ -340,7 +324,7 @@ kz_register_name_wait(PG_FUNCTION_ARGS)
 	kz_require_privilege(KZ_PRIV_USE);
 	kz_name_from_arg(fcinfo, 0, &name);
 	check_reserved(fcinfo);
-	timeout_ms = timeout_arg(fcinfo, 1);
+	timeout_ms = kz_timeout_arg(fcinfo, 1, TIMEOUT_HINT);
 	PG_RETURN_BOOL(kz_claim_name_wait(&name, timeout_ms));
 }
 
