@@ -375,20 +375,6 @@ claim_for(const KzName *name, ClaimFor *c, int64 *token)
 }
 
 bool
-kz_claim_name(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
-{
-	ClaimFor	c;
-	int64		token;
-
-	memset(&c, 0, sizeof(c));
-	c.procno = procno;
-	c.pid = pid;
-	c.dbid = dbid;
-	c.roleid = roleid;
-	return claim_for(name, &c, &token);
-}
-
-bool
 kz_claim_name_meta(const KzName *name, int procno, int pid, Oid dbid,
 				   Oid roleid, const KzMetaArg *meta)
 {
@@ -402,6 +388,12 @@ kz_claim_name_meta(const KzName *name, int procno, int pid, Oid dbid,
 	c.roleid = roleid;
 	c.meta = meta;
 	return claim_for(name, &c, &token);
+}
+
+bool
+kz_claim_name(const KzName *name, int procno, int pid, Oid dbid, Oid roleid)
+{
+	return kz_claim_name_meta(name, procno, pid, dbid, roleid, NULL);
 }
 
 /* A claim by the calling backend: for itself, or for a lease. */
