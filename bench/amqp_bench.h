@@ -35,11 +35,12 @@ take(amqp_connection_state_t conn)
 
 /*
  * Connects as guest, opens channel 1, declares an exclusive server-named
- * queue (its name into queue), binds it to the fanout exchange if one is
- * named (declaring the exchange), and consumes it.
+ * queue with args (its name into queue), binds it with binding to the
+ * exchange if one is named (declaring it, of type ex_type), and consumes it.
  */
 static amqp_connection_state_t
-bench_connect(const char *host, int port, const char *exchange, char *queue, size_t qlen)
+bench_connect(const char *host, int port, const char *exchange, const char *ex_type,
+			  const char *binding, amqp_table_t args, char *queue, size_t qlen)
 {
 	amqp_connection_state_t conn = amqp_new_connection();
 	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
@@ -54,17 +55,17 @@ bench_connect(const char *host, int port, const char *exchange, char *queue, siz
 	check(conn, "channel.open");
 	if (exchange != NULL)
 	{
-		amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("fanout"),
+		amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes(ex_type),
 							  0, 0, 1, 0, amqp_empty_table);
 		check(conn, "exchange.declare");
 	}
-	q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
+	q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, args);
 	check(conn, "queue.declare");
 	snprintf(queue, qlen, "%.*s", (int) q->queue.len, (char *) q->queue.bytes);
 	if (exchange != NULL)
 	{
 		amqp_queue_bind(conn, 1, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
-						amqp_empty_bytes, amqp_empty_table);
+						amqp_cstring_bytes(binding), amqp_empty_table);
 		check(conn, "queue.bind");
 	}
 	amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes,

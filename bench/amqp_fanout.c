@@ -12,10 +12,22 @@
  * from A's publish to the last answer is the physical floor of a claim on
  * this broker and machine, to set beside one plain round trip (amqp_ping).
  *
- * Usage: amqp_fanout HOST PORT COUNT PEERS
+ * With MODE "protocol", the same exchange of messages as kz_globals' own
+ * claim makes, still with no registry work: a topic exchange bound with
+ * the globals binding key, queues bounded by x-max-length (drop-head) as
+ * kz_globals.queue_max_length declares them, the properties every
+ * kz_globals publish carries (content type, transient mode, app-id,
+ * timestamp, user-id, which the broker checks), and after the answers the
+ * advertisement of the won name: a second broadcast that every queue gets
+ * and nobody answers (A takes its own copy on the next round).  The time
+ * measured is still from the claim's publish to its last answer: the
+ * advertisement costs the broker work, not waiting.
+ *
+ * Usage: amqp_fanout HOST PORT COUNT PEERS [MODE]   (MODE: claim, protocol)
  * Prints: "median_us p99_us mean_us" after discarding a warm-up.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +42,11 @@ static const char *host;
 static int	port;
 static char exchange[64];
 static char queue_a[256];
+static bool protocol;			/* MODE "protocol" */
+
+/* Routing keys of the protocol mode: a claim and an advertisement. */
+#define CLAIM_KEY	"globals.register.claim"
+#define ADVERT_KEY	"globals.register.advert"
 
 /* A claim-sized JSON body, published to the exchange or to one queue. */
 static void
@@ -40,13 +57,65 @@ publish(amqp_connection_state_t conn, const char *ex, const char *key)
 		"\"Msg-ID\":\"0123456789abcdef0123456789abcdef\",\"Node\":\"pg1@127.0.0.1\","
 		"\"Name\":\"g2gCbQAAAARiZW5jaGEB\",\"State\":\"pending\",\"Timestamp\":63962488111734068}";
 	amqp_bytes_t b = {sizeof(body) - 1, (void *) body};
+	amqp_basic_properties_t props;
 
+	/* what kz_globals' amqp_conn.c sets on every publish */
+	memset(&props, 0, sizeof(props));
+	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+		AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_USER_ID_FLAG;
+	props.content_type = amqp_cstring_bytes("application/json");
+	props.delivery_mode = 1;
+	props.app_id = amqp_cstring_bytes("kz_bench_fanout");
+	props.timestamp = (uint64_t) now_us();
+	props.user_id = amqp_cstring_bytes("guest");
 	if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(ex), amqp_cstring_bytes(key),
-						   0, 0, NULL, b) != AMQP_STATUS_OK)
+						   0, 0, protocol ? &props : NULL, b) != AMQP_STATUS_OK)
 		die("publish");
 }
 
-/* A peer: answers every broadcast it gets, until the process exits. */
+/*
+ * Takes the next message; true if it is a claim (in claim mode every
+ * broadcast is one).
+ */
+static bool
+take_key(amqp_connection_state_t conn, const char *key)
+{
+	amqp_envelope_t env;
+	bool		match;
+
+	amqp_maybe_release_buffers(conn);
+	if (amqp_consume_message(conn, &env, NULL, 0).reply_type != AMQP_RESPONSE_NORMAL)
+		die("consume");
+	match = !protocol || (env.routing_key.len == strlen(key) &&
+						  memcmp(env.routing_key.bytes, key, env.routing_key.len) == 0);
+	amqp_destroy_envelope(&env);
+	return match;
+}
+
+/*
+ * A node's connection: in claim mode a fanout exchange and a plain queue;
+ * in protocol mode a topic exchange, the globals binding key and a queue
+ * bounded as kz_globals bounds its own (100000, drop-head).
+ */
+static amqp_connection_state_t
+connect_peer(char *queue, size_t qlen)
+{
+	amqp_table_entry_t args[2];
+	amqp_table_t table = {2, args};
+
+	if (!protocol)
+		return bench_connect(host, port, exchange, "fanout", "", amqp_empty_table,
+							 queue, qlen);
+	args[0].key = amqp_cstring_bytes("x-max-length");
+	args[0].value.kind = AMQP_FIELD_KIND_I32;
+	args[0].value.value.i32 = 100000;
+	args[1].key = amqp_cstring_bytes("x-overflow");
+	args[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	args[1].value.value.bytes = amqp_cstring_bytes("drop-head");
+	return bench_connect(host, port, exchange, "topic", "globals.*.*", table, queue, qlen);
+}
+
+/* A peer: answers every claim it gets, until the process exits. */
 static void *
 responder(void *arg)
 {
@@ -54,8 +123,9 @@ responder(void *arg)
 
 	for (;;)
 	{
-		take(conn);
-		publish(conn, "", queue_a);
+		/* in protocol mode, advertisements are only taken */
+		if (take_key(conn, CLAIM_KEY))
+			publish(conn, "", queue_a);
 	}
 	return NULL;
 }
@@ -74,8 +144,11 @@ main(int argc, char **argv)
 	int			j;
 
 	bench_program = "amqp_fanout";
-	if (argc != 5)
-		die("usage: amqp_fanout HOST PORT COUNT PEERS");
+	if (argc != 5 && argc != 6)
+		die("usage: amqp_fanout HOST PORT COUNT PEERS [claim|protocol]");
+	protocol = argc == 6 && strcmp(argv[5], "protocol") == 0;
+	if (argc == 6 && !protocol && strcmp(argv[5], "claim") != 0)
+		die("MODE must be claim or protocol");
 	host = argv[1];
 	port = atoi(argv[2]);
 	count = atoi(argv[3]);
@@ -84,10 +157,10 @@ main(int argc, char **argv)
 		die("COUNT must be positive and PEERS between 1 and 16");
 	snprintf(exchange, sizeof(exchange), "kz_bench_fanout_%d", (int) getpid());
 	samples = calloc(count, sizeof(double));
-	a = bench_connect(host, port, exchange, queue_a, sizeof(queue_a));
+	a = connect_peer(queue_a, sizeof(queue_a));
 	for (j = 0; j < npeers; j++)
 	{
-		peers[j] = bench_connect(host, port, exchange, queue, sizeof(queue));
+		peers[j] = connect_peer(queue, sizeof(queue));
 		if (pthread_create(&threads[j], NULL, responder, peers[j]) != 0)
 			die("pthread_create");
 	}
@@ -95,11 +168,14 @@ main(int argc, char **argv)
 	{
 		double		t0 = now_us();
 
-		publish(a, exchange, "");
-		for (j = 0; j < npeers + 1; j++)	/* own copy and every answer */
+		publish(a, exchange, CLAIM_KEY);
+		/* own copy and every answer, and the last advertisement's copy */
+		for (j = 0; j < npeers + 1 + (protocol && i > -WARMUP); j++)
 			take(a);
 		if (i >= 0)
 			samples[i] = now_us() - t0;
+		if (protocol)
+			publish(a, exchange, ADVERT_KEY);
 	}
 	print_summary(samples, count);
 	/* the responders block in the library; exiting closes every connection */

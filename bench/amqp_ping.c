@@ -48,8 +48,8 @@ main(int argc, char **argv)
 	if (count <= 0)
 		die("COUNT must be positive");
 	samples = calloc(count, sizeof(double));
-	a = bench_connect(argv[1], atoi(argv[2]), NULL, qa, sizeof(qa));
-	b = bench_connect(argv[1], atoi(argv[2]), NULL, qb, sizeof(qb));
+	a = bench_connect(argv[1], atoi(argv[2]), NULL, NULL, NULL, amqp_empty_table, qa, sizeof(qa));
+	b = bench_connect(argv[1], atoi(argv[2]), NULL, NULL, NULL, amqp_empty_table, qb, sizeof(qb));
 	for (i = -WARMUP; i < count; i++)
 	{
 		double		t0 = now_us();

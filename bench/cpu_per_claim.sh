@@ -42,13 +42,17 @@ T0=$(date +%s.%N)
 T1=$(date +%s.%N)
 AFTER=$(snap)
 # the broker's CPU for the floor: the same number of bare broadcasts, each
-# answered by two peers (bench/amqp_fanout.c)
+# answered by two peers (bench/amqp_fanout.c), then the protocol's claim
+# done bare (the same program in protocol mode: topic exchange, bounded
+# queues, user-id, and the advertisement after the answers)
 build_tools
-B0=$(awk '{ print $14 + $15 }' "/proc/${PIDS[3]}/stat")
-read -r FLOOR _ < <("$OUT/amqp_fanout" 127.0.0.1 "$(env_of "$DIR" BROKER_PORT)" "$N" 2)
-B1=$(awk '{ print $14 + $15 }' "/proc/${PIDS[3]}/stat")
-awk -v a="$B0" -v b="$B1" -v n="$N" -v hz="$(getconf CLK_TCK)" -v f="$FLOOR" \
-    'BEGIN { printf "floor: broadcast answered by 2 peers, median %s us; broker CPU per broadcast %.1f us\n", f, (b - a) / hz * 1e6 / n }'
+for mode in claim protocol; do
+    B0=$(awk '{ print $14 + $15 }' "/proc/${PIDS[3]}/stat")
+    read -r FLOOR _ < <("$OUT/amqp_fanout" 127.0.0.1 "$(env_of "$DIR" BROKER_PORT)" "$N" 2 "$mode")
+    B1=$(awk '{ print $14 + $15 }' "/proc/${PIDS[3]}/stat")
+    awk -v a="$B0" -v b="$B1" -v n="$N" -v hz="$(getconf CLK_TCK)" -v f="$FLOOR" -v m="$mode" \
+        'BEGIN { printf "%s: bare, answered by 2 peers, median %s us; broker CPU per claim %.1f us\n", m == "claim" ? "floor" : "the protocol", f, (b - a) / hz * 1e6 / n }'
+done
 
 paste <(printf '%s\n' "${NAMES[@]}") <(echo "$BEFORE") <(echo "$AFTER") |
     awk -v n="$N" -v hz="$(getconf CLK_TCK)" -v t="$(awk -v a="$T0" -v b="$T1" 'BEGIN { print b - a }')" '

@@ -7,7 +7,9 @@
 # gnuplot) to WORKDIR/bench_results, which bench/run.sh copies to
 # bench/results/.
 #
-# Environment (space-separated lists): SCALE_SERVERS (default "3 5 9"),
+# Environment (space-separated lists; an empty one skips its section):
+# SCALE_SERVERS (default "3 5 9"),
+# SCALE_BROKERS (server counts also run over two clustered brokers, "9"),
 # SCALE_NAMES ("10000 100000 1000000"), SCALE_SIZES ("100 8192 65536");
 # SCALE_CLAIMS (claims per latency run, 1000), SCALE_SENDS (sends or calls
 # per latency run, 1000).
@@ -18,9 +20,10 @@ WORK=$1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 KZ_CLUSTER="$HERE/../test/perl/kz_cluster.pl"
 
-SERVERS=${SCALE_SERVERS:-3 5 9}
-NAMES=${SCALE_NAMES:-10000 100000 1000000}
-SIZES=${SCALE_SIZES:-100 8192 65536}
+SERVERS=${SCALE_SERVERS-3 5 9}
+BROKERS2=${SCALE_BROKERS-9}
+NAMES=${SCALE_NAMES-10000 100000 1000000}
+SIZES=${SCALE_SIZES-100 8192 65536}
 CLAIMS=${SCALE_CLAIMS:-1000}
 SENDS=${SCALE_SENDS:-1000}
 SECONDS_PER_RUN=${BENCH_SECONDS:-5}
@@ -46,7 +49,8 @@ trap cleanup EXIT INT TERM HUP
 SMALL=(--conf "shared_buffers = 16MB" --conf "max_connections = 40"
     --conf "kz_globals.heartbeat_interval = 1000ms")
 
-# start_cluster DIR N CONF...: a cluster of N servers, stopped on exit.
+# start_cluster DIR N CONF...: a cluster of N servers, stopped on exit
+# (CONF may hold kz_cluster.pl's --brokers B).
 start_cluster() {
     local dir=$1 n=$2
     shift 2
@@ -80,67 +84,87 @@ worker_pid() {
 
 # --- 1. servers: claim latency against the floor, throughput, traffic -----
 
+# servers_run N BROKERS: one line of servers.dat (or servers_2brokers.dat)
+# and its rows: a cluster of N servers over BROKERS clustered brokers.
+servers_run() {
+    local n=$1 nb=$2 dir floor floor99 pfloor cm c99 regs vm v99 m0 b0 m1 b1 msgs bytes hb_m hb_b
+    local per clients i start claim_s label dat
+    dir="$WORK/scale_servers_${n}_$nb"
+    label="$n servers"
+    dat="$RESULTS/servers.dat"
+    if ((nb > 1)); then
+        label="$n servers, $nb brokers"
+        dat="$RESULTS/servers_${nb}brokers.dat"
+    fi
+    note "servers: $label"
+    start_cluster "$dir" "$n" --brokers "$nb" --conf "kz_globals.max_names = 200000"
+    # the floors, on the first broker: bare broadcasts answered by n-1 peers,
+    # then the protocol's claim done bare (amqp_fanout.c, protocol mode)
+    read -r floor floor99 _ < <("$OUT/amqp_fanout" 127.0.0.1 "$(env_of "$dir" BROKER_PORT)" 2000 $((n - 1)))
+    read -r pfloor _ < <("$OUT/amqp_fanout" 127.0.0.1 "$(env_of "$dir" BROKER_PORT)" 2000 $((n - 1)) protocol)
+
+    # one client on server 1; the bus traffic of all servers meanwhile
+    m0=$(bus_total "$dir" "$n" bus_sent)
+    b0=$(bus_total "$dir" "$n" bus_sent_bytes)
+    start=$(date +%s.%N)
+    read -r cm c99 _ _ < <(pgbench_lat "$dir" 1 1 "$CLAIMS" claim.sql "claims_${n}_$nb" -D node=1)
+    claim_s=$(elapsed "$start")
+    m1=$(bus_total "$dir" "$n" bus_sent)
+    b1=$(bus_total "$dir" "$n" bus_sent_bytes)
+    # heartbeats meanwhile: n per second (1000 ms), taken out of the claims' count
+    msgs=$(awk -v a="$m0" -v b="$m1" -v n="$n" -v t="$claim_s" -v c="$CLAIMS" 'BEGIN { printf "%.2f", (b - a - n * t) / c }')
+    bytes=$(awk -v a="$b0" -v b="$b1" -v c="$CLAIMS" 'BEGIN { printf "%.0f", (b - a) / c }')
+
+    # idle: what a heartbeat period costs the bus
+    m0=$(bus_total "$dir" "$n" bus_sent)
+    b0=$(bus_total "$dir" "$n" bus_sent_bytes)
+    sleep 5
+    m1=$(bus_total "$dir" "$n" bus_sent)
+    b1=$(bus_total "$dir" "$n" bus_sent_bytes)
+    hb_m=$(awk -v a="$m0" -v b="$m1" 'BEGIN { printf "%.1f", (b - a) / 5 }')
+    hb_b=$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.0f", (b - a) / 5 }')
+
+    # 16 clients spread over the servers
+    per=$((16 / n))
+    start=$(date +%s.%N)
+    local -a pids=()
+    local total=0
+    for ((i = 1; i <= n; i++)); do
+        clients=$per
+        ((i <= 16 % n)) && clients=$((per + 1))
+        ((clients == 0)) && continue
+        total=$((total + clients * 500))
+        pgbench_lat "$dir" "$i" "$clients" 500 claim.sql "claims16_${n}_${nb}_$i" -D node="$i" >/dev/null &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    regs=$(awk -v c="$total" -v t="$(elapsed "$start")" 'BEGIN { printf "%.0f", c / t }')
+
+    # server 2 is on the second broker when there are two
+    read -r vm v99 _ < <("$OUT/visibility" "host=$PGHOST port=$(port "$dir" 1) dbname=postgres" \
+        "host=$PGHOST port=$(port "$dir" 2) dbname=postgres" 300)
+
+    row "claim latency, $label, 1 client" "$cm us (p99 $c99)" "floor ($((n - 1)) peers) $floor us" "$(ratio "$cm" "$floor")" "<= 1.2"
+    row "  against the protocol's claim done bare" "$cm us" "bare $pfloor us" "$(ratio "$cm" "$pfloor")" "-"
+    row "registrations/s, $label, 16 clients" "$regs /s" "-" "-" "-"
+    row "visibility lag, $label (median)" "$vm us (p99 $v99)" "floor $floor us" "$(ratio "$vm" "$floor")" "-"
+    row "bus messages per claim, $label" "$msgs ($bytes bytes)" "-" "-" "-"
+    row "bus per heartbeat period (1 s), $label" "$hb_m msgs ($hb_b bytes)" "-" "-" "-"
+    printf '%s %s %s %s %s %s %s %s %s %s %s %s\n' "$n" "$cm" "$c99" "$floor" "$floor99" "$regs" \
+        "$vm" "$msgs" "$bytes" "$hb_m" "$hb_b" "$pfloor" >>"$dat"
+    stop_cluster "$dir"
+}
+
 scale_servers() {
-    local n dir floor floor99 cm c99 ratio_c regs vm v99 m0 b0 m1 b1 msgs bytes hb_m hb_b
-    local per clients i start
-    : >"$RESULTS/servers.dat"
-    printf '# servers claim_median claim_p99 floor_median floor_p99 regs_per_s visibility_median msgs_per_claim bytes_per_claim msgs_per_hb_period bytes_per_hb_period\n' >>"$RESULTS/servers.dat"
+    local n header
+    header='# servers claim_median claim_p99 floor_median floor_p99 regs_per_s visibility_median msgs_per_claim bytes_per_claim msgs_per_hb_period bytes_per_hb_period protocol_bare_median'
+    echo "$header" >"$RESULTS/servers.dat"
+    echo "$header" >"$RESULTS/servers_2brokers.dat"
     for n in $SERVERS; do
-        dir="$WORK/scale_servers_$n"
-        note "servers: $n"
-        start_cluster "$dir" "$n" --conf "kz_globals.max_names = 200000"
-        read -r floor floor99 _ < <("$OUT/amqp_fanout" 127.0.0.1 "$(env_of "$dir" BROKER_PORT)" 2000 $((n - 1)))
-
-        # one client on server 1; the bus traffic of all servers meanwhile
-        m0=$(bus_total "$dir" "$n" bus_sent)
-        b0=$(bus_total "$dir" "$n" bus_sent_bytes)
-        start=$(date +%s.%N)
-        read -r cm c99 _ _ < <(pgbench_lat "$dir" 1 1 "$CLAIMS" claim.sql "claims_$n" -D node=1)
-        local claim_s
-        claim_s=$(elapsed "$start")
-        m1=$(bus_total "$dir" "$n" bus_sent)
-        b1=$(bus_total "$dir" "$n" bus_sent_bytes)
-        # heartbeats meanwhile: n per second (1000 ms), taken out of the claims' count
-        msgs=$(awk -v a="$m0" -v b="$m1" -v n="$n" -v t="$claim_s" -v c="$CLAIMS" 'BEGIN { printf "%.2f", (b - a - n * t) / c }')
-        bytes=$(awk -v a="$b0" -v b="$b1" -v c="$CLAIMS" 'BEGIN { printf "%.0f", (b - a) / c }')
-
-        # idle: what a heartbeat period costs the bus
-        m0=$(bus_total "$dir" "$n" bus_sent)
-        b0=$(bus_total "$dir" "$n" bus_sent_bytes)
-        sleep 5
-        m1=$(bus_total "$dir" "$n" bus_sent)
-        b1=$(bus_total "$dir" "$n" bus_sent_bytes)
-        hb_m=$(awk -v a="$m0" -v b="$m1" 'BEGIN { printf "%.1f", (b - a) / 5 }')
-        hb_b=$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.0f", (b - a) / 5 }')
-
-        # 16 clients spread over the servers
-        per=$((16 / n))
-        start=$(date +%s.%N)
-        local -a pids=()
-        local total=0
-        for ((i = 1; i <= n; i++)); do
-            clients=$per
-            ((i <= 16 % n)) && clients=$((per + 1))
-            ((clients == 0)) && continue
-            total=$((total + clients * 500))
-            pgbench_lat "$dir" "$i" "$clients" 500 claim.sql "claims16_${n}_$i" -D node="$i" >/dev/null &
-            pids+=($!)
-        done
-        wait "${pids[@]}"
-        regs=$(awk -v c="$total" -v t="$(elapsed "$start")" 'BEGIN { printf "%.0f", c / t }')
-
-        read -r vm v99 _ < <("$OUT/visibility" "host=$PGHOST port=$(port "$dir" 1) dbname=postgres" \
-            "host=$PGHOST port=$(port "$dir" 2) dbname=postgres" 300)
-
-        ratio_c=$(ratio "$cm" "$floor")
-        row "claim latency, $n servers, 1 client" "$cm us (p99 $c99)" "floor ($((n - 1)) peers) $floor us" "$ratio_c" "<= 1.2"
-        row "registrations/s, $n servers, 16 clients" "$regs /s" "-" "-" "-"
-        row "visibility lag, $n servers (median)" "$vm us (p99 $v99)" "floor $floor us" "$(ratio "$vm" "$floor")" "-"
-        row "bus messages per claim, $n servers" "$msgs ($bytes bytes)" "-" "-" "-"
-        row "bus per heartbeat period (1 s), $n servers" "$hb_m msgs ($hb_b bytes)" "-" "-" "-"
-        printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$n" "$cm" "$c99" "$floor" "$floor99" "$regs" \
-            "$vm" "$msgs" "$bytes" "$hb_m" "$hb_b" >>"$RESULTS/servers.dat"
-        stop_cluster "$dir"
+        servers_run "$n" 1
+    done
+    for n in $BROKERS2; do
+        servers_run "$n" 2
     done
 }
 
@@ -219,7 +243,12 @@ scale_sizes
 print_table "kz_globals growth curves" | tee "$RESULTS/table.txt"
 printf 'date=%s machine=%s cpus=%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -m)" "$(nproc)" >"$RESULTS/run.txt"
 if command -v gnuplot >/dev/null; then
-    gnuplot -e "dir='$RESULTS'; stamp='$(date -u +%Y-%m-%d), $(nproc) CPUs'" "$HERE/scale.gp"
+    # only the plots of the sections that ran (SCALE_...= skips one)
+    plots=""
+    [ -n "$SERVERS" ] && plots="$plots servers"
+    [ -n "$NAMES" ] && plots="$plots names"
+    [ -n "$SIZES" ] && plots="$plots sizes"
+    gnuplot -e "dir='$RESULTS'; stamp='$(date -u +%Y-%m-%d), $(nproc) CPUs'; plots='$plots'" "$HERE/scale.gp"
     note "plots in $RESULTS"
 else
     note "gnuplot is not installed: no plots"

@@ -1019,20 +1019,31 @@ my %plain_gucs = (
 sub serve
 {
 	my ($dir, $n, @args) = @_;
-	my ($first, $with_broker, @conf) = (1, 1);
+	my ($first, $with_broker, $nbrokers, @conf) = (1, 1, 1);
 	while (@args)
 	{
 		my $opt = shift @args;
 		if ($opt eq '--first') { $first = shift @args }
 		elsif ($opt eq '--no-broker') { $with_broker = 0 }
+		elsif ($opt eq '--brokers') { $nbrokers = shift @args }
 		elsif ($opt eq '--conf') { push @conf, shift @args }
 		else { die "kz_cluster.pl: unknown option $opt\n" }
 	}
+	die "kz_cluster.pl: --brokers needs a number from 1\n"
+	  unless $nbrokers =~ /^[1-9]\d*$/;
 	# No test runs here: nothing to report at exit.
 	Test::More->builder->no_ending(1);
 
 	my $self = bless { dir => $dir, first => $first, nodes => [] }, __PACKAGE__;
-	$self->{broker} = KzHarness::Broker->new if $with_broker;
+	if ($with_broker)
+	{
+		# the first broker, and the others as members of its cluster
+		$self->{brokers} = [ KzHarness::Broker->new ];
+		push @{ $self->{brokers} },
+		  KzHarness::Broker->new(join => $self->{brokers}[0])
+		  for 2 .. $nbrokers;
+		$self->{broker} = $self->{brokers}[0];
+	}
 	$self->add_node($first + $_, @conf) for 0 .. $n - 1;
 	if ($with_broker)
 	{
@@ -1074,7 +1085,9 @@ sub add_node
 		$gucs{$1} = $2;
 	}
 	my %opts = (gucs => \%gucs);
-	$opts{broker} = $self->{broker} if $self->{broker};
+	# with several brokers, the servers are spread over them in turn
+	$opts{broker} = $self->{brokers}[ scalar(@{ $self->{nodes} }) % @{ $self->{brokers} } ]
+	  if $self->{brokers};
 	my $node = KzHarness::node("pg$i", %opts);
 	push @{ $self->{nodes} }, $node;
 	return $node;

@@ -7,11 +7,13 @@
 # with the extension, all as the current (unprivileged) user, listening on
 # free loopback ports and on Unix sockets, all state below one directory.
 #
-#   kz_cluster.pl start DIR N [--first K] [--no-broker] [--conf 'name = value']...
+#   kz_cluster.pl start DIR N [--first K] [--no-broker] [--brokers B] [--conf 'name = value']...
 #       Start a supervisor process that owns the broker and the servers
 #       pgK..pg(K+N-1) (K defaults to 1): kz_globals preloaded and created in
 #       the postgres database, kz_globals.node_name 'pgI@127.0.0.1',
-#       kz_globals.amqp_uri the broker's, then the --conf lines.  Returns
+#       kz_globals.amqp_uri the broker's, then the --conf lines.  With
+#       --brokers B, B brokers in one RabbitMQ cluster (the others join the
+#       first) and the servers spread over them in turn.  Returns
 #       once every server sees all N (skipped with --no-broker), after
 #       writing DIR/cluster.env and printing it; fails, with the log's tail,
 #       if anything did not start (then nothing is left running).
@@ -23,9 +25,9 @@
 #       Succeeds when nothing runs.
 #
 # DIR/cluster.env (shell syntax, one NAME=value a line): KZ_CLUSTER_PID,
-# BROKER_PORT and BROKER_URI (unless --no-broker), PGHOST (the servers'
-# socket directory), PGDATABASE, NODES, FIRST, and per server I: PORT_I,
-# DATA_I, LOG_I.  Logs are in DIR/tmp_check/log, as a TAP test's.
+# BROKER_PORT and BROKER_URI (unless --no-broker; the first broker's),
+# PGHOST (the servers' socket directory), PGDATABASE, NODES, FIRST, and
+# per server I: PORT_I, DATA_I, LOG_I.  Logs are in DIR/tmp_check/log, as a TAP test's.
 #
 # The supervisor stops everything when it gets SIGTERM, SIGINT or SIGHUP
 # (the caller's Ctrl-C, or a time limit): KzHarness and
@@ -53,7 +55,7 @@ BEGIN
 	sub usage
 	{
 		print STDERR
-		  "usage: kz_cluster.pl start DIR N [--first K] [--no-broker] [--conf 'name = value']...\n"
+		  "usage: kz_cluster.pl start DIR N [--first K] [--no-broker] [--brokers B] [--conf 'name = value']...\n"
 		  . "       kz_cluster.pl add DIR [--conf 'name = value']...\n"
 		  . "       kz_cluster.pl stop DIR\n";
 		exit 2;
