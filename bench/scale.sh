@@ -166,6 +166,15 @@ scale_servers() {
     for n in $BROKERS2; do
         servers_run "$n" 2
     done
+    # the target: a claim grows from the fewest servers to the most no more
+    # than its floor does (medians, one broker)
+    read -r first_n growth < <(awk '!/^#/ { if (!seen++) { n0 = $1; c0 = $2; f0 = $4; p0 = $12 }
+        n1 = $1; c1 = $2; f1 = $4; p1 = $12 }
+        END { if (seen > 1) printf "%s %s-%s claim x%.2f floor x%.2f bare protocol x%.2f\n", n0, n0, n1, c1 / c0, f1 / f0, p1 / p0 }' \
+        "$RESULTS/servers.dat")
+    if [ -n "${first_n:-}" ]; then
+        row "growth of the median, ${growth%% *} servers" "${growth#* }" "-" "-" "claim <= floor"
+    fi
 }
 
 # --- 2. names: sync on join, memory, lookups, listing -------------------------
@@ -248,7 +257,7 @@ if command -v gnuplot >/dev/null; then
     [ -n "$SERVERS" ] && plots="$plots servers"
     [ -n "$NAMES" ] && plots="$plots names"
     [ -n "$SIZES" ] && plots="$plots sizes"
-    gnuplot -e "dir='$RESULTS'; stamp='$(date -u +%Y-%m-%d), $(nproc) CPUs'; plots='$plots'" "$HERE/scale.gp"
+    gnuplot -e "dir='$RESULTS'; stamp='$(date -u +%Y-%m-%d), $(uname -m), $(nproc) CPUs'; plots='$plots'" "$HERE/scale.gp"
     note "plots in $RESULTS"
 else
     note "gnuplot is not installed: no plots"
