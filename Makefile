@@ -145,6 +145,13 @@ test/unit/test_reply_tag_test: test/unit/test_reply_tag.c src/wire/reply_tag.c s
 		test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_reply_tag.c src/wire/reply_tag.c $(UNIT_LIBS)
 
+# The message codec's cost per message (bench/codec_cost.c, make bench):
+# the unit tests' flags, optimised as the extension is.
+bench/codec_cost: bench/codec_cost.c $(PROTO_SRCS) $(PROTO_HDRS)
+	$(CC) $(filter-out -O1 $(UNIT_SANITIZE),$(UNIT_CFLAGS)) -O2 -o $@ bench/codec_cost.c \
+		$(PROTO_SRCS) $(UNIT_LIBS)
+EXTRA_CLEAN += bench/codec_cost
+
 # The registry rules as a shared library for the model test's oracle
 # (test/py/rules_oracle.c, loaded by test/py/model_test.py with ctypes;
 # test/suites/model.sh builds it): the unit-test flags, position

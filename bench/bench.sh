@@ -57,6 +57,12 @@ row "AMQP: broadcast answered by 2 peers (floor)" "$FAN us (p99 $FAN99)" "$RTT_T
 read -r PFAN PFAN99 _ < <("$OUT/amqp_fanout" 127.0.0.1 "$BROKER_PORT" 2000 2 protocol)
 row "AMQP: the protocol's claim, bare (2 peers)" "$PFAN us (p99 $PFAN99)" "floor ${FAN} us" "$(ratio "$PFAN" "$FAN")" "-"
 
+# --- the message codec alone: encoding and decoding one message ---
+make -s -C "$HERE/.." bench/codec_cost PG_CONFIG="$PG_CONFIG" >/dev/null
+while read -r kind bytes enc dec; do
+    row "codec: $kind ($bytes bytes), encode / decode" "$enc ns / $dec ns" "-" "-" "-"
+done < <("$HERE/codec_cost" 20000)
+
 # --- single server, 2 clients (pgbench) ---
 holder=$(run_in_background "$SINGLE" 1 "SELECT kz_globals.register_name('bench-hit'); SELECT pg_sleep(100000)")
 wait_for "$SINGLE" 1 "SELECT kz_globals.whereis_name('bench-hit') IS NOT NULL"

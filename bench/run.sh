@@ -25,8 +25,9 @@ if [ "${1:-}" = scale ]; then
         fi
     }
     kz_run_privately "measuring growth" bench/scale.sh \
-        SCALE_SERVERS="${SCALE_SERVERS:-3 5 9}" SCALE_NAMES="${SCALE_NAMES:-10000 100000 1000000}" \
-        SCALE_SIZES="${SCALE_SIZES:-100 8192 65536}" SCALE_CLAIMS="${SCALE_CLAIMS:-1000}" \
+        SCALE_SERVERS="${SCALE_SERVERS-3 5 9}" SCALE_BROKERS="${SCALE_BROKERS-9}" \
+        SCALE_NAMES="${SCALE_NAMES-10000 100000 1000000}" \
+        SCALE_SIZES="${SCALE_SIZES-100 8192 65536}" SCALE_CLAIMS="${SCALE_CLAIMS:-1000}" \
         SCALE_SENDS="${SCALE_SENDS:-1000}" || { rc=$?; _kz_copy_results; exit $rc; }
     _kz_copy_results
 else
