@@ -9,9 +9,13 @@
  * 1. A body over max_len (or over KZ_PROTO_HARD_MAX_BODY, whatever the
  *	  caller allows) is refused before anything is read or allocated.
  *
- * 2. json.c cleans the body up (kz_json_normalize): UTF-8 checked, nesting
- *	  depth bounded, \u escapes rewritten so that PostgreSQL's JSON lexer
- *	  never raises an ERROR over one.
+ * 2. json.c cleans the body up (kz_json_normalize_spans): UTF-8 checked,
+ *	  nesting depth bounded, \u escapes rewritten so that PostgreSQL's JSON
+ *	  lexer never raises an ERROR over one.  Long strings of plain ASCII (a
+ *	  message's base64) are left out of the cleaned copy, a short stand-in
+ *	  in their place: the lexer reads each as one short token instead of
+ *	  byte by byte, twice, and the callbacks copy the string once, from the
+ *	  body.
  *
  * 3. jsonapi parses the normalized copy twice: first with no callbacks,
  *	  which only validates, then with callbacks that keep the raw values of
@@ -21,8 +25,9 @@
  *	  context, but the unit tests run under valgrind).
  *
  * 4. The raw values are checked and converted, in a fixed order: envelope,
- *	  event, field types, required fields, then term fields (base64, then
- *	  etf_validate).  The first failure is the status returned.
+ *	  event, field types, required fields, then term fields (base64,
+ *	  checked and decoded in one pass, then etf_validate).  The first
+ *	  failure is the status returned.
  *
  * Nothing here raises an ERROR or allocates in proportion to a size read
  * from the input: every allocation is bounded by the body's length.  Pure

@@ -17,6 +17,13 @@
  * recursive descent (and its check_stack_depth(), another ERROR) far from
  * the stack's end.
  *
+ * The same pass can leave a body's long plain strings out of the copy
+ * (kz_json_normalize_spans, for the decoder): a message's base64, tens of
+ * kilobytes, is then not lexed byte by byte by jsonapi (twice, and copied
+ * a character at a time the second time) but copied once by the decoder.
+ * The bytes of a string that need no check are read eight at a time and
+ * copied a run at a time, here and when a string is written.
+ *
  * Pure code: no shared memory, no I/O, no ereport; it runs in the worker
  * and, with -DFRONTEND, in the unit tests.  Every allocation is bounded by
  * the body's length.
