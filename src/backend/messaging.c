@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "common/string.h"
 #include "mb/pg_wchar.h"
 #include "utils/memutils.h"
@@ -229,13 +230,16 @@ kz_send(const KzName *name, const char *message, size_t len, KzOwner *owner)
 	KZ_STAT_INC(messages_sent);
 }
 
-/* The text of a reply or message body. */
-static char *
+/*
+ * The text of a reply or message body, copied once out of shared memory
+ * into the text datum that SQL returns.
+ */
+static text *
 body_text(const KzMessage *m)
 {
 	if (m->flags & KZ_MSG_BODY_ETF)
-		return kz_term_to_cstring((const uint8 *) KZ_MSG_BODY(m), m->body_len);
-	return pnstrdup(KZ_MSG_BODY(m), m->body_len);
+		return kz_term_to_text((const uint8 *) KZ_MSG_BODY(m), m->body_len);
+	return cstring_to_text_with_len(KZ_MSG_BODY(m), (int) m->body_len);
 }
 
 /*
@@ -283,7 +287,7 @@ send_call(const KzName *name, const KzOwner *owner, const char *request,
 	deliver_local(name, owner, &spec);
 }
 
-char *
+text *
 kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 {
 	KzOwner		owner;
@@ -291,7 +295,7 @@ kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 	volatile TimestampTz deadline = 0;
 	volatile dsa_pointer reply = InvalidDsaPointer;
 	KzMessage  *m;
-	char	   *text;
+	text	   *result;
 
 	if (!kz_whereis(name, &owner))
 		report_no_owner(name, NULL);
@@ -326,9 +330,9 @@ kz_call(const KzName *name, const char *request, size_t len, int timeout_ms)
 						kz_name_to_cstring(name)),
 				 errdetail("The request may or may not have been acted on.")));
 	}
-	text = body_text(m);
+	result = body_text(m);
 	kz_message_free(reply);
-	return text;
+	return result;
 }
 
 /*

@@ -28,7 +28,7 @@ typedef struct KzReceived
 {
 	char	   *name;
 	const char *kind;
-	char	   *message;
+	text	   *message;
 	char	   *sender_node;	/* NULL if unknown */
 	int32		sender_pid;		/* 0 if unknown */
 	char	   *reply_tag;		/* NULL unless kind is "call" */
@@ -53,9 +53,9 @@ extern void kz_send(const KzName *name, const char *message, size_t len,
 
 /*
  * Calls the owner of name and waits up to timeout_ms (-1: no limit) for
- * its reply, returned as a palloc'd string.
+ * its reply, returned as a palloc'd text.
  */
-extern char *kz_call(const KzName *name, const char *request, size_t len,
+extern text *kz_call(const KzName *name, const char *request, size_t len,
 					 int timeout_ms);
 
 /* Takes the next message, waiting up to timeout_ms (-1: no limit). */

@@ -252,9 +252,8 @@ kz_call_sql(PG_FUNCTION_ARGS)
 	kz_name_from_arg(fcinfo, 0, &name);
 	request = payload_arg(fcinfo, 1, "request");
 	timeout_ms = kz_timeout_arg(fcinfo, 2, TIMEOUT_HINT);
-	PG_RETURN_TEXT_P(cstring_to_text(kz_call(&name, VARDATA_ANY(request),
-											 VARSIZE_ANY_EXHDR(request),
-											 timeout_ms)));
+	PG_RETURN_TEXT_P(kz_call(&name, VARDATA_ANY(request),
+							 VARSIZE_ANY_EXHDR(request), timeout_ms));
 }
 
 static Datum
@@ -284,7 +283,8 @@ kz_receive_sql(PG_FUNCTION_ARGS)
 	values[0] = nullable_text(msg.name, &nulls[0]);
 	values[1] = CStringGetTextDatum(msg.kind);
 	nulls[1] = false;
-	values[2] = nullable_text(msg.message, &nulls[2]);
+	values[2] = PointerGetDatum(msg.message);
+	nulls[2] = msg.message == NULL;
 	values[3] = nullable_text(msg.sender_node, &nulls[3]);
 	values[4] = Int32GetDatum(msg.sender_pid);
 	nulls[4] = msg.sender_pid == 0;

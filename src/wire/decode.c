@@ -9,9 +9,13 @@
  * 1. A body over max_len (or over KZ_PROTO_HARD_MAX_BODY, whatever the
  *	  caller allows) is refused before anything is read or allocated.
  *
- * 2. json.c cleans the body up (kz_json_normalize): UTF-8 checked, nesting
- *	  depth bounded, \u escapes rewritten so that PostgreSQL's JSON lexer
- *	  never raises an ERROR over one.
+ * 2. json.c cleans the body up (kz_json_normalize_spans): UTF-8 checked,
+ *	  nesting depth bounded, \u escapes rewritten so that PostgreSQL's JSON
+ *	  lexer never raises an ERROR over one.  Long strings of plain ASCII (a
+ *	  message's base64) are left out of the cleaned copy, a short stand-in
+ *	  in their place: the lexer reads each as one short token instead of
+ *	  byte by byte, twice, and the callbacks copy the string once, from the
+ *	  body.
  *
  * 3. jsonapi parses the normalized copy twice: first with no callbacks,
  *	  which only validates, then with callbacks that keep the raw values of
@@ -21,8 +25,9 @@
  *	  context, but the unit tests run under valgrind).
  *
  * 4. The raw values are checked and converted, in a fixed order: envelope,
- *	  event, field types, required fields, then term fields (base64, then
- *	  etf_validate).  The first failure is the status returned.
+ *	  event, field types, required fields, then term fields (base64,
+ *	  checked and decoded in one pass, then etf_validate).  The first
+ *	  failure is the status returned.
  *
  * Nothing here raises an ERROR or allocates in proportion to a size read
  * from the input: every allocation is bounded by the body's length.  Pure
@@ -45,7 +50,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/base64.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 
@@ -162,6 +166,11 @@ typedef struct ParseState
 	int			nmetas;
 	int			maxmetas;
 	const char *metas_error;	/* first thing wrong in Metas, or NULL */
+
+	/* the long strings normalize left out of the parsed copy (json.h) */
+	const char *body;
+	const KzJsonSpan *spans;
+	int			nspans;
 } ParseState;
 
 /* Where a decoding failure is described (see fail). */
@@ -539,6 +548,24 @@ cb_element_start(void *state, bool isnull)
 	KZ_JSON_ACTION_DONE;
 }
 
+/*
+ * A string token that stands for a long string normalize left out: that
+ * string's text instead, copied once from the body (the placeholder is
+ * freed).  Any other token as it is.
+ */
+static char *
+resolve_span(const ParseState *ps, char *token)
+{
+	int			index;
+	const KzJsonSpan *span;
+
+	if (!kz_json_span_index(token, ps->nspans, &index))
+		return token;
+	span = &ps->spans[index];
+	pfree(token);
+	return pnstrdup(ps->body + span->offset, span->len);
+}
+
 static KZ_JSON_ACTION
 cb_scalar(void *state, char *token, JsonTokenType type)
 {
@@ -546,6 +573,8 @@ cb_scalar(void *state, char *token, JsonTokenType type)
 	bool		kept = false;
 	int64		v;
 
+	if (type == JSON_TOKEN_STRING && token != NULL && ps->nspans > 0)
+		token = resolve_span(ps, token);
 	if (ps->depth == 1)
 		kept = field_value(ps, type, token);
 	else if (ps->depth == 2 && ps->field == F_GLOBALS && ps->globals_in_local)
@@ -954,53 +983,133 @@ check_required(const ParseState *ps, KzEvent event, const char **detail)
 }
 
 /*
- * Checks that s is base64 as Erlang's base64:encode writes it (standard
- * alphabet, padded, no whitespace) and returns the decoded length, or -1.
- * pg_b64_decode alone would take '=' in the middle of the text.
+ * The value of each base64 character of the standard alphabet, -1 for
+ * every other byte.
+ */
+static const int8 b64_value[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
+};
+
+/*
+ * The shape of base64 as Erlang's base64:encode writes it (standard
+ * alphabet, padded, no whitespace): the decoded length if s[0..len) can be
+ * it, from its length and padding alone, or -1; *pad gets the number of
+ * '='.  base64_decode checks the characters.
  */
 static int64
-base64_decoded_len(const char *s, size_t len)
+base64_decoded_len(const char *s, size_t len, size_t *pad)
 {
-	size_t		i;
-	size_t		pad = 0;
-
+	*pad = 0;
 	if (len % 4 != 0)
 		return -1;
 	if (len > 0 && s[len - 1] == '=')
-		pad = (s[len - 2] == '=') ? 2 : 1;
-	for (i = 0; i < len - pad; i++)
-	{
-		char		c = s[i];
+		*pad = (s[len - 2] == '=') ? 2 : 1;
+	return (int64) (len / 4 * 3 - *pad);
+}
 
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			  (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return -1;
+/*
+ * Decodes s[0..len), of the shape base64_decoded_len accepted with pad
+ * '=', into out (when not NULL; its decoded length), checking every
+ * character before the padding: false if one is not of the alphabet.  A
+ * group of four characters at a time, the last one (with the padding) on
+ * its own; bits below the last byte are ignored, as pg_b64_decode does.
+ */
+static bool
+base64_decode(const char *s, size_t len, size_t pad, uint8 *out)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		groups = len / 4;
+	size_t		g;
+	int			bad = 0;
+	int			v[4];
+	int			i;
+
+	if (groups == 0)
+		return true;
+	for (g = 0; g + 1 < groups; g++, p += 4)
+	{
+		int32		a = b64_value[p[0]];
+		int32		b = b64_value[p[1]];
+		int32		c = b64_value[p[2]];
+		int32		d = b64_value[p[3]];
+
+		bad |= a | b | c | d;	/* -1 has every bit set */
+		if (out != NULL)
+		{
+			uint32		w = ((uint32) a << 18) | ((uint32) b << 12) |
+				((uint32) c << 6) | (uint32) d;
+
+			*out++ = (uint8) (w >> 16);
+			*out++ = (uint8) (w >> 8);
+			*out++ = (uint8) w;
+		}
 	}
-	return (int64) (len / 4 * 3 - pad);
+	if (bad < 0)
+		return false;
+	/* the last group: 4 - pad characters of the alphabet, then the '=' */
+	for (i = 0; i < 4; i++)
+	{
+		v[i] = i < 4 - (int) pad ? b64_value[p[i]] : 0;
+		if (v[i] < 0)
+			return false;
+	}
+	if (out != NULL)
+	{
+		uint32		w = ((uint32) v[0] << 18) | ((uint32) v[1] << 12) |
+			((uint32) v[2] << 6) | (uint32) v[3];
+
+		*out++ = (uint8) (w >> 16);
+		if (pad < 2)
+			*out++ = (uint8) (w >> 8);
+		if (pad < 1)
+			*out++ = (uint8) w;
+	}
+	return true;
 }
 
 /*
  * Decodes a term field: base64, then etf_validate.  A term longer than
- * max_len once decoded is refused before it is decoded.
+ * max_len once decoded is refused before it is decoded; text that is not
+ * base64 is refused as that first, whatever its length.
  */
 static KzProtoError
 decode_term(const char *b64, const char *what, size_t max_len,
 			uint8 **term, size_t *term_len, const char **detail)
 {
 	size_t		len = strlen(b64);
-	int64		dlen = base64_decoded_len(b64, len);
+	size_t		pad;
+	int64		dlen = base64_decoded_len(b64, len, &pad);
 	uint8	   *buf;
 	EtfStatus	status;
 
 	if (dlen < 0)
 		return fail(KZ_PROTO_BAD_BASE64, detail, "%s is not base64", what);
-	if ((uint64) dlen > max_len)
+	if ((uint64) dlen > max_len || dlen == 0)
+	{
+		if (!base64_decode(b64, len, pad, NULL))
+			return fail(KZ_PROTO_BAD_BASE64, detail, "%s is not base64", what);
+		if (dlen == 0)
+			return fail(KZ_PROTO_BAD_TERM, detail, "%s is empty", what);
 		return fail(KZ_PROTO_TOO_LARGE, detail,
 					"%s is " INT64_FORMAT " bytes, over %zu", what, dlen, max_len);
-	if (dlen == 0)
-		return fail(KZ_PROTO_BAD_TERM, detail, "%s is empty", what);
+	}
 	buf = palloc(dlen);
-	if (pg_b64_decode(b64, (int) len, (KzB64Byte *) buf, (int) dlen) != dlen)
+	if (!base64_decode(b64, len, pad, buf))
 	{
 		pfree(buf);
 		return fail(KZ_PROTO_BAD_BASE64, detail, "%s is not base64", what);
@@ -1310,14 +1419,19 @@ kz_proto_free(KzBusMsg *msg)
 	memset(msg, 0, sizeof(*msg));
 }
 
-/* Step 2: json.c's clean-up, its refusal described. */
+/*
+ * Step 2: json.c's clean-up, its refusal described.  The long strings of
+ * the body (a message's base64) are left out of the copy that jsonapi
+ * parses (*spans): its lexer would otherwise copy them byte by byte.
+ */
 static KzProtoError
 normalize(const char *body, size_t len, char **json, size_t *json_len,
-		  const char **detail)
+		  KzJsonSpan **spans, int *nspans, const char **detail)
 {
 	size_t		where = 0;
 
-	switch (kz_json_normalize(body, len, json, json_len, &where))
+	switch (kz_json_normalize_spans(body, len, json, json_len, &where, spans,
+									nspans))
 	{
 		case KZ_JSON_OK:
 			return KZ_PROTO_OK;
@@ -1345,6 +1459,8 @@ kz_proto_decode(const char *body, size_t len, size_t max_len,
 	ParseState	ps;
 	char	   *json = NULL;
 	size_t		json_len = 0;
+	KzJsonSpan *spans = NULL;
+	int			nspans = 0;
 	KzProtoError err;
 
 	memset(msg, 0, sizeof(*msg));
@@ -1356,13 +1472,20 @@ kz_proto_decode(const char *body, size_t len, size_t max_len,
 	if (body == NULL)
 		return fail(KZ_PROTO_BAD_JSON, detail, "no body");
 
-	err = normalize(body, len, &json, &json_len, detail);
+	err = normalize(body, len, &json, &json_len, &spans, &nspans, detail);
 	if (err != KZ_PROTO_OK)
 		return err;
 	memset(&ps, 0, sizeof(ps));
 	ps.field = F_UNKNOWN;
+	ps.body = body;
+	ps.spans = spans;
+	ps.nspans = nspans;
 	err = parse_body(json, json_len, &ps, detail);
 	pfree(json);
+	if (spans != NULL)
+		pfree(spans);
+	ps.spans = NULL;
+	ps.nspans = 0;
 
 	if (err == KZ_PROTO_OK)
 		err = get_envelope(&ps, msg, detail);

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/base64.h"
 
 #include "compat.h"
 #include "encode.h"
@@ -46,19 +45,65 @@ append_key(StringInfo out, const char *key)
 	appendStringInfoChar(out, ':');
 }
 
-/* Appends the base64 of data[0..len), as Erlang's base64:encode does. */
+static const char b64_alphabet[] =
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/*
+ * Appends the base64 of data[0..len), as Erlang's base64:encode (and
+ * pg_b64_encode) write it: standard alphabet, padded.  Three bytes at a
+ * time, straight into out's buffer, enlarged once.
+ */
 static void
 append_base64(StringInfo out, const uint8 *data, size_t len)
 {
-	int			enc_len = pg_b64_enc_len((int) len);
-	int			n;
+	size_t		enc_len = (len + 2) / 3 * 4;
+	size_t		i;
+	char	   *p;
 
-	enlargeStringInfo(out, enc_len);
-	n = pg_b64_encode((const KzB64Byte *) data, (int) len,
-					  out->data + out->len, enc_len);
-	if (n > 0)
-		out->len += n;
+	enlargeStringInfo(out, (int) enc_len);
+	p = out->data + out->len;
+	for (i = 0; i + 3 <= len; i += 3)
+	{
+		uint32		w = ((uint32) data[i] << 16) | ((uint32) data[i + 1] << 8) |
+			(uint32) data[i + 2];
+
+		*p++ = b64_alphabet[w >> 18];
+		*p++ = b64_alphabet[(w >> 12) & 63];
+		*p++ = b64_alphabet[(w >> 6) & 63];
+		*p++ = b64_alphabet[w & 63];
+	}
+	if (i < len)
+	{
+		uint32		w = (uint32) data[i] << 16;
+
+		if (i + 1 < len)
+			w |= (uint32) data[i + 1] << 8;
+		*p++ = b64_alphabet[w >> 18];
+		*p++ = b64_alphabet[(w >> 12) & 63];
+		*p++ = i + 1 < len ? b64_alphabet[(w >> 6) & 63] : '=';
+		*p++ = '=';
+	}
+	out->len += (int) enc_len;
 	out->data[out->len] = '\0';
+}
+
+/*
+ * Appends the base64 of the term buffer of the binary text[0..len) (a
+ * message's text), as etf_encode_binary writes it, without building that
+ * buffer: its prefix is a whole number of base64 groups, so the base64 of
+ * the prefix followed by that of the text is the base64 of the buffer.
+ */
+static void
+append_binary_base64(StringInfo out, const char *text, size_t len)
+{
+	uint8		prefix[ETF_BINARY_PREFIX_LEN];
+
+	StaticAssertStmt(ETF_BINARY_PREFIX_LEN % 3 == 0,
+					 "the binary's prefix ends on a base64 group");
+	if (text == NULL)
+		len = 0;
+	append_base64(out, prefix, etf_binary_prefix(prefix, len));
+	append_base64(out, (const uint8 *) text, len);
 }
 
 /*
@@ -138,12 +183,10 @@ add_counts(StringInfo out, const char *key, const char *const *names,
 static void
 add_binary(StringInfo out, const char *key, const char *text, size_t len)
 {
-	StringInfoData term;
-
-	initStringInfo(&term);
-	etf_encode_binary(&term, text ? text : "", text ? len : 0);
-	kz_proto_add_term(out, key, (const uint8 *) term.data, term.len);
-	pfree(term.data);
+	append_key(out, key);
+	appendStringInfoChar(out, '"');
+	append_binary_base64(out, text, len);
+	appendStringInfoChar(out, '"');
 }
 
 /* Names: open the array, add entries, close it. */
@@ -233,15 +276,10 @@ add_entry(StringInfo out, const uint8 *term, size_t len, int64 timestamp,
 static void
 add_message_entry(StringInfo out, const KzSendEntry *e)
 {
-	StringInfoData term;
-
-	initStringInfo(&term);
-	etf_encode_binary(&term, e->body ? e->body : "", e->body ? e->body_len : 0);
 	begin_entry(out, e->name, e->name_len);
 	appendStringInfo(out, ",0,%d,\"\",\"", e->sender_pid);
-	append_base64(out, (const uint8 *) term.data, term.len);
+	append_binary_base64(out, e->body, e->body_len);
 	appendStringInfoString(out, "\"]");
-	pfree(term.data);
 }
 
 /* Opens a body: the envelope, with Server-ID only when server is given. */

@@ -1766,6 +1766,19 @@ etf_encode_binary(StringInfo out, const char *data, size_t len)
 	etf_put_binary(out, data, len);
 }
 
+size_t
+etf_binary_prefix(uint8 *out, size_t len)
+{
+	Assert(len <= PG_UINT32_MAX);
+	out[0] = ETF_VERSION;
+	out[1] = ETF_BINARY_EXT;
+	out[2] = (uint8) (len >> 24);
+	out[3] = (uint8) (len >> 16);
+	out[4] = (uint8) (len >> 8);
+	out[5] = (uint8) len;
+	return ETF_BINARY_PREFIX_LEN;
+}
+
 /*
  * If buf is a term buffer holding exactly one BINARY_EXT, points *data and
  * *dlen at its bytes inside buf and returns true; otherwise false.

@@ -98,6 +98,15 @@ extern void etf_put_nil(StringInfo out);
 extern void etf_encode_binary(StringInfo out, const char *data, size_t len);
 
 /*
+ * The bytes that come before data in etf_encode_binary's term buffer (the
+ * version byte and BINARY_EXT's header): writes them into out and returns
+ * how many (ETF_BINARY_PREFIX_LEN).  For a writer that copies data itself,
+ * straight from where it is.
+ */
+#define ETF_BINARY_PREFIX_LEN	6
+extern size_t etf_binary_prefix(uint8 *out, size_t len);
+
+/*
  * If buf is a term buffer holding a binary (BINARY_EXT), points *data and
  * *len at its bytes inside buf and returns true; otherwise returns false.
  */

@@ -17,6 +17,13 @@
  * recursive descent (and its check_stack_depth(), another ERROR) far from
  * the stack's end.
  *
+ * The same pass can leave a body's long plain strings out of the copy
+ * (kz_json_normalize_spans, for the decoder): a message's base64, tens of
+ * kilobytes, is then not lexed byte by byte by jsonapi (twice, and copied
+ * a character at a time the second time) but copied once by the decoder.
+ * The bytes of a string that need no check are read eight at a time and
+ * copied a run at a time, here and when a string is written.
+ *
  * Pure code: no shared memory, no I/O, no ereport; it runs in the worker
  * and, with -DFRONTEND, in the unit tests.  Every allocation is bounded by
  * the body's length.
@@ -77,6 +84,51 @@ read_hex4(const char *p, size_t n, uint32 *value)
 	}
 	*value = v;
 	return true;
+}
+
+/*
+ * True for a byte that a JSON string holds as it is and that needs no
+ * look at its neighbours: printable ASCII (DEL included) but the quote and
+ * the backslash.
+ */
+static inline bool
+plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* True if no byte of the eight in w is zero. */
+#define NO_ZERO_BYTE(w) \
+	((((w) - UINT64CONST(0x0101010101010101)) & ~(w) & \
+	  UINT64CONST(0x8080808080808080)) == 0)
+
+/*
+ * How many bytes from s on (n available) are plain_byte: eight at a time
+ * while they are, then one by one.  Bodies are mostly such runs (a
+ * message's base64 above all), so this is where their bytes are read.
+ */
+static size_t
+plain_run(const char *s, size_t n)
+{
+	const uint64 ones = UINT64CONST(0x0101010101010101);
+	size_t		i = 0;
+
+	while (i + 8 <= n)
+	{
+		uint64		w;
+
+		memcpy(&w, s + i, 8);
+		/* any byte >= 0x80, < 0x20, '"' or '\\' ends the run */
+		if ((w & (ones * 0x80)) != 0 ||
+			((w - ones * 0x20) & ~w & (ones * 0x80)) != 0 ||
+			!NO_ZERO_BYTE(w ^ (ones * '"')) ||
+			!NO_ZERO_BYTE(w ^ (ones * '\\')))
+			break;
+		i += 8;
+	}
+	while (i < n && plain_byte((unsigned char) s[i]))
+		i++;
+	return i;
 }
 
 /*
@@ -172,35 +224,101 @@ rewrite_unicode_escape(const char *in, size_t len, size_t *i,
 	return true;
 }
 
+/* Remembers a left-out string (see kz_json_normalize_spans). */
+static int
+add_span(KzJsonSpan **spans, int *nspans, int *maxspans, size_t offset,
+		 size_t len)
+{
+	if (*nspans == *maxspans)
+	{
+		*maxspans = *maxspans == 0 ? 8 : *maxspans * 2;
+		if (*spans == NULL)
+			*spans = palloc(*maxspans * sizeof(KzJsonSpan));
+		else
+			*spans = repalloc(*spans, *maxspans * sizeof(KzJsonSpan));
+	}
+	(*spans)[*nspans].offset = offset;
+	(*spans)[*nspans].len = len;
+	return (*nspans)++;
+}
+
+/*
+ * Writes the short string that stands for left-out string index into out
+ * at *o: never longer than the KZ_JSON_SPAN_MIN + 2 bytes it replaces.
+ */
+static void
+put_span_ref(char *out, size_t *o, int index)
+{
+	out[(*o)++] = '"';
+	out[(*o)++] = (char) KZ_JSON_SPAN_MARK_0;
+	out[(*o)++] = (char) KZ_JSON_SPAN_MARK_1;
+	*o += sprintf(out + *o, "%d", index);
+	out[(*o)++] = '"';
+}
+
+bool
+kz_json_span_index(const char *s, int nspans, int *index)
+{
+	int			v = 0;
+
+	if ((unsigned char) s[0] != KZ_JSON_SPAN_MARK_0 ||
+		(unsigned char) s[1] != KZ_JSON_SPAN_MARK_1 || s[2] == '\0')
+		return false;
+	for (s += 2; *s; s++)
+	{
+		if (*s < '0' || *s > '9' || v >= nspans)
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	if (v >= nspans)
+		return false;
+	*index = v;
+	return true;
+}
+
 /*
  * Copies body[0..len) into a palloc'd buffer (*result, *result_len, plus a
  * NUL), checking UTF-8 and nesting depth and rewriting \u escapes (see the
  * file header).  Strings are tracked exactly as jsonapi's lexer tracks
  * them, so the depth counted here bounds the parser's recursion.  Syntax
  * errors are left for jsonapi to find, except in \u escapes.  The copy is
- * never longer than the body.
+ * never longer than the body.  With spans, long plain strings are left out
+ * (kz_json_normalize_spans).  The plain bytes of a string (plain_byte),
+ * which need no check, are copied a run at a time.
  */
-KzJsonStatus
-kz_json_normalize(const char *body, size_t len, char **result,
-				  size_t *result_len, size_t *where)
+static KzJsonStatus
+normalize(const char *body, size_t len, char **result, size_t *result_len,
+		  size_t *where, KzJsonSpan **spans, int *nspans)
 {
 	char	   *out = palloc(len + 1);
 	size_t		i = 0;
 	size_t		o = 0;
 	int			depth = 0;
 	bool		in_string = false;
+	int			maxspans = 0;
 
 	while (i < len)
 	{
 		unsigned char c = (unsigned char) body[i];
 		int			n;
 
+		if (in_string && plain_byte(c))
+		{
+			size_t		run = plain_run(body + i, len - i);
+
+			memcpy(out + o, body + i, run);
+			i += run;
+			o += run;
+			continue;
+		}
 		if (c >= 0x80)
 		{
 			n = utf8_char_len(body + i, len - i);
 			if (n == 0)
 			{
 				pfree(out);
+				if (spans != NULL && *spans != NULL)
+					pfree(*spans);
 				*where = i;
 				return KZ_JSON_BAD_UTF8;
 			}
@@ -216,6 +334,8 @@ kz_json_normalize(const char *body, size_t len, char **result,
 			if (!rewrite_unicode_escape(body, len, &i, out, &o))
 			{
 				pfree(out);
+				if (spans != NULL && *spans != NULL)
+					pfree(*spans);
 				*where = start;
 				return KZ_JSON_BAD_ESCAPE;
 			}
@@ -227,6 +347,19 @@ kz_json_normalize(const char *body, size_t len, char **result,
 			out[o++] = body[i++];
 			continue;
 		}
+		if (c == '"' && !in_string && spans != NULL)
+		{
+			size_t		run = plain_run(body + i + 1, len - i - 1);
+
+			if (run >= KZ_JSON_SPAN_MIN && i + 1 + run < len &&
+				body[i + 1 + run] == '"')
+			{
+				put_span_ref(out, &o, add_span(spans, nspans, &maxspans,
+											   i + 1, run));
+				i += run + 2;
+				continue;
+			}
+		}
 		if (c == '"')
 			in_string = !in_string;
 		else if (!in_string && (c == '{' || c == '['))
@@ -234,6 +367,8 @@ kz_json_normalize(const char *body, size_t len, char **result,
 			if (++depth > KZ_JSON_MAX_DEPTH)
 			{
 				pfree(out);
+				if (spans != NULL && *spans != NULL)
+					pfree(*spans);
 				*where = i;
 				return KZ_JSON_TOO_DEEP;
 			}
@@ -246,6 +381,31 @@ kz_json_normalize(const char *body, size_t len, char **result,
 	*result = out;
 	*result_len = o;
 	return KZ_JSON_OK;
+}
+
+KzJsonStatus
+kz_json_normalize(const char *body, size_t len, char **result,
+				  size_t *result_len, size_t *where)
+{
+	return normalize(body, len, result, result_len, where, NULL, NULL);
+}
+
+KzJsonStatus
+kz_json_normalize_spans(const char *body, size_t len, char **result,
+						size_t *result_len, size_t *where, KzJsonSpan **spans,
+						int *nspans)
+{
+	KzJsonStatus status;
+
+	*spans = NULL;
+	*nspans = 0;
+	status = normalize(body, len, result, result_len, where, spans, nspans);
+	if (status != KZ_JSON_OK)
+	{
+		*spans = NULL;
+		*nspans = 0;
+	}
+	return status;
 }
 
 
@@ -283,6 +443,14 @@ kz_json_append_string(StringInfo out, const char *s)
 			else
 				appendBinaryStringInfo(out, s + i, n);
 			i += n;
+			continue;
+		}
+		if (plain_byte(c))
+		{
+			size_t		run = plain_run(s + i, len - i);
+
+			appendBinaryStringInfo(out, s + i, run);
+			i += run;
 			continue;
 		}
 		if (c == '"')

@@ -47,6 +47,46 @@ extern KzJsonStatus kz_json_normalize(const char *body, size_t len,
 									  char **result, size_t *result_len,
 									  size_t *where);
 
+/*
+ * A long string of a body that kz_json_normalize_spans left out of its
+ * copy: the string's text is body[offset..offset + len), without quotes.
+ */
+typedef struct KzJsonSpan
+{
+	size_t		offset;
+	size_t		len;
+} KzJsonSpan;
+
+/*
+ * Strings at least this long, of printable ASCII without escapes, are left
+ * out (a message's base64): longer than any key or value we compare.
+ */
+#define KZ_JSON_SPAN_MIN		256
+
+/* What a left-out string becomes: these two bytes, then its index. */
+#define KZ_JSON_SPAN_MARK_0		0xC0
+#define KZ_JSON_SPAN_MARK_1		0x81
+
+/*
+ * kz_json_normalize, but each string of KZ_JSON_SPAN_MIN bytes or more of
+ * printable ASCII without a backslash is left out of the copy: in its
+ * place stands a short string naming it (kz_json_span_index), and
+ * *spans (palloc'd, *nspans long; NULL when none) says where it is in
+ * body.  A JSON parser then reads such a string as one short token
+ * instead of byte by byte, and its text is copied once, from body.
+ */
+extern KzJsonStatus kz_json_normalize_spans(const char *body, size_t len,
+											char **result, size_t *result_len,
+											size_t *where, KzJsonSpan **spans,
+											int *nspans);
+
+/*
+ * If s, a string token of a body normalized by kz_json_normalize_spans,
+ * stands for a left-out string: true, with its index in *index (below
+ * nspans).
+ */
+extern bool kz_json_span_index(const char *s, int nspans, int *index);
+
 /* True if a string of a normalized body held \u0000. */
 extern bool kz_json_has_nul(const char *s);
 

@@ -65,9 +65,33 @@ kz_name_from_arg(FunctionCallInfo fcinfo, int argno, KzName *name)
 }
 
 /*
- * A binary that reads as text (no NUL, valid in the database encoding) is
- * shown as that text; with allow_empty, the empty binary too.  Anything
- * else is shown in Erlang syntax.
+ * True, with *data and *dlen pointing at its bytes inside term, if term is
+ * a binary that reads as text: no NUL, valid in the database encoding, and
+ * not empty unless allow_empty.
+ */
+static bool
+binary_text(const uint8 *term, size_t len, bool allow_empty,
+			const char **data, size_t *dlen)
+{
+	return etf_decode_binary(term, len, data, dlen) && (*dlen > 0 || allow_empty) &&
+		memchr(*data, '\0', *dlen) == NULL &&
+		pg_verifymbstr(*data, *dlen, true);
+}
+
+/* Appends the Erlang syntax of a term, or says it is malformed. */
+static void
+render_term(const uint8 *term, size_t len, StringInfo buf)
+{
+	if (etf_render(term, len, buf) != ETF_OK)
+	{
+		resetStringInfo(buf);
+		appendStringInfoString(buf, "<malformed term>");
+	}
+}
+
+/*
+ * A binary that reads as text is shown as that text; with allow_empty,
+ * the empty binary too.  Anything else is shown in Erlang syntax.
  */
 static char *
 term_text(const uint8 *term, size_t len, bool allow_empty)
@@ -76,24 +100,32 @@ term_text(const uint8 *term, size_t len, bool allow_empty)
 	size_t		dlen;
 	StringInfoData buf;
 
-	if (etf_decode_binary(term, len, &data, &dlen) && (dlen > 0 || allow_empty) &&
-		memchr(data, '\0', dlen) == NULL &&
-		pg_verifymbstr(data, dlen, true))
+	if (binary_text(term, len, allow_empty, &data, &dlen))
 		return pnstrdup(data, dlen);
-
 	initStringInfo(&buf);
-	if (etf_render(term, len, &buf) != ETF_OK)
-	{
-		resetStringInfo(&buf);
-		appendStringInfoString(&buf, "<malformed term>");
-	}
+	render_term(term, len, &buf);
 	return buf.data;
 }
 
-char *
-kz_term_to_cstring(const uint8 *term, size_t len)
+/*
+ * A message's text is copied once, from the term into the text datum: a
+ * message can be as large as kz_globals.max_message_size.
+ */
+text *
+kz_term_to_text(const uint8 *term, size_t len)
 {
-	return term_text(term, len, true);
+	const char *data;
+	size_t		dlen;
+	StringInfoData buf;
+	text	   *result;
+
+	if (binary_text(term, len, true, &data, &dlen))
+		return cstring_to_text_with_len(data, (int) dlen);
+	initStringInfo(&buf);
+	render_term(term, len, &buf);
+	result = cstring_to_text_with_len(buf.data, buf.len);
+	pfree(buf.data);
+	return result;
 }
 
 char *

@@ -29,10 +29,11 @@ extern void kz_name_from_arg(FunctionCallInfo fcinfo, int argno, KzName *name);
 extern bool kz_name_from_bytes(const char *data, size_t len, KzName *name);
 
 /*
- * The text shown for a message body: a binary's text (the empty binary is
- * the empty text, as a local send of '' arrives), else Erlang syntax.
+ * The text shown for a message body, as a text datum: a binary's text (the
+ * empty binary is the empty text, as a local send of '' arrives), else
+ * Erlang syntax.
  */
-extern char *kz_term_to_cstring(const uint8 *term, size_t len);
+extern text *kz_term_to_text(const uint8 *term, size_t len);
 
 /*
  * The text shown for a name: like a message's, but the empty binary (which

@@ -23,6 +23,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/base64.h"
+#include "mb/pg_wchar.h"
+#include "compat.h"
 #include "decode.h"
 #include "encode.h"
 #include "etf.h"
@@ -1175,6 +1178,268 @@ test_groups(void)
 	pfree(out.data);
 }
 
+/* ---------------------------------------------------------------------
+ * Large and awkward message bodies, byte for byte
+ * ---------------------------------------------------------------------
+ */
+
+/* Bytes of every value, NUL and invalid UTF-8 included. */
+static char *
+awkward_bytes(size_t len)
+{
+	char	   *b = palloc(len + 1);
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		b[i] = (char) (unit_rng_next() & 0xFF);
+	b[len] = '\0';
+	return b;
+}
+
+/* What a field holding the binary bytes[0..len) must read: pg_b64_encode. */
+static char *
+want_b64(const char *bytes, size_t len)
+{
+	StringInfoData term;
+	int			enc_len;
+	char	   *b64;
+	int			n;
+
+	initStringInfo(&term);
+	etf_encode_binary(&term, bytes, len);
+	enc_len = pg_b64_enc_len(term.len);
+	b64 = palloc(enc_len + 1);
+	n = pg_b64_encode((const KzB64Byte *) term.data, term.len, b64, enc_len);
+	b64[Max(n, 0)] = '\0';
+	pfree(term.data);
+	return b64;
+}
+
+/* The text of the string after "key": in body (palloc'd), or NULL. */
+static char *
+field_text(const char *body, const char *key)
+{
+	char	   *k = psprintf("\"%s\":\"", key);
+	const char *p = strstr(body, k);
+	const char *end;
+	char	   *v = NULL;
+
+	if (p != NULL)
+	{
+		p += strlen(k);
+		end = strchr(p, '"');
+		if (end != NULL)
+			v = pnstrdup(p, end - p);
+	}
+	pfree(k);
+	return v;
+}
+
+/*
+ * send, call, reply and group_publish of bodies of every length around a
+ * base64 group and the stand-in threshold, and large ones: the Message or
+ * Reply field is what pg_b64_encode writes of the term buffer, and the
+ * decoder gives back the bytes.
+ */
+static void
+test_large_bodies(void)
+{
+	static const size_t sizes[] = {
+		0, 1, 2, 3, 4, 5, 6, 7, 183, 184, 185, 186, 187, 255, 256, 1023,
+		8192, 40000, 48000
+	};
+	StringInfo	name = binary("big");
+	KzEncodeCtx ctx = context(t_msg_id);
+	StringInfoData out;
+	size_t		i;
+
+	initStringInfo(&out);
+	for (i = 0; i < lengthof(sizes); i++)
+	{
+		size_t		n = sizes[i];
+		char	   *bytes = awkward_bytes(n);
+		char	   *want = want_b64(bytes, n);
+		KzBusMsg	msg;
+		char	   *got;
+		const char *data;
+		size_t		dlen;
+
+		resetStringInfo(&out);
+		kz_enc_send(&out, &ctx, (uint8 *) name->data, name->len, bytes, n, 1);
+		got = field_text(out.data, "Message");
+		CHECK(got != NULL && strcmp(got, want) == 0);
+		if (decode_ours(&out, KZ_EV_SEND, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+		{
+			CHECK(etf_decode_binary(msg.message, msg.message_len, &data, &dlen) &&
+				  dlen == n && memcmp(data, bytes, n) == 0);
+			kz_proto_free(&msg);
+		}
+		pfree(got);
+
+		resetStringInfo(&out);
+		kz_enc_call(&out, &ctx, (uint8 *) name->data, name->len, bytes, n, 2, 5000);
+		got = field_text(out.data, "Message");
+		CHECK(got != NULL && strcmp(got, want) == 0);
+		pfree(got);
+
+		resetStringInfo(&out);
+		kz_enc_reply(&out, &ctx, bytes, n, false);
+		got = field_text(out.data, "Reply");
+		CHECK(got != NULL && strcmp(got, want) == 0);
+		if (decode_ours(&out, KZ_EV_REPLY, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+		{
+			CHECK(etf_decode_binary(msg.reply, msg.reply_len, &data, &dlen) &&
+				  dlen == n && memcmp(data, bytes, n) == 0);
+			kz_proto_free(&msg);
+		}
+		pfree(got);
+
+		resetStringInfo(&out);
+		kz_enc_group_publish(&out, &ctx, (uint8 *) name->data, name->len, bytes, n, 3);
+		got = field_text(out.data, "Message");
+		CHECK(got != NULL && strcmp(got, want) == 0);
+		pfree(got);
+
+		/* in a send_batch entry too */
+		{
+			KzSendEntry e;
+			char	   *entry;
+
+			e.name = (uint8 *) name->data;
+			e.name_len = name->len;
+			e.sender_pid = 4;
+			e.body = bytes;
+			e.body_len = n;
+			resetStringInfo(&out);
+			kz_enc_send_batch(&out, &ctx, &e, 1);
+			entry = psprintf(",0,4,\"\",\"%s\"]]}", want);
+			CHECK(out.len > (int) strlen(entry) &&
+				  strcmp(out.data + out.len - strlen(entry), entry) == 0);
+			if (decode_ours(&out, KZ_EV_SEND_BATCH, KZ_APP_NAME_GLOBALS, t_msg_id, &msg))
+			{
+				CHECK(msg.nentries == 1 &&
+					  etf_decode_binary(msg.entries[0].message,
+										msg.entries[0].message_len, &data, &dlen) &&
+					  dlen == n && memcmp(data, bytes, n) == 0);
+				kz_proto_free(&msg);
+			}
+			pfree(entry);
+		}
+		pfree(want);
+		pfree(bytes);
+	}
+	/* no body at all is the empty binary */
+	resetStringInfo(&out);
+	kz_enc_reply(&out, &ctx, NULL, 0, true);
+	{
+		char	   *got = field_text(out.data, "Reply");
+		char	   *want = want_b64("", 0);
+
+		CHECK(got != NULL && strcmp(got, want) == 0);
+		pfree(got);
+		pfree(want);
+	}
+	pfree(out.data);
+}
+
+/*
+ * kz_json_append_string as it was written byte by byte, to compare the
+ * run-at-a-time writer with.
+ */
+static void
+append_string_bytewise(StringInfo out, const char *s)
+{
+	size_t		len = strlen(s);
+	size_t		i = 0;
+
+	appendStringInfoChar(out, '"');
+	while (i < len)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c >= 0x80)
+		{
+			int			n = pg_utf_mblen((const unsigned char *) s + i);
+
+			if ((size_t) n > len - i ||
+				!pg_utf8_islegal((const unsigned char *) s + i, n))
+			{
+				appendStringInfoString(out, "\\ufffd");
+				n = 1;
+			}
+			else
+				appendBinaryStringInfo(out, s + i, n);
+			i += n;
+			continue;
+		}
+		if (c == '"')
+			appendStringInfoString(out, "\\\"");
+		else if (c == '\\')
+			appendStringInfoString(out, "\\\\");
+		else if (c == '\b')
+			appendStringInfoString(out, "\\b");
+		else if (c == '\f')
+			appendStringInfoString(out, "\\f");
+		else if (c == '\n')
+			appendStringInfoString(out, "\\n");
+		else if (c == '\r')
+			appendStringInfoString(out, "\\r");
+		else if (c == '\t')
+			appendStringInfoString(out, "\\t");
+		else if (c < 0x20)
+			appendStringInfo(out, "\\u%04x", c);
+		else
+			appendStringInfoChar(out, (char) c);
+		i++;
+	}
+	appendStringInfoChar(out, '"');
+}
+
+/*
+ * JSON strings of random bytes (mostly printable, with quotes,
+ * backslashes, control characters, UTF-8 and invalid bytes at random
+ * places, runs of every length around the eight bytes read at a time):
+ * written as the byte-by-byte writer wrote them.
+ */
+static void
+test_string_writer(void)
+{
+	StringInfoData got;
+	StringInfoData want;
+	int			iter;
+	int			n = unit_fuzz_iterations() / 10;
+
+	initStringInfo(&got);
+	initStringInfo(&want);
+	for (iter = 0; iter < n; iter++)
+	{
+		size_t		len = unit_rng_next() % 70;
+		char	   *s = palloc(len + 1);
+		size_t		i;
+
+		for (i = 0; i < len; i++)
+		{
+			uint64		r = unit_rng_next();
+
+			if (r % 8 != 0)
+				s[i] = (char) (0x20 + (r >> 8) % 95);
+			else
+				s[i] = (char) (1 + (r >> 8) % 255);
+		}
+		s[len] = '\0';
+		resetStringInfo(&got);
+		resetStringInfo(&want);
+		kz_json_append_string(&got, s);
+		append_string_bytewise(&want, s);
+		CHECK(got.len == want.len && memcmp(got.data, want.data, got.len) == 0);
+		if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0)
+			fprintf(stderr, "string writer differs: %s vs %s\n", got.data, want.data);
+		pfree(s);
+	}
+	pfree(got.data);
+	pfree(want.data);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1195,5 +1460,7 @@ main(int argc, char **argv)
 	test_groups();
 	test_meta_round_trip();
 	test_meta_refused();
+	test_large_bodies();
+	test_string_writer();
 	return unit_summary(argv[0]);
 }

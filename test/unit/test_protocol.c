@@ -44,6 +44,7 @@
 #include "decode.h"
 #include "encode.h"
 #include "etf.h"
+#include "json.h"
 #include "protocol.h"
 #include "routing.h"
 #include "unit.h"
@@ -1160,6 +1161,351 @@ test_depth(void)
 		appendStringInfoString(&buf, "[{\\\"");
 	appendStringInfoString(&buf, "\"}");
 	check_refused_len(buf.data, buf.len, KZ_PROTO_OK, MAX_NAME, __LINE__);
+	pfree(buf.data);
+}
+
+/* ---------------------------------------------------------------------
+ * Long strings: what normalize leaves out of the parsed copy (json.h)
+ * ---------------------------------------------------------------------
+ */
+
+/* The base64 of the binary term of bytes[0..len), as pg_b64_encode writes. */
+static char *
+b64_binary(const char *bytes, size_t len)
+{
+	StringInfoData term;
+	int			enc_len;
+	char	   *b64;
+	int			n;
+
+	initStringInfo(&term);
+	etf_encode_binary(&term, bytes, len);
+	enc_len = pg_b64_enc_len(term.len);
+	b64 = palloc(enc_len + 1);
+	n = pg_b64_encode((const KzB64Byte *) term.data, term.len, b64, enc_len);
+	b64[Max(n, 0)] = '\0';
+	pfree(term.data);
+	return b64;
+}
+
+/* Random bytes, any value (a binary need not be text). */
+static char *
+random_bytes(size_t len)
+{
+	char	   *b = palloc(len + 1);
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		b[i] = (char) (unit_rng_next() & 0xFF);
+	b[len] = '\0';
+	return b;
+}
+
+/* A send whose Message is the base64 text b64 (with extra, if given). */
+static char *
+send_body(const char *b64, const char *extra)
+{
+	StringInfoData m;
+	char	   *body;
+
+	initStringInfo(&m);
+	appendStringInfo(&m, "\"Message\":\"%s\"", b64);
+	if (extra != NULL)
+		appendStringInfo(&m, ",%s", extra);
+	body = build_body(m_send, "Message", m.data);
+	pfree(m.data);
+	return body;
+}
+
+/*
+ * Messages of every length around the one whose base64 is
+ * KZ_JSON_SPAN_MIN characters, and large ones up to the limit, decode to
+ * the bytes that were encoded.
+ */
+static void
+test_long_messages(void)
+{
+	static const size_t sizes[] = {
+		0, 1, 2, 3, 4, 5, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189,
+		190, 191, 192, 255, 256, 257, 1000, 4095, 8192, 40000, 48000
+	};
+	size_t		i;
+
+	for (i = 0; i < lengthof(sizes); i++)
+	{
+		char	   *bytes = random_bytes(sizes[i]);
+		char	   *b64 = b64_binary(bytes, sizes[i]);
+		char	   *body = send_body(b64, NULL);
+		KzBusMsg	msg;
+		const char *detail = NULL;
+		KzProtoError err = kz_proto_decode(body, strlen(body), MAX_BODY, MAX_NAME,
+										   &msg, &detail);
+		const char *data;
+		size_t		dlen;
+
+		CHECK(err == KZ_PROTO_OK);
+		if (err != KZ_PROTO_OK)
+			fprintf(stderr, "size %zu refused: %s\n", sizes[i], detail ? detail : "");
+		else
+		{
+			CHECK(etf_decode_binary(msg.message, msg.message_len, &data, &dlen) &&
+				  dlen == sizes[i] && memcmp(data, bytes, dlen) == 0);
+			kz_proto_free(&msg);
+		}
+		pfree(body);
+		pfree(b64);
+		pfree(bytes);
+	}
+
+	/* a body of exactly max_len is decoded; one byte less is too little */
+	{
+		char	   *bytes = random_bytes(45000);
+		char	   *b64 = b64_binary(bytes, 45000);
+		char	   *body = send_body(b64, NULL);
+		size_t		len = strlen(body);
+		KzBusMsg	msg;
+
+		CHECK(kz_proto_decode(body, len, len, MAX_NAME, &msg, NULL) == KZ_PROTO_OK);
+		kz_proto_free(&msg);
+		CHECK(kz_proto_decode(body, len, len - 1, MAX_NAME, &msg, NULL) ==
+			  KZ_PROTO_TOO_LARGE);
+		CHECK(msg_is_empty(&msg));
+		pfree(body);
+		pfree(b64);
+		pfree(bytes);
+	}
+}
+
+/* Long strings that are not plain, or not well-formed, are refused as before. */
+static void
+test_long_hostile(void)
+{
+	char	   *bytes = random_bytes(600);
+	char	   *b64 = b64_binary(bytes, 600);
+	size_t		b64_len = strlen(b64);
+	size_t		where[] = {0, 1, 255, 256, 400, b64_len - 4, b64_len - 2, b64_len - 1};
+	char	   *s;
+	char	   *body;
+	size_t		i;
+	KzBusMsg	msg;
+	const char *detail = NULL;
+	StringInfoData buf;
+
+	/* a character out of the alphabet anywhere, or '=' before the end */
+	for (i = 0; i < lengthof(where); i++)
+	{
+		s = pstrdup(b64);
+		s[where[i]] = '!';
+		body = send_body(s, NULL);
+		CHECK_REFUSED(body, KZ_PROTO_BAD_BASE64);
+		pfree(body);
+		s[where[i]] = '=';
+		body = send_body(s, NULL);
+		/* '=' last is padding: base64 of a term cut short */
+		CHECK_REFUSED(body, where[i] == b64_len - 1 ? KZ_PROTO_BAD_TERM :
+					  KZ_PROTO_BAD_BASE64);
+		pfree(body);
+		pfree(s);
+	}
+	/* one character too many or too few */
+	s = psprintf("%sA", b64);
+	body = send_body(s, NULL);
+	CHECK_REFUSED(body, KZ_PROTO_BAD_BASE64);
+	pfree(body);
+	pfree(s);
+	s = pnstrdup(b64, b64_len - 1);
+	body = send_body(s, NULL);
+	CHECK_REFUSED(body, KZ_PROTO_BAD_BASE64);
+	pfree(body);
+	pfree(s);
+
+	/* a control character, or bytes that are not UTF-8, inside */
+	s = pstrdup(b64);
+	s[300] = '\x01';
+	body = send_body(s, NULL);
+	CHECK_REFUSED(body, KZ_PROTO_BAD_JSON);
+	pfree(body);
+	s[300] = '\xff';
+	body = send_body(s, NULL);
+	CHECK(decode(body, &msg, &detail) == KZ_PROTO_BAD_JSON);
+	CHECK_STR(detail, psprintf("invalid UTF-8 at byte %zu",
+							   (size_t) (strstr(body, "\"Message\":\"") - body) + 11 + 300));
+	pfree(body);
+	/* the bytes a left-out string's stand-in starts with are refused */
+	s[300] = (char) KZ_JSON_SPAN_MARK_0;
+	s[301] = (char) KZ_JSON_SPAN_MARK_1;
+	body = send_body(s, NULL);
+	CHECK_REFUSED(body, KZ_PROTO_BAD_JSON);
+	pfree(body);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "\"Message\":\"%c%c0\"", KZ_JSON_SPAN_MARK_0,
+					 KZ_JSON_SPAN_MARK_1);
+	body = build_body(m_send, "Message", buf.data);
+	CHECK_REFUSED(body, KZ_PROTO_BAD_JSON);
+	pfree(body);
+	pfree(s);
+
+	/* unterminated at the end of the body */
+	resetStringInfo(&buf);
+	appendStringInfo(&buf, "{\"Event-Category\":\"globals\",\"Message\":\"%s", b64);
+	CHECK_REFUSED(buf.data, KZ_PROTO_BAD_JSON);
+	resetStringInfo(&buf);
+	appendStringInfo(&buf, "{\"Event-Category\":\"globals\",\"%s\"", b64);
+	CHECK_REFUSED(buf.data, KZ_PROTO_BAD_JSON);
+	resetStringInfo(&buf);
+	appendStringInfo(&buf, "{\"Event-Category\":\"globals\",\"%s\":1", b64);
+	CHECK_REFUSED(buf.data, KZ_PROTO_BAD_JSON);
+
+	/* escapes inside are read as escapes: \/ is '/', \u0041 is 'A' */
+	s = pstrdup(b64);
+	resetStringInfo(&buf);
+	for (i = 0; i < b64_len; i++)
+	{
+		if (s[i] == '/')
+			appendStringInfoString(&buf, "\\/");
+		else if (s[i] == 'A')
+			appendStringInfoString(&buf, "\\u0041");
+		else
+			appendStringInfoChar(&buf, s[i]);
+	}
+	body = send_body(buf.data, NULL);
+	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
+	{
+		const char *data;
+		size_t		dlen;
+
+		CHECK(etf_decode_binary(msg.message, msg.message_len, &data, &dlen) &&
+			  dlen == 600 && memcmp(data, bytes, 600) == 0);
+	}
+	kz_proto_free(&msg);
+	pfree(body);
+	pfree(s);
+
+	/*
+	 * Long strings elsewhere: a key (never one we know), a value we keep
+	 * (Msg-ID, as it is), one we check (Node: too long), and many of them
+	 * (more than the spans first allocated).
+	 */
+	resetStringInfo(&buf);
+	appendStringInfo(&buf, "\"%s\":\"%s\",\"Msg-ID\":\"%s\"", b64, b64, b64);
+	for (i = 0; i < 12; i++)
+		appendStringInfo(&buf, ",\"X-%zu\":[\"%.300s\",{\"%.300s\":\"%.300s\"}]", i,
+						 b64, b64, b64);
+	body = send_body(b64, buf.data);
+	CHECK(decode(body, &msg, NULL) == KZ_PROTO_OK);
+	CHECK_STR(msg.msg_id, b64);
+	CHECK(msg.message_len == 606);
+	kz_proto_free(&msg);
+	pfree(body);
+	resetStringInfo(&buf);
+	appendStringInfo(&buf, "\"Node\":\"%s\"", b64);
+	body = build_body(m_send, "Node", buf.data);
+	CHECK_REFUSED(body, KZ_PROTO_BAD_FIELD);
+	pfree(body);
+
+	/* a sync's long name and metadata, an entry's long text */
+	resetStringInfo(&buf);
+	appendStringInfoString(&buf, "\"Names\":[[\"" B64_FOO "\",1,2,\"registered\",\"");
+	for (i = 0; i < 300; i++)
+		appendStringInfoChar(&buf, 'x');
+	appendStringInfoString(&buf, "\"]],\"Metas\":[\"[");
+	for (i = 0; i < 200; i++)
+		appendStringInfoString(&buf, i ? ",1" : "1");
+	appendStringInfoString(&buf, "]\"]");
+	body = build_body(m_sync, "Names", buf.data);
+	CHECK(decode(body, &msg, &detail) == KZ_PROTO_OK);
+	CHECK(msg.nentries == 1 && msg.entries[0].text != NULL &&
+		  strlen(msg.entries[0].text) == 300 &&
+		  msg.entries[0].meta != NULL && strlen(msg.entries[0].meta) == 401);
+	kz_proto_free(&msg);
+	pfree(body);
+	resetStringInfo(&buf);
+	appendStringInfo(&buf, "\"Names\":[[\"%s\",1]]", b64);
+	body = build_body(m_sync, "Names", buf.data);
+	CHECK_REFUSED(body, KZ_PROTO_TOO_LARGE);	/* a name over MAX_NAME */
+	pfree(body);
+
+	pfree(buf.data);
+	pfree(b64);
+	pfree(bytes);
+}
+
+/* kz_json_normalize_spans itself: what it leaves out, and its stand-ins. */
+static void
+test_spans(void)
+{
+	StringInfoData buf;
+	char	   *json;
+	size_t		json_len;
+	size_t		where;
+	KzJsonSpan *spans;
+	int			nspans;
+	int			index;
+	char		ref[8];
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"a\":\"");
+	for (i = 0; i < KZ_JSON_SPAN_MIN; i++)
+		appendStringInfoChar(&buf, (char) (' ' + i % 95));
+	appendStringInfoString(&buf, "\",\"b\":\"");
+	for (i = 0; i < KZ_JSON_SPAN_MIN - 1; i++)
+		appendStringInfoChar(&buf, 'y');
+	appendStringInfoString(&buf, "\"}");
+	/* ' ' + i % 95 runs through '"' and '\\': the first string is no span */
+	CHECK(kz_json_normalize_spans(buf.data, buf.len, &json, &json_len, &where,
+								  &spans, &nspans) == KZ_JSON_OK);
+	CHECK(nspans == 0 && spans == NULL);
+	CHECK(json_len == (size_t) buf.len && memcmp(json, buf.data, json_len) == 0);
+	pfree(json);
+
+	resetStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"a\":\"");
+	for (i = 0; i < KZ_JSON_SPAN_MIN; i++)
+		appendStringInfoChar(&buf, (char) ('#' + i % 57));	/* '#'..'[' */
+	appendStringInfoString(&buf, "\",\"b\":\"");
+	for (i = 0; i < KZ_JSON_SPAN_MIN - 1; i++)
+		appendStringInfoChar(&buf, 'y');
+	appendStringInfoString(&buf, "\",\"c\":[\"");
+	for (i = 0; i < 1000; i++)
+		appendStringInfoChar(&buf, '~');
+	appendStringInfoString(&buf, "\"]}");
+	CHECK(kz_json_normalize_spans(buf.data, buf.len, &json, &json_len, &where,
+								  &spans, &nspans) == KZ_JSON_OK);
+	CHECK(nspans == 2);
+	if (nspans == 2)
+	{
+		CHECK(spans[0].offset == 6 && spans[0].len == KZ_JSON_SPAN_MIN);
+		CHECK(spans[1].len == 1000 && buf.data[spans[1].offset] == '~' &&
+			  buf.data[spans[1].offset - 1] == '"');
+		snprintf(ref, sizeof(ref), "\"%c%c0\"", KZ_JSON_SPAN_MARK_0, KZ_JSON_SPAN_MARK_1);
+		CHECK(strncmp(json, "{\"a\":", 5) == 0 && strncmp(json + 5, ref, 5) == 0);
+		CHECK(json_len < (size_t) buf.len);
+		pfree(spans);
+	}
+	pfree(json);
+
+	/* stand-ins: the marks, then an index below nspans, nothing else */
+	snprintf(ref, sizeof(ref), "%c%c1", KZ_JSON_SPAN_MARK_0, KZ_JSON_SPAN_MARK_1);
+	CHECK(kz_json_span_index(ref, 2, &index) && index == 1);
+	CHECK(!kz_json_span_index(ref, 1, &index));
+	CHECK(!kz_json_span_index(ref, 0, &index));
+	ref[2] = '\0';
+	CHECK(!kz_json_span_index(ref, 2, &index));
+	snprintf(ref, sizeof(ref), "%c%c1x", KZ_JSON_SPAN_MARK_0, KZ_JSON_SPAN_MARK_1);
+	CHECK(!kz_json_span_index(ref, 2, &index));
+	CHECK(!kz_json_span_index("01", 2, &index));
+	CHECK(!kz_json_span_index("", 2, &index));
+
+	/* refusals name the same byte with or without spans */
+	resetStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"a\":\"");
+	for (i = 0; i < 500; i++)
+		appendStringInfoChar(&buf, 'z');
+	appendStringInfoString(&buf, "\",\"b\":\"\xff\"}");
+	CHECK(kz_json_normalize_spans(buf.data, buf.len, &json, &json_len, &where,
+								  &spans, &nspans) == KZ_JSON_BAD_UTF8);
+	CHECK(where == 513 && spans == NULL && nspans == 0);
 	pfree(buf.data);
 }
 
@@ -2696,6 +3042,9 @@ main(int argc, char **argv)
 	test_unicode();
 	test_depth();
 	test_too_large();
+	test_long_messages();
+	test_long_hostile();
+	test_spans();
 	test_events();
 	test_duplicates();
 	test_null_fields();
