@@ -8,7 +8,7 @@
  * the worker does, then decode that body as a receiving worker does
  * (kz_proto_decode), ITERATIONS times each, after a warm-up.
  *
- * Usage: codec_cost [ITERATIONS]       (default 20000)
+ * Usage: codec_cost [ITERATIONS [KIND]]   (default 20000, every kind)
  * Prints one line per message: "kind bytes encode_ns decode_ns", the
  * median of five runs of the loop.  Under valgrind --tool=callgrind the
  * instruction counts of encode and decode are repeatable figures where
@@ -99,6 +99,9 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Only this kind (argv[2]), or every kind when NULL. */
+static const char *only = NULL;
+
 static void
 measure(const char *label, Kind kind, size_t size, int iterations)
 {
@@ -110,6 +113,11 @@ measure(const char *label, Kind kind, size_t size, int iterations)
 	int			r;
 	int			i;
 
+	if (only != NULL && strcmp(only, label) != 0)
+	{
+		free(text);
+		return;
+	}
 	/* a JSON text, as send() takes it: mostly plain, some escapes */
 	for (i = 0; i < (int) size; i++)
 		text[i] = (i % 61 == 60) ? '"' : (char) ('a' + i % 26);
@@ -158,9 +166,11 @@ main(int argc, char **argv)
 
 	if (iterations <= 0)
 	{
-		fprintf(stderr, "usage: codec_cost [ITERATIONS]\n");
+		fprintf(stderr, "usage: codec_cost [ITERATIONS [KIND]]\n");
 		return 1;
 	}
+	if (argc > 2)
+		only = argv[2];
 	measure("claim", K_CLAIM, 0, iterations);
 	measure("answer", K_ANSWER, 0, iterations);
 	measure("advertisement", K_ADVERT, 0, iterations);
