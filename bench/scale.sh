@@ -7,12 +7,12 @@
 # gnuplot) to WORKDIR/bench_results, which bench/run.sh copies to
 # bench/results/.
 #
-# Environment (space-separated lists; an empty one skips its section):
-# SCALE_SERVERS (default "3 5 9"),
-# SCALE_BROKERS (server counts also run over two clustered brokers, "9"),
-# SCALE_NAMES ("10000 100000 1000000"), SCALE_SIZES ("100 8192 65536");
-# SCALE_CLAIMS (claims per latency run, 1000), SCALE_SENDS (sends or calls
-# per latency run, 1000).
+# Environment (space-separated lists; an empty or blank one leaves its
+# dimension out): SCALE_SERVERS (default "3 5 9"), SCALE_BROKERS (server
+# counts also run over two clustered brokers, "9"), SCALE_NAMES ("10000
+# 100000 1000000"), SCALE_SIZES ("100 8192 65536"); SCALE_CLAIMS (claims
+# per latency run, 1000), SCALE_SENDS (sends or calls per latency run,
+# 1000).
 
 set -euo pipefail
 
@@ -179,9 +179,91 @@ scale_servers() {
 
 # --- 2. names: sync on join, memory, lookups, listing -------------------------
 
+# probe_start DIR I TAG KIND: a session on node I that times one call per
+# round, 2 ms apart, printing "probe MICROSECONDS" as a NOTICE into
+# $OUT/probe_TAG until probe_stop.  KIND claim: register_name of a fresh
+# name (then unregister_name): a claim, which the worker decides.  KIND
+# lock: set_meta on a name the session holds: the name table's lock taken
+# exclusively by the backend alone, as unregister_name and a backend's
+# exit take it, without waiting for the worker.  Prints the psql's pid.
+probe_start() {
+    local call
+    if [ "$4" = claim ]; then
+        call="PERFORM kz_globals.register_name('probe-$3-' || i);
+            t1 := clock_timestamp();
+            PERFORM kz_globals.unregister_name('probe-$3-' || i);"
+    else
+        call="PERFORM kz_globals.set_meta('probe-$3', jsonb_build_object('i', i));
+            t1 := clock_timestamp();"
+    fi
+    kz_psql_raw "$1" "$(port "$1" "$2")" -q -c "SET application_name = 'kz_probe'" -c "DO \$\$
+DECLARE
+    i int := 0;
+    t0 timestamptz;
+    t1 timestamptz;
+BEGIN
+    IF '$4' = 'lock' THEN
+        LOOP
+            BEGIN
+                EXIT WHEN kz_globals.register_name('probe-$3');
+            EXCEPTION WHEN OTHERS THEN
+                NULL;           -- not connected yet
+            END;
+            PERFORM pg_sleep(0.01);
+        END LOOP;
+    END IF;
+    LOOP
+        i := i + 1;
+        BEGIN
+            t0 := clock_timestamp();
+            $call
+            RAISE NOTICE 'probe %', (extract(epoch FROM t1 - t0) * 1e6)::bigint;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'probe-failed %', SQLERRM;
+        END;
+        PERFORM pg_sleep(0.002);
+    END LOOP;
+END \$\$" >/dev/null 2>"$OUT/probe_$3" &
+    echo $!
+}
+
+# probe_stop DIR I PID: ends node I's probe session and its psql.
+probe_stop() {
+    kz_psql "$1" "$2" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'kz_probe'" >/dev/null
+    wait "$3" 2>/dev/null || true
+}
+
+# probe_waits TAG: "max_ms p99_ms rounds" of a probe.
+probe_waits() {
+    awk '$2 == "probe" { print $3 }' "$OUT/probe_$1" | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR == 0) { print "0 0 0"; exit }
+            p = int(NR * 0.99); if (p < 1) p = 1
+            printf "%.1f %.1f %d\n", v[NR] / 1000, v[p] / 1000, NR }'
+}
+
+# anon_watch_start DIR I TAG: samples the private memory (RssAnon, kB) of
+# node I's worker every 20 ms into $OUT/anon_TAG until killed; VmHWM would
+# count the shared name table's pages the worker touched.  Prints its pid.
+anon_watch_start() {
+    local status
+    status=/proc/$(worker_pid "$1" "$2")/status
+    while awk '/RssAnon/ { print $2 }' "$status" 2>/dev/null; do
+        sleep 0.02
+    done >"$OUT/anon_$3" &
+    echo $!
+}
+
+# anon_watch_stop PID TAG: the largest sample.
+anon_watch_stop() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    sort -n "$OUT/anon_$2" | tail -1
+}
+
 scale_names() {
     local m dir max holder start reg_s shm w1 rss1 w2 rss2 join list ratio_w wh s1
-    printf '# names register_s sync_on_join_s shm_mb worker1_rss_kb worker2_rss_kb whereis_tps select1_tps list_ms\n' >"$RESULTS/names.dat"
+    local probe lprobe probe2 watch1 watch2 anon0 peak1 peak2 reg_max reg99 rounds lock_max lock99 jlock_max jlock99
+    printf '# names register_s sync_on_join_s shm_mb worker1_rss_kb worker2_rss_kb whereis_tps select1_tps list_ms worker1_peak_anon_kb worker2_peak_anon_kb owner_claim_max_ms owner_claim_p99_ms owner_lock_wait_max_ms owner_lock_wait_p99_ms joiner_lock_wait_max_ms\n' >"$RESULTS/names.dat"
     for m in $NAMES; do
         dir="$WORK/scale_names_$m"
         max=$((m + m / 10 + 1000))
@@ -197,14 +279,33 @@ scale_names() {
         list=$(kz_psql_raw "$dir" "$(port "$dir" 1)" -qAt -c '\timing on' \
             -c 'SELECT count(*) FROM kz_globals.registrations' | awk '/^Time:/ { print $2 }')
 
+        # while a server joins and is sent the sync: the owner's claims, and
+        # how long a backend waits for the name table's lock on the owner
+        # and on the joiner; the workers' private memory
+        anon0=$(awk '/RssAnon/ { print $2 }' "/proc/$(worker_pid "$dir" 1)/status")
+        watch1=$(anon_watch_start "$dir" 1 "owner_$m")
+        probe=$(probe_start "$dir" 1 "claim_$m" claim)
+        lprobe=$(probe_start "$dir" 1 "lock_$m" lock)
+        sleep 1
         start=$(date +%s.%N)
         perl "$KZ_CLUSTER" add "$dir" --conf "kz_globals.max_names = $max" --conf "shared_buffers = 16MB" >/dev/null
+        watch2=$(anon_watch_start "$dir" 2 "joiner_$m")
+        probe2=$(probe_start "$dir" 2 "jlock_$m" lock)
         wait_for "$dir" 2 "SELECT count(*) >= $m FROM kz_globals.registrations" 36000
         join=$(elapsed "$start")
+        # the joiner drops what the sync did not mention after its last part
+        sleep 1
+        probe_stop "$dir" 1 "$probe"
+        probe_stop "$dir" 2 "$probe2"
+        read -r reg_max reg99 rounds < <(probe_waits "claim_$m")
+        read -r lock_max lock99 _ < <(probe_waits "lock_$m")
+        read -r jlock_max jlock99 _ < <(probe_waits "jlock_$m")
         w1=$(worker_pid "$dir" 1)
         w2=$(worker_pid "$dir" 2)
         rss1=$(awk '/RssAnon/ { print $2 }' "/proc/$w1/status")
         rss2=$(awk '/RssAnon/ { print $2 }' "/proc/$w2/status")
+        peak1=$(anon_watch_stop "$watch1" "owner_$m")
+        peak2=$(anon_watch_stop "$watch2" "joiner_$m")
 
         row "$m names: registered on 1 server" "$reg_s s" "-" "-" "-"
         row "$m names: sync on join (incl. server start)" "$join s" "-" "-" "10k: <= 1 s, 1M: <= 30 s"
@@ -212,7 +313,12 @@ scale_names() {
         row "$m names: SELECT count(*) FROM registrations" "$list ms" "-" "-" "-"
         row "$m names: shared memory of the name table" "$shm MB" "-" "-" "-"
         row "$m names: worker memory (owner, joiner)" "$rss1 kB, $rss2 kB" "-" "-" "-"
-        printf '%s %s %s %s %s %s %s %s %s\n' "$m" "$reg_s" "$join" "$shm" "$rss1" "$rss2" "$wh" "$s1" "$list" >>"$RESULTS/names.dat"
+        row "$m names: worker peak memory, join (owner, joiner)" "$peak1 kB, $peak2 kB" "owner before: $anon0 kB (RssAnon)" "-" "-"
+        row "$m names: owner's longest claim during join" "$reg_max ms (p99 $reg99)" "$rounds claims" "-" "-"
+        row "$m names: owner's longest table lock wait, join" "$lock_max ms (p99 $lock99)" "-" "-" "-"
+        row "$m names: joiner's longest table lock wait" "$jlock_max ms (p99 $jlock99)" "-" "-" "-"
+        printf '%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' "$m" "$reg_s" "$join" "$shm" "$rss1" "$rss2" "$wh" "$s1" "$list" \
+            "$peak1" "$peak2" "$reg_max" "$reg99" "$lock_max" "$lock99" "$jlock_max" >>"$RESULTS/names.dat"
         kill "$holder" 2>/dev/null || true
         stop_cluster "$dir"
     done
@@ -222,6 +328,7 @@ scale_names() {
 
 scale_sizes() {
     local dir=$WORK/scale_sizes size sink svc sm s99 st km k99 kt t8
+    [ -n "${SIZES// /}" ] || return 0
     printf '# bytes send_median send_p99 sends_per_s_1 sends_per_s_8 call_median call_p99 calls_per_s_1\n' >"$RESULTS/sizes.dat"
     note "message sizes: $SIZES"
     start_cluster "$dir" 3 --conf "kz_globals.max_message_size = 1048576" \
@@ -252,13 +359,16 @@ scale_sizes
 print_table "kz_globals growth curves" | tee "$RESULTS/table.txt"
 printf 'date=%s machine=%s cpus=%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -m)" "$(nproc)" >"$RESULTS/run.txt"
 if command -v gnuplot >/dev/null; then
-    # only the plots of the sections that ran (SCALE_...= skips one)
+    # only the plots of the dimensions that ran (an empty or blank list skips one)
     plots=""
-    [ -n "$SERVERS" ] && plots="$plots servers"
-    [ -n "$NAMES" ] && plots="$plots names"
-    [ -n "$SIZES" ] && plots="$plots sizes"
-    gnuplot -e "dir='$RESULTS'; stamp='$(date -u +%Y-%m-%d), $(uname -m), $(nproc) CPUs'; plots='$plots'" "$HERE/scale.gp"
-    note "plots in $RESULTS"
+    [ -n "${SERVERS// /}" ] && plots="$plots servers"
+    [ -n "${NAMES// /}" ] && plots="$plots names"
+    [ -n "${SIZES// /}" ] && plots="$plots sizes"
+    if gnuplot -e "dir='$RESULTS'; stamp='$(date -u +%Y-%m-%d), $(uname -m), $(nproc) CPUs'; plots='$plots'" "$HERE/scale.gp"; then
+        note "plots in $RESULTS"
+    else
+        note "gnuplot failed: plots may be missing"
+    fi
 else
     note "gnuplot is not installed: no plots"
 fi

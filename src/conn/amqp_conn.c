@@ -999,6 +999,12 @@ kz_amqp_pump(KzAmqpHandler handler, void *arg, int max_frames,
 			kz_amqp_close();
 			return -1;
 		}
+		/* a publish by the handler failed, and closed the connection */
+		if (conn == NULL)
+		{
+			set_error(err, errlen, "connection lost while a message was handled");
+			return -1;
+		}
 	}
 	return n;
 }

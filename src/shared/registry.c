@@ -158,25 +158,48 @@ kz_reg_capacity(void)
 	return registry->capacity;
 }
 
-void
-kz_reg_scan_begin(KzRegScan *scan, uint32 mask)
+/* Rows in the states of mask, now. */
+static int32
+rows_in(uint32 mask)
 {
+	int32		n = 0;
 	int			state;
 
-	scan->mask = mask;
-	scan->next = 0;
-	scan->left = 0;
 	for (state = KZ_ROW_PENDING; state <= KZ_ROW_REMOTE; state++)
 	{
 		if (mask & KZ_ROWS_OF(state))
-			scan->left += registry->counts[state];
+			n += registry->counts[state];
 	}
+	return n;
+}
+
+void
+kz_reg_scan_begin(KzRegScan *scan, uint32 mask)
+{
+	scan->mask = mask;
+	scan->next = 0;
+	scan->left = rows_in(mask);
+	scan->stop = registry->capacity;
+}
+
+void
+kz_reg_scan_page(KzRegScan *scan, int32 rows)
+{
+	scan->left = rows_in(scan->mask);
+	scan->stop = registry->capacity - scan->next <= rows ?
+		registry->capacity : scan->next + rows;
+}
+
+bool
+kz_reg_scan_done(const KzRegScan *scan)
+{
+	return scan->left <= 0 || scan->next >= registry->capacity;
 }
 
 KzRow *
 kz_reg_scan_next(KzRegScan *scan)
 {
-	while (scan->left > 0 && scan->next < registry->capacity)
+	while (scan->left > 0 && scan->next < scan->stop)
 	{
 		KzRow	   *row = &rows[scan->next++];
 

@@ -48,6 +48,18 @@ extern KzRegistryCounts kz_reg_counts(void);
  * cheap on a big table with few names.  The caller holds reg_lock for the
  * whole scan (exclusively if it changes rows) and may change or drop the
  * row it was just given, but no other.
+ *
+ * A scan of a big table can instead hold the lock a page at a time, so
+ * that writers wait for one page, not the whole table: right after taking
+ * reg_lock, kz_reg_scan_page lets the next kz_reg_scan_next calls look at
+ * no more than rows rows, after which they return NULL until the next
+ * page; the caller releases the lock between pages.  Rows never move, so
+ * the scan goes on at the row it had reached.  While the lock was free,
+ * rows may have entered or left the mask's states anywhere: one that did
+ * behind the scan is not seen, one ahead is seen as it is when the scan
+ * reaches it.  So each page counts the rows to return anew from the
+ * table's counts (never fewer than can be ahead, whatever changed), and
+ * kz_reg_scan_done says when nothing is left.
  */
 #define KZ_ROWS_OF(state)	(1u << (state))
 
@@ -56,10 +68,13 @@ typedef struct KzRegScan
 	uint32		mask;
 	int32		next;			/* index of the next row to look at */
 	int32		left;			/* rows in the mask's states not yet returned */
+	int32		stop;			/* index at which this page ends */
 } KzRegScan;
 
 extern void kz_reg_scan_begin(KzRegScan *scan, uint32 mask);
 extern KzRow *kz_reg_scan_next(KzRegScan *scan);
+extern void kz_reg_scan_page(KzRegScan *scan, int32 rows);
+extern bool kz_reg_scan_done(const KzRegScan *scan);
 
 /*
  * Local and pending rows owned by backends of role (kept by whoever adds or

@@ -497,57 +497,140 @@ kz_out_send_batch(const char *queue, const KzJob *const *jobs, int n, char *msg_
 	return publish(KZ_EXCHANGE_TARGETED, queue, &buf, true, msg_id);
 }
 
-/* Copies this node's local registrations; returns how many. */
-static int
-snapshot_local(KzNameEntry **out)
+/*
+ * A sync, copied out of the name table a page at a time.
+ *
+ * reg_lock is held (shared) for one page: at most KZ_SYNC_CHUNK + 1 live
+ * local names and at most KZ_SYNC_PAGE_ROWS rows looked at, whichever
+ * comes first; it is released before the part is encoded and published.
+ * So a claim, an unregister, a backend's exit or a remote registration
+ * waits for one page at most, not a copy of every local name, and the
+ * worker holds one page of names, not all of them.  The page holds one
+ * name more than a part takes: the part before knows that it is the last
+ * only when the scan has reached the table's end with nothing left over,
+ * so no empty part trails (a node with no name sends one empty part,
+ * marked last).
+ *
+ * The parts no longer show the table at one instant: each name is as it
+ * was when its page was copied.  The receiver still ends with exactly our
+ * names (membership.c: every part refreshes the sync generation of the
+ * names it carries; the last drops our names that the round did not
+ * mention), because of who can change local rows while the worker is in
+ * here:
+ *
+ *	- A row becomes local only in the worker: a claim's verdict
+ *	  (inflight.c, decide_claim), which also queues its advertisement.  The
+ *	  worker is busy sending this sync, so no row becomes local during it;
+ *	  a verdict given before it and not yet advertised is in the table, so
+ *	  in the sync, and its advertisement follows.  (A backend's claim in
+ *	  single-server mode makes a local row itself, but that mode has no
+ *	  bus and no sync; a backend that has not yet read a reload giving the
+ *	  server a broker could still do so.)  Were a row to become local
+ *	  during the sync all the same, a page ahead of it would see it (each
+ *	  page counts the local rows anew: kz_reg_scan_page), and a page behind
+ *	  would miss it only as one snapshot taken before it would have.
+ *	- Backends only take local rows away: unregister_name, release_lease,
+ *	  their exit (backend_exit.c), a dead claim's row cleared on the next
+ *	  claim of the name, the worker's sweep of dead owners and expired
+ *	  leases (lease_rows.c, worker only).  Each queues the unregister as a
+ *	  job (kz_tell_unregister), which the worker publishes after this sync,
+ *	  on the same channel.  A name dropped from a page already sent is
+ *	  unregistered after it at the receiver; one dropped from a page not
+ *	  yet copied is not in the sync, and the receiver drops it at the last
+ *	  part if it held it; its unregister then finds nothing.  A lease or a
+ *	  backend that dies between pages has the row skipped if its page comes
+ *	  after (kz_row_alive), or unregistered by the sweep if before, as a
+ *	  death right after one snapshot would.  A lease once expired cannot be
+ *	  renewed (leases.c), nor a dead backend's row revived.
+ *	- Metadata that a backend changes on its local row (kz_set_meta) is
+ *	  queued as an advertisement, published after the sync, so the
+ *	  receiver ends with the new metadata whichever the page carried.
+ *	- Rows never move, and a row freed and taken again is a pending claim
+ *	  until the worker decides it, so a page never carries a name twice
+ *	  nor a name the table never held as local.
+ *
+ * Any change during the sync is thus either seen by its page or published
+ * after the sync, and the receiver applies the sync's parts and what
+ * follows in the order they were published.
+ */
+
+/* Rows looked at, at most, per hold of reg_lock while a sync is copied. */
+#define KZ_SYNC_PAGE_ROWS		65536
+
+typedef struct SyncPager
 {
-	int			count = 0;
-	KzRegistryCounts c;
 	KzRegScan	scan;
+	bool		started;
+	bool		at_end;			/* the scan has looked at every row */
+	int			count;			/* names copied, not yet published */
+	KzNameEntry names[KZ_SYNC_CHUNK + 1];
+} SyncPager;
+
+/* Copies live local names into the pager, one page under reg_lock. */
+static void
+copy_page(SyncPager *p)
+{
 	KzRow	   *row;
-	KzNameEntry *names;
 
 	LWLockAcquire(kz_shared->reg_lock, LW_SHARED);
-	c = kz_reg_counts();
-	names = palloc(sizeof(KzNameEntry) * Max(1, c.local));
-	kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_LOCAL));
-	while ((row = kz_reg_scan_next(&scan)) != NULL)
+	if (!p->started)
+		kz_reg_scan_begin(&p->scan, KZ_ROWS_OF(KZ_ROW_LOCAL));
+	p->started = true;
+	kz_reg_scan_page(&p->scan, KZ_SYNC_PAGE_ROWS);
+	while (p->count < (int) lengthof(p->names) &&
+		   (row = kz_reg_scan_next(&p->scan)) != NULL)
 	{
-		if (kz_row_alive(row))
-		{
-			memcpy(&names[count].name, &row->name, sizeof(KzName));
-			names[count].ts = row->timestamp;
-			names[count].pid = row->pid;
-			names[count].meta = kz_meta_copy(row->meta, row->meta_len);
-			count++;
-		}
+		KzNameEntry *e = &p->names[p->count];
+
+		if (!kz_row_alive(row))
+			continue;
+		memcpy(&e->name, &row->name, offsetof(KzName, data) + row->name.len);
+		e->ts = row->timestamp;
+		e->pid = row->pid;
+		e->meta = kz_meta_copy(row->meta, row->meta_len);
+		p->count++;
 	}
+	p->at_end = kz_reg_scan_done(&p->scan);
 	LWLockRelease(kz_shared->reg_lock);
-	*out = names;
-	return count;
+}
+
+/* Forgets the first n names of the pager, published. */
+static void
+shift_out(SyncPager *p, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (p->names[i].meta != NULL)
+			pfree((char *) p->names[i].meta);
+	}
+	p->count -= n;
+	memmove(p->names, p->names + n, p->count * sizeof(KzNameEntry));
 }
 
 /*
- * Publishes part 'part' of a sync: names[first..), as many as fit (at most
- * KZ_SYNC_CHUNK, fewer if their metadata makes the body larger than every
- * node takes, at least one); returns how many, or -1 if publishing failed.
+ * Publishes part 'part' of a sync: the first names of the pager, as many as
+ * fit (at most KZ_SYNC_CHUNK, fewer if their metadata makes the body larger
+ * than every node takes, at least one); the last part if the scan is at
+ * the table's end and no name is left over.  Returns how many, or -1 if
+ * publishing failed.
  */
 static int
-publish_sync_part(const char *queue, const KzNameEntry *names, int first,
-				  int count, int part)
+publish_sync_part(const char *queue, const SyncPager *p, int part)
 {
 	StringInfoData buf;
 	char		msg_id[KZ_MSG_ID_LEN + 1];
 	KzEncodeCtx ctx = context(msg_id);
-	int			n = Min(KZ_SYNC_CHUNK, count - first);
+	int			n = Min(KZ_SYNC_CHUNK, p->count);
 	bool		ok;
 
 	kz_bus_next_msg_id(msg_id);
 	initStringInfo(&buf);
 	for (;;)
 	{
-		kz_enc_sync(&buf, &ctx, kz_bus.sync_id, part, first + n >= count,
-					names + first, n);
+		kz_enc_sync(&buf, &ctx, kz_bus.sync_id, part, p->at_end && n == p->count,
+					p->names, n);
 		if (n <= 1 || (size_t) buf.len <= KZ_BATCH_BODY_MAX(kz_max_message_size))
 			break;
 		n /= 2;
@@ -564,27 +647,37 @@ publish_sync_part(const char *queue, const KzNameEntry *names, int first,
 /*
  * Sends every local registration, as the full state of this node: to one
  * peer's queue (a node that joined) or to everyone (after we reconnected).
- * The receiver replaces what it knew of our names with this.
+ * The receiver replaces what it knew of our names with this.  Copied and
+ * published a page at a time (see above).
  */
 bool
 kz_out_sync(const char *queue)
 {
-	KzNameEntry *names;
-	int			count = snapshot_local(&names);
+	SyncPager  *p = palloc0(sizeof(SyncPager));
 	int			part = 0;
-	int			first = 0;
+	bool		ok = true;
 
 	kz_bus.sync_id++;
-	do
+	for (;;)
 	{
-		int			n = publish_sync_part(queue, names, first, count, part);
+		int			n;
 
+		/* a part is the last only if no name is left over */
+		while (p->count <= KZ_SYNC_CHUNK && !p->at_end)
+			copy_page(p);
+		n = publish_sync_part(queue, p, part++);
 		if (n < 0)
-			return false;
-		first += n;
-		part++;
-	} while (first < count);
-	return true;
+		{
+			ok = false;
+			break;
+		}
+		shift_out(p, n);
+		if (p->count == 0 && p->at_end)
+			break;
+	}
+	shift_out(p, p->count);
+	pfree(p);
+	return ok;
 }
 
 

@@ -69,10 +69,23 @@ static bool was_blocked = false;	/* the broker blocked us (resource alarm) */
 /* The longest a node is kept without a heartbeat, whatever it says. */
 #define KZ_MAX_EXPIRES_MS		(10 * 60 * 1000)
 
+/* Rows looked at, at most, per hold of reg_lock while dropping a node's. */
+#define KZ_DROP_PAGE_ROWS		16384
+
 /*
  * Drops the node's remote rows, all of them or (with only_unsynced) those
  * whose sync generation is not gen; returns how many.  Pending claims of
  * ours forget the node as their held-back rival likewise.
+ *
+ * A node can own a million names: reg_lock is held exclusively for one
+ * page of KZ_DROP_PAGE_ROWS rows at a time, so that a claim or a lookup
+ * waits for a page, not the whole table.  Between pages only backends
+ * change rows, and none of their changes makes a row the rule would drop
+ * escape it: the node's rows are added or refreshed by the worker alone;
+ * a backend turns a pending row whose claim ends into its held-back
+ * rival's remote row, with the rival's sync generation (rules_apply.c,
+ * kz_row_end_claim), so a row behind the scan had its rival judged
+ * already and one ahead is judged as a remote row.
  */
 static int
 drop_rows(int node, bool only_unsynced, uint32 gen)
@@ -80,24 +93,30 @@ drop_rows(int node, bool only_unsynced, uint32 gen)
 	KzRegScan	scan;
 	KzRow	   *row;
 	int			dropped = 0;
+	bool		done = false;
 
-	LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
 	kz_reg_scan_begin(&scan, KZ_ROWS_OF(KZ_ROW_REMOTE) | KZ_ROWS_OF(KZ_ROW_PENDING));
-	while ((row = kz_reg_scan_next(&scan)) != NULL)
+	while (!done)
 	{
-		KzRuleRow	r;
+		LWLockAcquire(kz_shared->reg_lock, LW_EXCLUSIVE);
+		kz_reg_scan_page(&scan, KZ_DROP_PAGE_ROWS);
+		while ((row = kz_reg_scan_next(&scan)) != NULL)
+		{
+			KzRuleRow	r;
 
-		/* only the rows the rule can change: few, and no name lookups */
-		if (!(row->state == KZ_ROW_REMOTE && row->node == node) &&
-			!(row->state == KZ_ROW_PENDING && (row->flags & KZ_ROW_RIVAL) &&
-			  row->rival_node == node))
-			continue;
-		kz_rules_read(row, &r, NULL);
-		kz_rule_node_gone(&r, node, only_unsynced, gen, &r);
-		if (kz_rules_write(row, &row->name, &r, NULL) == NULL)
-			dropped++;
+			/* only the rows the rule can change: few, and no name lookups */
+			if (!(row->state == KZ_ROW_REMOTE && row->node == node) &&
+				!(row->state == KZ_ROW_PENDING && (row->flags & KZ_ROW_RIVAL) &&
+				  row->rival_node == node))
+				continue;
+			kz_rules_read(row, &r, NULL);
+			kz_rule_node_gone(&r, node, only_unsynced, gen, &r);
+			if (kz_rules_write(row, &row->name, &r, NULL) == NULL)
+				dropped++;
+		}
+		done = kz_reg_scan_done(&scan);
+		LWLockRelease(kz_shared->reg_lock);
 	}
-	LWLockRelease(kz_shared->reg_lock);
 	if (dropped > 0)
 		KZ_STAT_ADD(names_expired, dropped);
 	return dropped;
