@@ -262,8 +262,8 @@ anon_watch_stop() {
 
 scale_names() {
     local m dir max holder start reg_s shm w1 rss1 w2 rss2 join list ratio_w wh s1
-    local probe lprobe probe2 watch1 watch2 anon0 peak1 peak2 reg_max reg99 rounds lock_max lock99 jlock_max jlock99
-    printf '# names register_s sync_on_join_s shm_mb worker1_rss_kb worker2_rss_kb whereis_tps select1_tps list_ms worker1_peak_anon_kb worker2_peak_anon_kb owner_claim_max_ms owner_claim_p99_ms owner_lock_wait_max_ms owner_lock_wait_p99_ms joiner_lock_wait_max_ms\n' >"$RESULTS/names.dat"
+    local probe lprobe probe2 watch1 watch2 anon0 peak1 peak2 reg_max reg99 rounds lock_max lock99 jlock_max jlock99 cn c99n
+    printf '# names register_s sync_on_join_s shm_mb worker1_rss_kb worker2_rss_kb whereis_tps select1_tps list_ms worker1_peak_anon_kb worker2_peak_anon_kb owner_claim_max_ms owner_claim_p99_ms owner_lock_wait_max_ms owner_lock_wait_p99_ms joiner_lock_wait_max_ms claim_median_us\n' >"$RESULTS/names.dat"
     for m in $NAMES; do
         dir="$WORK/scale_names_$m"
         max=$((m + m / 10 + 1000))
@@ -306,8 +306,12 @@ scale_names() {
         rss2=$(awk '/RssAnon/ { print $2 }' "/proc/$w2/status")
         peak1=$(anon_watch_stop "$watch1" "owner_$m")
         peak2=$(anon_watch_stop "$watch2" "joiner_$m")
+        # a claim once the two servers agree: its cost must not grow with
+        # the names the table holds
+        read -r cn c99n _ _ < <(pgbench_lat "$dir" 1 1 500 claim.sql "claims_names_$m" -D node=1)
 
         row "$m names: registered on 1 server" "$reg_s s" "-" "-" "-"
+        row "$m names: claim latency, 2 servers, 1 client" "$cn us (p99 $c99n)" "-" "-" "same at every size"
         row "$m names: sync on join (incl. server start)" "$join s" "-" "-" "10k: <= 1 s, 1M: <= 30 s"
         row "$m names: whereis_name, 2 clients" "$wh tps" "SELECT 1: $s1 tps" "$ratio_w" "same at every size"
         row "$m names: SELECT count(*) FROM registrations" "$list ms" "-" "-" "-"
@@ -317,8 +321,8 @@ scale_names() {
         row "$m names: owner's longest claim during join" "$reg_max ms (p99 $reg99)" "$rounds claims" "-" "-"
         row "$m names: owner's longest table lock wait, join" "$lock_max ms (p99 $lock99)" "-" "-" "-"
         row "$m names: joiner's longest table lock wait" "$jlock_max ms (p99 $jlock99)" "-" "-" "-"
-        printf '%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' "$m" "$reg_s" "$join" "$shm" "$rss1" "$rss2" "$wh" "$s1" "$list" \
-            "$peak1" "$peak2" "$reg_max" "$reg99" "$lock_max" "$lock99" "$jlock_max" >>"$RESULTS/names.dat"
+        printf '%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' "$m" "$reg_s" "$join" "$shm" "$rss1" "$rss2" "$wh" "$s1" "$list" \
+            "$peak1" "$peak2" "$reg_max" "$reg99" "$lock_max" "$lock99" "$jlock_max" "$cn" >>"$RESULTS/names.dat"
         kill "$holder" 2>/dev/null || true
         stop_cluster "$dir"
     done
