@@ -8,7 +8,7 @@
 # Environment: BENCH_SECONDS (pgbench run length, default 8), BENCH_ROUNDS
 # (alternating rounds for the throughput ratios, default 3).
 
-set -euo pipefail
+set -eEuo pipefail
 
 WORK=$1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -27,6 +27,9 @@ cleanup() {
     perl "$KZ_CLUSTER" stop "$SINGLE"
 }
 trap cleanup EXIT INT TERM HUP
+# set -e stops at the first failing step, a `read < <(...)` that got no
+# output included: say which one
+trap 'printf "%s: failed at line %s: %s\n" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"

@@ -14,7 +14,7 @@
 # per latency run, 1000), SCALE_SENDS (sends or calls per latency run,
 # 1000).
 
-set -euo pipefail
+set -eEuo pipefail
 
 WORK=$1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -44,6 +44,9 @@ cleanup() {
     done
 }
 trap cleanup EXIT INT TERM HUP
+# set -e stops at the first failing step, a `read < <(...)` that got no
+# output included: say which one
+trap 'printf "%s: failed at line %s: %s\n" "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 # Small servers: nine of them share this machine.
 SMALL=(--conf "shared_buffers = 16MB" --conf "max_connections = 40"
