@@ -198,8 +198,13 @@ wait_for "$DIR" 2 "SELECT count(*) >= 10000 FROM kz_globals.registrations WHERE 
 START=$(date +%s.%N)
 perl "$KZ_CLUSTER" add "$DIR" --conf "kz_globals.max_names = 400000" >/dev/null
 wait_for "$DIR" 4 "SELECT count(*) >= 10000 FROM kz_globals.registrations WHERE name LIKE 'bulk-%'"
-JOIN_S=$(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
-row "sync on join of 10k names (incl. server start)" "$JOIN_S s" "-" "-" "<= 1 s"
+END=$(date +%s.%N)
+# from the new server's start (its postmaster's start time): kz_cluster.pl
+# add runs initdb first, which the second figure includes
+PM_START=$(kz_psql "$DIR" 4 "SELECT extract(epoch FROM pg_postmaster_start_time())")
+JOIN_S=$(awk -v s="$PM_START" -v e="$END" 'BEGIN { printf "%.2f", e - s }')
+JOIN_ALL=$(awk -v s="$START" -v e="$END" 'BEGIN { printf "%.2f", e - s }')
+row "sync on join of 10k names (incl. server start)" "$JOIN_S s" "with initdb: $JOIN_ALL s" "-" "<= 1 s"
 kill "$bulk" 2>/dev/null || true
 
 print_table "kz_globals benchmark"
