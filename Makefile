@@ -119,11 +119,11 @@ PROTO_SRCS = src/wire/protocol.c src/wire/json.c src/wire/decode.c src/wire/enco
 PROTO_HDRS = src/wire/protocol.h src/wire/json.h src/wire/decode.h src/wire/encode.h \
 	src/wire/routing.h src/wire/etf.h src/common/kz_types.h src/common/compat.h
 
-test/unit/test_protocol_test: test/unit/test_protocol.c $(PROTO_SRCS) $(PROTO_HDRS) \
+test/unit/test_protocol_test: test/unit/test_protocol.c $(PROTO_SRCS) $(PROTO_HDRS) test/unit/unit_b64.h \
 		src/rules/conflict.c src/rules/conflict.h test/unit/unit.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_protocol.c $(PROTO_SRCS) src/rules/conflict.c $(UNIT_LIBS)
 
-test/unit/test_encode_test: test/unit/test_encode.c $(PROTO_SRCS) $(PROTO_HDRS) test/unit/unit.h
+test/unit/test_encode_test: test/unit/test_encode.c $(PROTO_SRCS) $(PROTO_HDRS) test/unit/unit.h test/unit/unit_b64.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_encode.c $(PROTO_SRCS) $(UNIT_LIBS)
 
 test/unit/test_rules_test: test/unit/test_rules.c src/rules/rules.c src/rules/rules.h src/rules/conflict.c \

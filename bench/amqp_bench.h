@@ -33,6 +33,41 @@ take(amqp_connection_state_t conn)
 	amqp_destroy_envelope(&env);
 }
 
+/* Connects as guest and opens channel 1. */
+static amqp_connection_state_t
+bench_login(const char *host, int port)
+{
+	amqp_connection_state_t conn = amqp_new_connection();
+	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
+
+	if (sock == NULL || amqp_socket_open(sock, host, port) != AMQP_STATUS_OK)
+		die("cannot connect");
+	if (amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+				   "guest", "guest").reply_type != AMQP_RESPONSE_NORMAL)
+		die("cannot log in");
+	amqp_channel_open(conn, 1);
+	check(conn, "channel.open");
+	return conn;
+}
+
+/*
+ * Queue arguments bounding a queue to max_length messages, dropping the
+ * oldest (as kz_globals.queue_max_length declares its own): into args[2].
+ */
+static amqp_table_t
+bench_bounded(amqp_table_entry_t *args, int max_length)
+{
+	amqp_table_t table = {2, args};
+
+	args[0].key = amqp_cstring_bytes("x-max-length");
+	args[0].value.kind = AMQP_FIELD_KIND_I32;
+	args[0].value.value.i32 = max_length;
+	args[1].key = amqp_cstring_bytes("x-overflow");
+	args[1].value.kind = AMQP_FIELD_KIND_UTF8;
+	args[1].value.value.bytes = amqp_cstring_bytes("drop-head");
+	return table;
+}
+
 /*
  * Connects as guest, opens channel 1, declares an exclusive server-named
  * queue with args (its name into queue), binds it with binding to the
@@ -42,17 +77,9 @@ static amqp_connection_state_t
 bench_connect(const char *host, int port, const char *exchange, const char *ex_type,
 			  const char *binding, amqp_table_t args, char *queue, size_t qlen)
 {
-	amqp_connection_state_t conn = amqp_new_connection();
-	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
+	amqp_connection_state_t conn = bench_login(host, port);
 	amqp_queue_declare_ok_t *q;
 
-	if (sock == NULL || amqp_socket_open(sock, host, port) != AMQP_STATUS_OK)
-		die("cannot connect");
-	if (amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-				   "guest", "guest").reply_type != AMQP_RESPONSE_NORMAL)
-		die("cannot log in");
-	amqp_channel_open(conn, 1);
-	check(conn, "channel.open");
 	if (exchange != NULL)
 	{
 		amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes(ex_type),

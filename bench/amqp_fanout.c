@@ -101,18 +101,12 @@ static amqp_connection_state_t
 connect_peer(char *queue, size_t qlen)
 {
 	amqp_table_entry_t args[2];
-	amqp_table_t table = {2, args};
 
 	if (!protocol)
 		return bench_connect(host, port, exchange, "fanout", "", amqp_empty_table,
 							 queue, qlen);
-	args[0].key = amqp_cstring_bytes("x-max-length");
-	args[0].value.kind = AMQP_FIELD_KIND_I32;
-	args[0].value.value.i32 = 100000;
-	args[1].key = amqp_cstring_bytes("x-overflow");
-	args[1].value.kind = AMQP_FIELD_KIND_UTF8;
-	args[1].value.value.bytes = amqp_cstring_bytes("drop-head");
-	return bench_connect(host, port, exchange, "topic", "globals.*.*", table, queue, qlen);
+	return bench_connect(host, port, exchange, "topic", "globals.*.*",
+						 bench_bounded(args, 100000), queue, qlen);
 }
 
 /* A peer: answers every claim it gets, until the process exits. */

@@ -43,28 +43,13 @@ publish(amqp_connection_state_t conn, const char *queue, int mandatory)
 static amqp_connection_state_t
 confirm_connect(const char *host, int port, char *queue, size_t qlen)
 {
-	amqp_connection_state_t conn = amqp_new_connection();
-	amqp_socket_t *sock = amqp_tcp_socket_new(conn);
+	amqp_connection_state_t conn = bench_login(host, port);
 	amqp_table_entry_t args[2];
-	amqp_table_t table = {2, args};
 	amqp_queue_declare_ok_t *q;
 
-	if (sock == NULL || amqp_socket_open(sock, host, port) != AMQP_STATUS_OK)
-		die("cannot connect");
-	if (amqp_login(conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
-				   "guest", "guest").reply_type != AMQP_RESPONSE_NORMAL)
-		die("cannot log in");
-	amqp_channel_open(conn, 1);
-	check(conn, "channel.open");
 	amqp_confirm_select(conn, 1);
 	check(conn, "confirm.select");
-	args[0].key = amqp_cstring_bytes("x-max-length");
-	args[0].value.kind = AMQP_FIELD_KIND_I32;
-	args[0].value.value.i32 = 1;
-	args[1].key = amqp_cstring_bytes("x-overflow");
-	args[1].value.kind = AMQP_FIELD_KIND_UTF8;
-	args[1].value.value.bytes = amqp_cstring_bytes("drop-head");
-	q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, table);
+	q = amqp_queue_declare(conn, 1, amqp_empty_bytes, 0, 0, 1, 1, bench_bounded(args, 1));
 	check(conn, "queue.declare");
 	snprintf(queue, qlen, "%.*s", (int) q->queue.len, (char *) q->queue.bytes);
 	return conn;

@@ -33,6 +33,7 @@
 #include "protocol.h"
 #include "routing.h"
 #include "unit.h"
+#include "unit_b64.h"
 
 #define MAX_BODY	65536
 #define MAX_NAME	320
@@ -1196,25 +1197,6 @@ awkward_bytes(size_t len)
 	return b;
 }
 
-/* What a field holding the binary bytes[0..len) must read: pg_b64_encode. */
-static char *
-want_b64(const char *bytes, size_t len)
-{
-	StringInfoData term;
-	int			enc_len;
-	char	   *b64;
-	int			n;
-
-	initStringInfo(&term);
-	etf_encode_binary(&term, bytes, len);
-	enc_len = pg_b64_enc_len(term.len);
-	b64 = palloc(enc_len + 1);
-	n = pg_b64_encode((const KzB64Byte *) term.data, term.len, b64, enc_len);
-	b64[Max(n, 0)] = '\0';
-	pfree(term.data);
-	return b64;
-}
-
 /* The text of the string after "key": in body (palloc'd), or NULL. */
 static char *
 field_text(const char *body, const char *key)
@@ -1258,7 +1240,7 @@ test_large_bodies(void)
 	{
 		size_t		n = sizes[i];
 		char	   *bytes = awkward_bytes(n);
-		char	   *want = want_b64(bytes, n);
+		char	   *want = b64_binary(bytes, n);
 		KzBusMsg	msg;
 		char	   *got;
 		const char *data;
@@ -1333,7 +1315,7 @@ test_large_bodies(void)
 	kz_enc_reply(&out, &ctx, NULL, 0, true);
 	{
 		char	   *got = field_text(out.data, "Reply");
-		char	   *want = want_b64("", 0);
+		char	   *want = b64_binary("", 0);
 
 		CHECK(got != NULL && strcmp(got, want) == 0);
 		pfree(got);

@@ -48,6 +48,7 @@
 #include "protocol.h"
 #include "routing.h"
 #include "unit.h"
+#include "unit_b64.h"
 
 /* Limits used by most tests. */
 #define MAX_BODY	65536
@@ -1168,25 +1169,6 @@ test_depth(void)
  * Long strings: what normalize leaves out of the parsed copy (json.h)
  * ---------------------------------------------------------------------
  */
-
-/* The base64 of the binary term of bytes[0..len), as pg_b64_encode writes. */
-static char *
-b64_binary(const char *bytes, size_t len)
-{
-	StringInfoData term;
-	int			enc_len;
-	char	   *b64;
-	int			n;
-
-	initStringInfo(&term);
-	etf_encode_binary(&term, bytes, len);
-	enc_len = pg_b64_enc_len(term.len);
-	b64 = palloc(enc_len + 1);
-	n = pg_b64_encode((const KzB64Byte *) term.data, term.len, b64, enc_len);
-	b64[Max(n, 0)] = '\0';
-	pfree(term.data);
-	return b64;
-}
 
 /* Random bytes, any value (a binary need not be text). */
 static char *
